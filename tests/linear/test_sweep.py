@@ -1,0 +1,71 @@
+"""The sweep CLI: files, the phase structure in its CSV, and one-line errors on bad input."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from featuredrop.config import from_dict
+from linear_theory import FeatureBlock, LinearModel, critical_dropout
+from linear_theory.sweep import SweepConfig, closed_form_sweep, main
+
+
+def _read(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_sweep_csv_shows_suppression_and_rescue(tmp_path, capsys):
+    """Without dropout the weak task gets R^2 = 0; above p* it gets its full share, below it none."""
+    assert main(["--ratio", "0.1:1:5", "--dropout", "0:0.9:19", "--out", str(tmp_path), "--no-progress"]) == 0
+    rows = _read(tmp_path / "sweep.csv")
+    assert len(rows) == 5 * 19
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["config"]["ratio"] == [0.1, 1.0, 5]
+    for row in rows:
+        ratio, p, p_star = float(row["ratio"]), float(row["dropout"]), float(row["p_star"])
+        # independent recomputation through the scalar model API
+        model = LinearModel((FeatureBlock(4, 3.0), FeatureBlock(4, 3.0 * ratio, aug_noise=0.5)), 4, 0.1)
+        assert p_star == pytest.approx(critical_dropout(model, 0, 1), rel=1e-8)
+        r2_weak = float(row["probe_r2_1"])
+        if p == 0 or p < p_star - 1e-9:
+            assert r2_weak == 0.0
+        elif p > p_star + 1e-9:
+            assert r2_weak == pytest.approx(9 * ratio**2 / (9 * ratio**2 + 0.01), rel=1e-8)
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--ratio", "1:2"],
+        ["--ratio", "0:1:5"],
+        ["--dropout", "0:1.5:3"],
+        ["--rep-dim", "0"],
+        ["--dims", "4"],
+        ["--noise", "nan"],
+        ["--loss", "mse"],
+        ["--unknown-flag", "1"],
+        ["--input-dim", "3"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        code = main([*argv, "--out", str(tmp_path / "x")])
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "error" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="unknown SweepConfig option"):
+        from_dict(SweepConfig, {"ratios": [0.1, 1, 3]})
+
+
+def test_closed_form_sweep_shapes_and_accuracy_range():
+    res = closed_form_sweep(SweepConfig(ratio=(0.1, 1, 3), dropout=(0, 0.5, 4)))
+    assert res["probe_r2"].shape == (3, 4, 2) and res["p_star"].shape == (3, 4)
+    assert np.all((res["probe_accuracy"] >= 0.5) & (res["probe_accuracy"] <= 1))
