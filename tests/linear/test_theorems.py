@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from linear_theory import FeatureBlock, LinearModel, best_dropout, critical_dropout, encoder_probe_r2
 from linear_theory.closed_form import block_eigenvalues
 from linear_theory.spectral import model_eigenvalues, spectral_optimum_r2
-from tests.linear.strategies import aug_noises, models, noises, strengths, suppression_models, two_block_models
+from tests.linear.strategies import (
+    aug_noises,
+    models,
+    noises,
+    strengths,
+    suppression_models,
+    two_block_models,
+)
 
 
 @given(suppression_models())
