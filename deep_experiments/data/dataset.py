@@ -1,0 +1,124 @@
+"""The two-task dataset: a base image (task A) with an overlay (task B) drawn fresh on every load."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+from torch.utils.data import Dataset
+
+from .overlays import Overlay
+from .seeding import OVERLAY_STREAM, SPLIT_CODES, item_generator
+from .spec import DatasetSpec
+
+
+class BaseImages(Protocol):
+    """Indexable base images: ``bases[i] -> (float32 (C, H, W) in [0, 1], label_a)``, fixed per ``i``."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]: ...
+
+
+class ArrayImages:
+    """Base images held in memory: uint8 (scaled by 1/255) or float (N, C, H, W) tensors and labels."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | Sequence[int]) -> None:
+        if images.ndim != 4 or len(images) != len(labels):
+            raise ValueError(f"images must be (N, C, H, W) with N labels, got {tuple(images.shape)}, "
+                             f"{len(labels)} labels")
+        self.images, self.labels = images, torch.as_tensor(labels, dtype=torch.int64)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = self.images[index]
+        image = image.float().div_(255.0) if image.dtype == torch.uint8 else image.float().clone()
+        return image, int(self.labels[index])
+
+
+class TwoTaskDataset(Dataset):
+    """Items ``(image, label_a, label_b)``: the base image of task A with the overlay of task B on it.
+
+    The overlay is drawn on every load from a generator seeded by ``(seed, split, epoch, index)``:
+    fresh each epoch (:meth:`set_epoch`), yet the same in any worker, batch order or resumed run. The
+    base image and ``label_a`` depend on the index only. Build instances with
+    :func:`deep_experiments.data.build_dataset`.
+
+    Shape:
+        image: float32 ``(spec.channels, spec.image_size, spec.image_size)`` in [0, 1].
+    """
+
+    def __init__(self, spec: DatasetSpec, bases: BaseImages, overlay: Overlay, *, split: str, seed: int,
+                 overlay_strength: float) -> None:
+        self.spec, self.split, self.seed = spec, split, seed
+        self.overlay_strength = overlay_strength
+        self._bases, self._overlay = bases, overlay
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        return len(self._bases)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose overlays are drawn (0 until :meth:`set_epoch`)."""
+        return self._epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the overlays of ``epoch`` from now on (call before each epoch's DataLoader pass).
+
+        Worker processes copy the dataset when a DataLoader iteration starts, so this reaches them at
+        the next ``iter(loader)`` unless ``persistent_workers=True`` (then they keep the old epoch).
+        """
+        if isinstance(epoch, bool) or not hasattr(epoch, "__index__") or operator.index(epoch) < 0:
+            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
+        self._epoch = operator.index(epoch)
+
+    def _index(self, i: int) -> int:
+        index, n = operator.index(i), len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {i} out of range for a dataset of {n} items")
+        return index % n
+
+    def _load(self, i: int) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+        """``(image, label_a, label_b, base)``; ``base`` is ``image`` without the overlay."""
+        index = self._index(i)
+        raw, label_a = self._bases[index]
+        base = self._overlay.blank(raw)
+        gen = item_generator(self.seed, OVERLAY_STREAM, SPLIT_CODES[self.split], self._epoch, index)
+        colour, alpha, label_b = self._overlay.draw(index, gen)
+        alpha = (alpha * self.overlay_strength).clamp_(max=1.0)
+        image = (base * (1.0 - alpha) + colour * alpha).clamp_(0.0, 1.0)
+        return image, label_a, label_b, base
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        image, label_a, label_b, _ = self._load(i)
+        return image, label_a, label_b
+
+    def with_base(self) -> WithBase:
+        """A view of this dataset whose items also carry ``base`` (for feature-dropout views)."""
+        return WithBase(self)
+
+
+class WithBase(Dataset):
+    """Items ``(image, label_a, label_b, base)`` of a :class:`TwoTaskDataset`, sharing its epoch.
+
+    ``base`` is the identical image without the overlay (randbit: the bit planes set to 0.5).
+    """
+
+    def __init__(self, dataset: TwoTaskDataset) -> None:
+        self.dataset = dataset
+        self.spec = dataset.spec
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Same as :meth:`TwoTaskDataset.set_epoch` of the wrapped dataset."""
+        self.dataset.set_epoch(epoch)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+        return self.dataset._load(i)
