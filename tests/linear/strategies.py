@@ -58,3 +58,20 @@ def suppression_models(draw) -> LinearModel:
     assume(lam[0] > lam[1] * (1 + 1e-6))
     k = draw(st.integers(1, m.blocks[0].dim))
     return LinearModel(m.blocks, k, m.noise, m.input_dim)
+
+
+@st.composite
+def orthogonal_flow_cases(draw, max_blocks: int = 3):
+    """A model with a row for every block direction and a per-block ``a0`` (no competition).
+
+    ``a0_i = a_i* * 10^e`` with ``e`` in ``[-4, 0.3]``: from far below the fixed point to above
+    it. Returns ``(model, a0)`` with ``a0`` of shape ``(K,)``.
+    """
+    import numpy as np
+
+    m = draw(models(max_blocks=max_blocks))
+    total = sum(b.dim for b in m.blocks)
+    m = LinearModel(m.blocks, draw(st.integers(total, total + 2)), m.noise, m.input_dim)
+    v, c = m.block_moments()
+    exps = np.array(draw(st.lists(st.floats(-4.0, 0.3), min_size=len(m.blocks), max_size=len(m.blocks))))
+    return m, c / v**2 * 10.0**exps

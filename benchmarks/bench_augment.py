@@ -1,0 +1,118 @@
+"""Benchmark: SimCLR views per second, ours (batched torch) vs kornia vs per-image torchvision.
+
+Run on demand: ``python benchmarks/bench_augment.py [--device cpu|cuda] [--batch 256] [--repeats 5]``.
+All three apply the same policy (RandomResizedCrop 0.2-1, flip, ColorJitter 0.4/0.4/0.4/0.1 p 0.8,
+grayscale p 0.2, Gaussian blur sigma 0.1-2 p 0.5 with a 13-tap kernel, CIFAR normalization) to a
+batch of random 3x32x32 images. Prints the machine, library versions and mean +- std views/s over
+``repeats`` timed runs after one warm-up (CUDA: timed with events after a synchronize). kornia is
+optional: its row says "not installed" when it is missing (it is not on the GPU machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torchvision
+from torchvision.transforms import v2
+
+from deep_experiments.augment import CIFAR_MEAN, CIFAR_STD, ExpertAugment
+
+Augment = Callable[[torch.Tensor], torch.Tensor]
+
+
+def ours(device: torch.device) -> Augment:
+    """This package's batched augmentation, one generator for all draws."""
+    aug, gen = ExpertAugment(3, 32), torch.Generator(device=device).manual_seed(0)
+    return lambda x: aug(x, gen)
+
+
+def kornia_pipeline(device: torch.device) -> Augment | None:
+    """kornia.augmentation with the same policy, or None when kornia is not installed."""
+    try:
+        import kornia.augmentation as K
+    except ImportError:
+        return None
+    pipe = torch.nn.Sequential(
+        K.RandomResizedCrop((32, 32), scale=(0.2, 1.0)),
+        K.RandomHorizontalFlip(),
+        K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8),
+        K.RandomGrayscale(p=0.2),
+        K.RandomGaussianBlur((13, 13), (0.1, 2.0), p=0.5),
+        K.Normalize(torch.tensor(CIFAR_MEAN), torch.tensor(CIFAR_STD)),
+    ).to(device)
+    return lambda x: pipe(x)
+
+
+def torchvision_per_image(device: torch.device) -> Augment:
+    """torchvision v2 on tensors, one image at a time (what a DataLoader transform does)."""
+    pipe = v2.Compose([
+        v2.RandomResizedCrop(32, scale=(0.2, 1.0)),
+        v2.RandomHorizontalFlip(),
+        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+        v2.RandomGrayscale(p=0.2),
+        v2.RandomApply([v2.GaussianBlur(13, sigma=(0.1, 2.0))], p=0.5),
+        v2.Normalize(CIFAR_MEAN, CIFAR_STD),
+    ])
+    return lambda x: torch.stack([pipe(img) for img in x])
+
+
+def time_views(fn: Augment, x: torch.Tensor, repeats: int) -> list[float]:
+    """Views per second of ``repeats`` timed calls after one warm-up call."""
+    fn(x)
+    rates = []
+    for _ in range(repeats):
+        if x.device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize()
+            start.record()
+            fn(x)
+            end.record()
+            torch.cuda.synchronize()
+            seconds = start.elapsed_time(end) / 1000
+        else:
+            t0 = time.perf_counter()
+            fn(x)
+            seconds = time.perf_counter() - t0
+        rates.append(len(x) / seconds)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    x = torch.rand(args.batch, 3, 32, 32, generator=torch.Generator().manual_seed(0)).to(device)
+    try:
+        import kornia
+
+        kornia_version = kornia.__version__
+    except ImportError:
+        kornia_version = "not installed"
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads")
+    print(f"# {hardware}; torch {torch.__version__}, torchvision {torchvision.__version__}, kornia {kornia_version}")
+    print(f"# batch {args.batch} of 3x32x32, mean +- std of {args.repeats} runs after one warm-up")
+    print("| implementation | views/s |")
+    print("|---|---|")
+    rows = [("ours (batched torch, deep_experiments.augment)", ours(device)),
+            ("kornia.augmentation", kornia_pipeline(device)),
+            ("torchvision v2, per image", torchvision_per_image(device))]
+    for name, fn in rows:
+        if fn is None:
+            print(f"| {name} | not installed |")
+            continue
+        rates = time_views(fn, x, args.repeats)
+        print(f"| {name} | {statistics.mean(rates):,.0f} +- {statistics.stdev(rates):,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Resumable checkpoints and the stand-alone backbone export.
+
+``checkpoint.pt`` (written atomically after every epoch) holds::
+
+    format         int, CHECKPOINT_FORMAT
+    epoch          completed epochs
+    modules        {"encoder": state_dict, ["viewmaker": state_dict]}
+    optimizers     {"encoder": state_dict, ["viewmaker": state_dict]}
+    generators     {"order": CPU state, "augment": state of the device generator}
+    augment_device "cpu" or "cuda" (a CUDA generator state cannot seed a CPU generator)
+    config         the resolved RunConfig as a dict
+
+``backbone.pt`` holds only what is needed to use the encoder elsewhere::
+
+    format, arch ("resnet18_cifar"), in_channels, out_dim, width, state_dict,
+    normalization {"mean", "std", "shared_channels"}, dataset
+
+Both load with ``torch.load(weights_only=True)`` (tensors and plain Python values only).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deep_experiments.augment import Normalize
+from deep_experiments.resnet import ResNet18
+
+CHECKPOINT_FORMAT = 1
+BACKBONE_FORMAT = 1
+
+__all__ = ["save_checkpoint", "load_checkpoint", "export_backbone", "load_backbone"]
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a checkpoint."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write a full training state (see the module docstring for the keys)."""
+    _atomic_save({"format": CHECKPOINT_FORMAT, **state}, Path(path))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint onto the CPU (callers move states to their device via ``load_state_dict``)."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: unsupported checkpoint format {state.get('format')!r}")
+    return state
+
+
+def export_backbone(path: str | Path, encoder: ResNet18, normalize: Normalize, dataset: str) -> None:
+    """Save the encoder alone, with its constructor arguments and input normalization."""
+    state = {
+        "format": BACKBONE_FORMAT,
+        "arch": "resnet18_cifar",
+        "in_channels": encoder.in_channels,
+        "out_dim": encoder.out_dim,
+        "width": encoder.width,
+        "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
+        "normalization": {
+            "mean": list(normalize.mean),
+            "std": list(normalize.std),
+            "shared_channels": normalize.shared_channels,
+        },
+        "dataset": dataset,
+    }
+    _atomic_save(state, Path(path))
+
+
+def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") -> ResNet18:
+    """Rebuild an exported encoder, in eval mode; its ``features`` give the probes' inputs.
+
+    Inputs must be normalized as recorded in the file (``torch.load(path)["normalization"]``).
+    """
+    state = torch.load(Path(path), map_location=map_location, weights_only=True)
+    if state.get("format") != BACKBONE_FORMAT or state.get("arch") != "resnet18_cifar":
+        raise ValueError(f"{path}: not a featuredrop backbone (format {state.get('format')!r})")
+    model = ResNet18(state["in_channels"], state["out_dim"], state["width"])
+    model.load_state_dict(state["state_dict"])
+    return model.to(map_location).eval()

@@ -1,0 +1,208 @@
+"""Command line: ``python -m deep_experiments {train,probe,run}``.
+
+::
+
+    python -m deep_experiments train --dataset c+digits --method expert --epochs 200 --out runs/NAME
+    python -m deep_experiments probe --run runs/NAME
+    python -m deep_experiments run   --preset smoke --dataset c+digits --method viewmaker --out runs/smoke
+
+Options override, in increasing priority: the paper defaults, ``--preset``, ``--config FILE.json``
+(a nested RunConfig, e.g. another run's ``config.json``), then the individual flags. Unknown or
+invalid options print one line on stderr and exit with status 2; a NaN/inf loss exits with 1.
+Rerunning the same ``train``/``run`` command on an existing folder resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from deep_experiments.configs import PRESETS, ProbeConfig, RunConfig, build_config, merge
+from deep_experiments.learner import NonFiniteLossError
+from featuredrop.config import from_dict, to_dict
+
+__all__ = ["main", "build_parser"]
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE`` and exit with 2."""
+        _fail(f"{self.prog}: error: {message}", 2)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """Write ``message`` as a single line to stderr and exit."""
+    sys.stderr.write(" ".join(message.split()) + "\n")
+    raise SystemExit(code)
+
+
+def _floats(text: str) -> list[float]:
+    """Parse ``"0.05,0.4,1"`` into floats."""
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+# flag, config section, field, argparse type, help
+_FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
+    ("--dataset", "data", "dataset", str, "c+shapes | c+digits | c+letters | randbit"),
+    ("--train-size", "data", "train_size", int, "keep the first N training items"),
+    ("--test-size", "data", "test_size", int, "keep the first N test items"),
+    ("--base-source", "data", "base_source", str, "photos (offline stand-in) | cifar10 (--data-dir)"),
+    ("--digit-source", "data", "digit_source", str, "sklearn (offline stand-in) | mnist (--data-dir)"),
+    ("--data-dir", "data", "data_dir", str, "root of real torchvision datasets"),
+    ("--overlay-strength", "data", "overlay_strength", float, "overlay opacity multiplier (1 = paper)"),
+    ("--randbit-bits", "data", "randbit_bits", int, "bits of the randbit overlay"),
+    ("--num-workers", "data", "num_workers", int, "DataLoader worker processes"),
+    ("--method", "train", "method", str, "expert | viewmaker | dropout"),
+    ("--epochs", "train", "epochs", int, "pretraining epochs (paper: 200)"),
+    ("--batch-size", "train", "batch_size", int, "pretraining batch (paper: 256)"),
+    ("--lr", "train", "lr", float, "encoder SGD learning rate (paper: 0.03)"),
+    ("--momentum", "train", "momentum", float, "encoder SGD momentum (paper: 0.9)"),
+    ("--weight-decay", "train", "weight_decay", float, "encoder weight decay (paper: 1e-4)"),
+    ("--temperature", "train", "temperature", float, "NT-Xent temperature (paper: 0.07)"),
+    ("--loss-variant", "train", "loss_variant", str, "symmetric | viewmaker (original one-sided) | cross_view"),
+    ("--dropout-p", "train", "dropout_p", float, "feature-dropout probability per view"),
+    ("--width", "train", "width", int, "ResNet-18 first-stage width (64 = standard)"),
+    ("--seed", "train", "seed", int, "seed of every random stream"),
+    ("--probe-at", "train", "probe_at", _floats, "fractions of training at which to run the fast probe"),
+    ("--viewmaker-budget", "viewmaker", "budget", float, "mean |delta| per example (default: dataset's)"),
+    ("--viewmaker-lr", "viewmaker", "lr", float, "viewmaker Adam learning rate (paper: 1e-3)"),
+    ("--probe-epochs", "probe", "epochs", int, "paper-protocol probe epochs (paper: 100)"),
+    ("--probe-batch-size", "probe", "batch_size", int, "paper-protocol probe batch (paper: 128)"),
+]
+_PROBE_FLAGS = ("--probe-epochs", "--probe-batch-size")
+
+
+def _add_runtime(p: argparse.ArgumentParser) -> None:
+    """Flags that do not change results: device, progress bars, tracebacks."""
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--traceback", action="store_true", help="show full tracebacks of errors")
+
+
+def _add_train_flags(p: argparse.ArgumentParser) -> None:
+    """Config flags of ``train`` and ``run``."""
+    p.add_argument("--out", required=True, help="run folder (resumed when it has a checkpoint)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="paper (default) | smoke")
+    p.add_argument("--config", default=None, help="JSON file with a (partial) nested RunConfig")
+    for flag, _, _, kind, text in _FLAGS:
+        p.add_argument(flag, type=kind, default=None, help=text)
+    p.add_argument("--download", action="store_true", default=None, help="let torchvision download real data")
+    p.add_argument("--no-paper-probe", action="store_true", help="final probe: fast probe only")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after N epochs in this call (resume later)")
+    _add_runtime(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``deep_experiments`` argument parser."""
+    parser = _OneLineParser(prog="deep_experiments", description=__doc__.split("\n")[0], allow_abbrev=False)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    _add_train_flags(sub.add_parser("train", help="contrastive pretraining into a run folder", allow_abbrev=False))
+    _add_train_flags(sub.add_parser("run", help="train, then probe", allow_abbrev=False))
+    probe = sub.add_parser("probe", help="final probes of a run folder -> probe.json", allow_abbrev=False)
+    probe.add_argument("--run", required=True, help="run folder")
+    for flag, _, _, kind, text in _FLAGS:
+        if flag in _PROBE_FLAGS:
+            probe.add_argument(flag, type=kind, default=None, help=text)
+    probe.add_argument("--no-paper-probe", action="store_true", help="fast probe only")
+    _add_runtime(probe)
+    return parser
+
+
+def _flag_overrides(args: argparse.Namespace, flags: Sequence[str] | None = None) -> dict[str, Any]:
+    """Nested config overrides from the flags given on the command line."""
+    out: dict[str, dict[str, Any]] = {}
+    for flag, section, key, _, _ in _FLAGS:
+        if flags is not None and flag not in flags:
+            continue
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None:
+            out.setdefault(section, {})[key] = value
+    if getattr(args, "download", None):
+        out.setdefault("data", {})["download"] = True
+    if args.no_paper_probe:
+        out.setdefault("probe", {})["paper"] = False
+    return out
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Resolve preset, ``--config`` file and flags into a RunConfig (``ValueError`` when invalid)."""
+    layers: list[Any] = [PRESETS[args.preset or "paper"]]
+    if args.config is not None:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ValueError(f"--config {path}: no such file")
+        try:
+            layers.append(json.loads(path.read_text()))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--config {path}: invalid JSON ({err})") from None
+    layers.append(_flag_overrides(args))
+    return build_config(*layers)
+
+
+def _probe_config(args: argparse.Namespace, run: str) -> ProbeConfig | None:
+    """The run's probe config with the probe flags applied, or None when no flag was given."""
+    overrides = _flag_overrides(args, _PROBE_FLAGS).get("probe")
+    if not overrides:
+        return None
+    from deep_experiments.runfolder import RunFolder
+
+    base = to_dict(RunFolder(run).load_config().probe)
+    return from_dict(ProbeConfig, merge(base, overrides))
+
+
+def _summary(result: dict[str, Any]) -> str:
+    """One line of probe accuracies."""
+    parts = [f"epoch {result['epoch']}"]
+    for protocol in ("fast", "paper"):
+        if protocol in result:
+            acc = result[protocol]
+            parts.append(f"{protocol}: task_a {acc['task_a']:.3f} task_b {acc['task_b']:.3f}")
+    return "probe " + " | ".join(parts)
+
+
+def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Run the chosen command (heavy imports happen here, after the arguments are valid)."""
+    from deep_experiments.train import probe_run, train
+
+    progress = not args.no_progress
+    cmd = ["python", "-m", "deep_experiments", *argv]
+    if args.command == "probe":
+        result = probe_run(args.run, device=args.device, probe=_probe_config(args, args.run), progress=progress,
+                           argv=cmd)
+        print(_summary(result))
+        return
+    config = config_from_args(args)
+    records = train(config, args.out, device=args.device, progress=progress, stop_after=args.stop_after, argv=cmd)
+    done = max((r["epoch"] for r in records if r.get("kind") == "train"), default=0)
+    print(f"trained {done}/{config.train.epochs} epochs into {args.out}")
+    if args.command == "run" and done == config.train.epochs:
+        print(_summary(probe_run(args.out, device=args.device, progress=progress, argv=cmd)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 1 non-finite loss, 2 bad options, 130 interrupted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        _dispatch(args, argv)
+    except (ValueError, FileNotFoundError) as err:
+        if args.traceback:
+            traceback.print_exc()
+        _fail(f"deep_experiments {args.command}: error: {err}", 2)
+    except NonFiniteLossError as err:
+        if args.traceback:
+            traceback.print_exc()
+        _fail(f"deep_experiments {args.command}: stopped: {err}", 1)
+    except KeyboardInterrupt:
+        _fail(f"deep_experiments {args.command}: interrupted; rerun the same command to resume", 130)
+    return 0

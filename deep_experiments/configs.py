@@ -1,0 +1,207 @@
+"""Typed, frozen configs of the deep arm, with the paper's values as defaults.
+
+Each component owns its config (data, contrastive training, viewmaker, probes); :class:`RunConfig`
+nests them and is what a run folder's ``config.json`` holds. Build them from JSON or the CLI
+through :func:`featuredrop.config.from_dict` (unknown keys and wrong types are errors); invalid
+values raise ``ValueError`` in ``__post_init__``. Every field is read by the training or probe code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from featuredrop.config import from_dict
+
+DatasetName = Literal["c+shapes", "c+digits", "c+letters", "randbit"]
+Method = Literal["expert", "viewmaker", "dropout"]
+LossVariant = Literal["symmetric", "viewmaker", "cross_view"]
+
+METHODS: tuple[str, ...] = ("expert", "viewmaker", "dropout")
+
+__all__ = [
+    "DataConfig",
+    "TrainConfig",
+    "ViewmakerConfig",
+    "ProbeConfig",
+    "RunConfig",
+    "PRESETS",
+    "METHODS",
+    "build_config",
+    "merge",
+]
+
+
+def _positive(owner: str, **values: float | int | None) -> None:
+    """Raise ``ValueError`` for the first value that is not ``None`` and not > 0 (or not finite)."""
+    for name, value in values.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{owner}.{name} must be > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which two-task dataset to build and how to load it.
+
+    ``train_size`` / ``test_size`` of ``None`` take the dataset's own default size.
+    """
+
+    dataset: DatasetName = "c+digits"
+    train_size: int | None = None
+    test_size: int | None = None
+    base_source: str = "photos"
+    digit_source: str = "sklearn"
+    data_dir: str | None = None
+    download: bool = False
+    overlay_strength: float = 1.0
+    randbit_bits: int = 5
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        _positive("data", train_size=self.train_size, test_size=self.test_size, randbit_bits=self.randbit_bits)
+        if not (math.isfinite(self.overlay_strength) and self.overlay_strength >= 0):
+            raise ValueError(f"data.overlay_strength must be >= 0, got {self.overlay_strength!r}")
+        if self.num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0, got {self.num_workers}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Contrastive pretraining: method, encoder and optimizer (paper: SGD 0.03, batch 256, 200 epochs).
+
+    ``probe_at`` lists the fractions of ``epochs`` after which the fast probe is recorded
+    (rounded, at least epoch 1; 1.0 = the end). ``dropout_p`` is used by ``method="dropout"``.
+    """
+
+    method: Method = "expert"
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.03
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    temperature: float = 0.07
+    loss_variant: LossVariant = "symmetric"
+    dropout_p: float = 0.5
+    width: int = 64
+    out_dim: int = 128
+    probe_at: tuple[float, ...] = (0.05, 0.4, 1.0)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _positive("train", epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, width=self.width)
+        _positive("train", out_dim=self.out_dim, temperature=self.temperature)
+        if self.batch_size < 2:
+            raise ValueError(f"train.batch_size must be >= 2 (a negative per anchor), got {self.batch_size}")
+        if not 0 <= self.momentum < 1 or self.weight_decay < 0:
+            raise ValueError(f"train.momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, "
+                             f"{self.weight_decay}")
+        if not 0 <= self.dropout_p <= 1:
+            raise ValueError(f"train.dropout_p must be in [0, 1], got {self.dropout_p}")
+        if any(not 0 < f <= 1 for f in self.probe_at):
+            raise ValueError(f"train.probe_at fractions must be in (0, 1], got {list(self.probe_at)}")
+
+    def probe_epochs(self) -> tuple[int, ...]:
+        """The (1-based, sorted, distinct) epochs after which the fast probe runs."""
+        return tuple(sorted({min(self.epochs, max(1, round(f * self.epochs))) for f in self.probe_at}))
+
+
+@dataclass(frozen=True)
+class ViewmakerConfig:
+    """The viewmaker and its adversarial optimizer (paper: Adam 1e-3, weight 1, 3 residual blocks).
+
+    ``budget=None`` takes the dataset's budget (0.05 shapes / digits, 0.1 letters).
+    """
+
+    budget: float | None = None
+    lr: float = 1e-3
+    num_res_blocks: int = 3
+    adversary_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("viewmaker", budget=self.budget, lr=self.lr, adversary_weight=self.adversary_weight)
+        if self.num_res_blocks < 0:
+            raise ValueError(f"viewmaker.num_res_blocks must be >= 0, got {self.num_res_blocks}")
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Linear probes: the paper protocol and the fast cached-feature probe.
+
+    Paper protocol: SGD lr 0.01, momentum 0.9, batch 128, ``epochs`` (100), lr x ``gamma`` at each
+    fraction in ``milestones`` (60 %, 80 %), on pre-pool features of the method's own views.
+    Fast probe: multinomial logistic regression (L-BFGS, inverse L2 strength ``fast_c``, at most
+    ``fast_max_iter`` iterations) on standardized pooled features of clean images.
+    ``paper=False`` skips the paper protocol (sweeps).
+    """
+
+    epochs: int = 100
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    milestones: tuple[float, ...] = (0.6, 0.8)
+    gamma: float = 0.1
+    fast_c: float = 1.0
+    fast_max_iter: int = 1000
+    paper: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("probe", epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, gamma=self.gamma)
+        _positive("probe", fast_c=self.fast_c, fast_max_iter=self.fast_max_iter)
+        if not 0 <= self.momentum < 1 or self.weight_decay < 0:
+            raise ValueError("probe.momentum must be in [0, 1) and probe.weight_decay >= 0")
+        if any(not 0 < m < 1 for m in self.milestones):
+            raise ValueError(f"probe.milestones must be fractions in (0, 1), got {list(self.milestones)}")
+
+    def milestone_epochs(self) -> list[int]:
+        """Epochs at which the probe learning rate is multiplied by ``gamma``."""
+        return sorted({max(1, round(m * self.epochs)) for m in self.milestones})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; saved as the run folder's ``config.json``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    viewmaker: ViewmakerConfig = field(default_factory=ViewmakerConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's protocol: all defaults.
+    "paper": {},
+    # A run that finishes offline on a laptop CPU in about a minute.
+    "smoke": {
+        "data": {"train_size": 512, "test_size": 512},
+        "train": {"epochs": 2, "width": 8, "batch_size": 128},
+        "probe": {"epochs": 5},
+    },
+}
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge two nested mappings; values in ``override`` win."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_config(*layers: Mapping[str, Any]) -> RunConfig:
+    """Build a :class:`RunConfig` from nested override mappings, later layers winning.
+
+    Raises:
+        ValueError: unknown keys, wrong types or invalid values (the message names the field).
+    """
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if not isinstance(layer, Mapping):
+            raise ValueError(f"a config must be a JSON object, got {type(layer).__name__}")
+        merged = merge(merged, layer)
+    return from_dict(RunConfig, merged)

@@ -1,0 +1,204 @@
+"""Linear probes of a frozen encoder, one per task (A = base class, B = overlay class).
+
+Two protocols:
+
+- **Paper protocol** (:func:`paper_probe`): a linear layer on the flattened pre-pool features
+  (512x4x4 = 8,192-d for a width-64 encoder on 32x32 images), SGD lr 0.01, momentum 0.9,
+  batch 128, ``epochs`` (100) with the lr x0.1 at 60 % and 80 %, trained on the method's own
+  views (a fresh view of every image each epoch, overlays fresh each epoch), tested on clean
+  (un-augmented, overlaid) test images; top-1 accuracy. Both tasks' probes see the same batches
+  and are trained side by side; their parameters and losses are separate, so this equals two
+  independent probes.
+- **Fast probe** (:func:`fast_probe`): multinomial logistic regression (scikit-learn, L-BFGS,
+  L2 with ``C``) on standardized global-average-pooled features (512-d) of clean train images,
+  computed once and cached; tested on clean test images. No augmentation and a convex fit, so it
+  runs in seconds and is deterministic: use it for sweeps and for the probes over pretraining
+  time. ``probe.json`` reports both protocols on the final encoder so they can be compared.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from deep_experiments.configs import ProbeConfig
+from deep_experiments.runtime import make_loader, seeded_init, unpack_batch
+from deep_experiments.views import Views
+
+TASKS = ("task_a", "task_b")
+
+__all__ = ["TASKS", "extract_features", "fit_logistic", "fast_probe", "paper_probe"]
+
+
+@torch.no_grad()
+def extract_features(
+    featurize: Callable[[torch.Tensor], torch.Tensor],
+    dataset: Dataset,
+    device: torch.device,
+    batch_size: int = 256,
+    num_workers: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of every (clean) item, in order, with both labels.
+
+    Args:
+        featurize: maps a batch of raw images ``(B, C, H, W)`` to features ``(B, d)``.
+
+    Returns:
+        ``(features (N, d) float32, label_a (N,), label_b (N,))`` as numpy arrays.
+    """
+    feats, labels_a, labels_b = [], [], []
+    for batch in make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers):
+        image, label_a, label_b, _ = unpack_batch(batch[:3], device)
+        feats.append(featurize(image).float().cpu())
+        labels_a.append(label_a.cpu())
+        labels_b.append(label_b.cpu())
+    return torch.cat(feats).numpy(), torch.cat(labels_a).numpy(), torch.cat(labels_b).numpy()
+
+
+def fit_logistic(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, c: float, max_iter: int
+) -> tuple[float, bool]:
+    """Top-1 test accuracy of an L2 multinomial logistic regression on standardized features.
+
+    Shape: ``train_x`` ``(N, d)``, ``train_y`` ``(N,)``, ``test_x`` ``(M, d)``, ``test_y`` ``(M,)``.
+
+    Returns:
+        ``(accuracy, converged)``; with a single class in ``train_y`` the constant prediction.
+    """
+    classes = np.unique(train_y)
+    if len(classes) < 2:
+        return float(np.mean(test_y == classes[0])), True
+    scaler = StandardScaler().fit(train_x)
+    model = LogisticRegression(C=c, max_iter=max_iter)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(scaler.transform(train_x), train_y)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return float(model.score(scaler.transform(test_x), test_y)), converged
+
+
+def fast_probe(
+    encoder: nn.Module,
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    train_set: Dataset,
+    test_set: Dataset,
+    config: ProbeConfig,
+    device: torch.device,
+    num_workers: int = 0,
+) -> dict[str, float | bool]:
+    """Fast probe accuracies ``{"task_a", "task_b", "converged"}`` (see the module docstring)."""
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        featurize = lambda x: encoder.pooled(normalize(x))  # noqa: E731
+        tr = extract_features(featurize, train_set, device, num_workers=num_workers)
+        te = extract_features(featurize, test_set, device, num_workers=num_workers)
+    finally:
+        encoder.train(was_training)
+    out: dict[str, float | bool] = {"converged": True}
+    for k, task in enumerate(TASKS):
+        acc, ok = fit_logistic(tr[0], tr[1 + k], te[0], te[1 + k], config.fast_c, config.fast_max_iter)
+        out[task] = acc
+        out["converged"] = bool(out["converged"]) and ok
+    return out
+
+
+def paper_probe(
+    encoder: nn.Module,
+    views: Views,
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    train_set: Dataset,
+    test_set: Dataset,
+    num_classes: tuple[int, int],
+    config: ProbeConfig,
+    device: torch.device,
+    generator: torch.Generator,
+    order_generator: torch.Generator,
+    num_workers: int = 0,
+    progress: bool = False,
+) -> dict[str, float]:
+    """Paper-protocol probe accuracies ``{"task_a", "task_b"}`` (see the module docstring).
+
+    Args:
+        views: the method's view source; ``train_set`` must carry ``base`` when it needs one.
+        num_classes: classes of task A and task B.
+        generator: view randomness (on ``device``); ``order_generator``: batch order (CPU).
+    """
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        heads = _train_heads(encoder, views, normalize, train_set, num_classes, config, device, generator,
+                             order_generator, num_workers, progress)
+        return _test_heads(encoder, normalize, heads, test_set, device, num_workers)
+    finally:
+        encoder.train(was_training)
+
+
+def _train_heads(
+    encoder: nn.Module,
+    views: Views,
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    train_set: Dataset,
+    num_classes: tuple[int, int],
+    config: ProbeConfig,
+    device: torch.device,
+    generator: torch.Generator,
+    order_generator: torch.Generator,
+    num_workers: int,
+    progress: bool,
+) -> nn.ModuleList:
+    """Train one linear head per task on frozen pre-pool features of fresh views."""
+    if len(train_set) == 0:  # type: ignore[arg-type]
+        raise ValueError("the probe's training set is empty")
+    with torch.no_grad():
+        dim = encoder.features(normalize(train_set[0][0][None].to(device))).numel()
+    with seeded_init(int(torch.randint(0, 2**62, (1,), generator=order_generator)), "probe/heads"):
+        heads = nn.ModuleList(nn.Linear(dim, n) for n in num_classes).to(device)
+    opt = torch.optim.SGD(heads.parameters(), lr=config.lr, momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, config.milestone_epochs(), config.gamma)
+    loader = make_loader(train_set, config.batch_size, shuffle=True, generator=order_generator,
+                         num_workers=num_workers)
+    for epoch in tqdm(range(config.epochs), desc="paper probe", disable=not progress, leave=False):
+        train_set.set_epoch(epoch)  # type: ignore[attr-defined]
+        for batch in loader:
+            image, label_a, label_b, base = unpack_batch(batch, device)
+            with torch.no_grad():
+                feats = encoder.features(views(image, base, generator)).flatten(1)
+            loss = F.cross_entropy(heads[0](feats), label_a) + F.cross_entropy(heads[1](feats), label_b)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sched.step()
+    return heads
+
+
+@torch.no_grad()
+def _test_heads(
+    encoder: nn.Module,
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    heads: nn.ModuleList,
+    test_set: Dataset,
+    device: torch.device,
+    num_workers: int,
+) -> dict[str, float]:
+    """Top-1 accuracy of each head on clean test images."""
+    correct = [0, 0]
+    total = 0
+    for batch in make_loader(test_set, 256, shuffle=False, num_workers=num_workers):
+        image, label_a, label_b, _ = unpack_batch(batch[:3], device)
+        feats = encoder.features(normalize(image)).flatten(1)
+        for k, (head, y) in enumerate(zip(heads, (label_a, label_b))):
+            correct[k] += int((head(feats).argmax(dim=1) == y).sum())
+        total += len(image)
+    return {task: correct[k] / total for k, task in enumerate(TASKS)}

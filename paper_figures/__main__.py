@@ -1,0 +1,57 @@
+"""CLI: ``python -m paper_figures --out figures [--only NAME ...] [--quick] [--results DIR] [--list]``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from paper_figures.registry import FigureContext, default_registry, render_all
+
+PROG = "python -m paper_figures"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Draw the paper's figures: NAME.png/.pdf plus NAME.csv/.json of the numbers.")
+    p.add_argument("--out", default="figures", help="output folder (default %(default)s); caches go to OUT/cache")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures (see --list)")
+    p.add_argument("--quick", action="store_true", help="few points and steps (seconds; not the paper's numbers)")
+    p.add_argument("--results", default="runs", help="root of the experiment results figures read (default %(default)s)")
+    p.add_argument("--list", action="store_true", help="list the figures and exit")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 on an unknown figure name, with a one-line message)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    registry = default_registry()
+    if args.list:
+        for name, spec in registry.items():
+            print(f"{name:<24} {spec.description}")
+        return 0
+    unknown = [n for n in args.only or () if n not in registry]
+    if unknown:
+        print(f"{PROG}: error: unknown figure(s) {unknown}; known: {list(registry)}", file=sys.stderr)
+        return 2
+    command = shlex.join([*PROG.split(), *(sys.argv[1:] if argv is None else argv)])
+    ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results),
+                        log=lambda msg: print(msg, flush=True))
+    start = time.perf_counter()
+    outcomes = render_all(ctx, args.only, command, registry)
+    written = sum(o.status == "written" for o in outcomes)
+    print(f"{written} figure(s) written to {args.out}, {len(outcomes) - written} skipped "
+          f"({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

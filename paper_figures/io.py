@@ -1,0 +1,151 @@
+"""Write a figure and the numbers it plots: ``NAME.png``, ``NAME.pdf``, ``NAME.csv``, ``NAME.json``.
+
+The CSV holds the table (one row per plotted number); the JSON holds the same table plus its
+provenance (command line, resolved config, git revision, library versions), so every number in
+the paper can be traced to the code and the settings that produced it.
+
+A table is either a list of dict rows (columns may differ between rows: the CSV takes their union
+and leaves missing cells empty) or a dict of equal-shape arrays (one column per key, flattened).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import math
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from featuredrop.config import to_dict
+
+__all__ = ["Table", "table_rows", "git_revision", "provenance", "to_jsonable", "save_figure", "load_table",
+           "FORMATS"]
+
+Table = Sequence[Mapping[str, Any]] | Mapping[str, Any]
+
+#: The files written per figure, by extension.
+FORMATS = ("png", "pdf", "csv", "json")
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def table_rows(table: Table) -> list[dict[str, Any]]:
+    """Normalize a table to a list of dict rows.
+
+    Raises:
+        ValueError: for a dict of arrays whose shapes differ, or an empty table.
+    """
+    if isinstance(table, Mapping):
+        arrays = {k: np.asarray(v) for k, v in table.items()}
+        shapes = {k: a.shape for k, a in arrays.items()}
+        if not arrays or len(set(shapes.values())) != 1:
+            raise ValueError(f"a dict table needs arrays of one common shape, got {shapes}")
+        flat = {k: a.ravel() for k, a in arrays.items()}
+        n = next(iter(flat.values())).size
+        return [{k: _scalar(v[i]) for k, v in flat.items()} for i in range(n)]
+    rows = [dict(row) for row in table]
+    if not rows:
+        raise ValueError("the table is empty: a figure must return the numbers it plots")
+    return rows
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy values, paths, tuples and dataclasses to strict JSON (NaN/inf become ``None``)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(to_dict(obj))
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def git_revision(cwd: Path = _REPO_ROOT) -> str:
+    """``git rev-parse HEAD`` of the checkout holding this package, or ``"unknown"``."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    rev = out.stdout.strip()
+    return rev if rev else "unknown"
+
+
+def provenance(command: str, config: Any) -> dict[str, Any]:
+    """What produced a figure: command line, resolved config, git revision, versions, UTC time."""
+    import scipy
+
+    return {
+        "command": command,
+        "config": to_jsonable(config),
+        "git_revision": git_revision(),
+        "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+
+
+def _csv_cell(value: Any) -> Any:
+    value = _scalar(value)
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return value
+
+
+def save_figure(fig: Figure, table: Table, out_dir: str | Path, name: str, *, command: str = "",
+                config: Any = None) -> dict[str, Path]:
+    """Write ``out_dir/name.{png,pdf,csv,json}``; returns the paths by extension.
+
+    The JSON is ``{"name", "provenance", "columns", "rows"}`` with each row a list aligned with
+    ``columns`` (one line per row: compact and diff-friendly); the CSV has the same rows.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = table_rows(table)
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    paths = {ext: out / f"{name}.{ext}" for ext in FORMATS}
+    fig.savefig(paths["png"], dpi=200, bbox_inches="tight", pad_inches=0.02)
+    fig.savefig(paths["pdf"], bbox_inches="tight", pad_inches=0.02, metadata={"CreationDate": None})
+    with paths["csv"].open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+    head = {"name": name, "provenance": provenance(command, config), "columns": columns}
+    body = ",\n".join(json.dumps(to_jsonable([row.get(c) for c in columns]), allow_nan=False) for row in rows)
+    text = json.dumps(head, indent=1, allow_nan=False)
+    paths["json"].write_text(text[:-2] + ',\n "rows": [\n' + body + "\n ]\n}\n")
+    return paths
+
+
+def load_table(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a figure's JSON as dicts (``None`` where the number was NaN or the cell was empty)."""
+    record = json.loads(Path(path).read_text())
+    return [dict(zip(record["columns"], row)) for row in record["rows"]]

@@ -1,0 +1,153 @@
+"""Registry of figures: each figure is a :class:`FigureSpec`; :func:`render` draws and saves one.
+
+A figure module (``paper_figures.theory``, later the deep-arm figures) exposes ``FIGURES``, a tuple
+of specs; :func:`default_registry` collects them in paper order. A spec names the result files it
+reads (``requires``); when one is missing the figure is *skipped* with one line,
+``skipped: no results at PATH (run COMMAND)``, and nothing is drawn: no figure is ever made from
+invented numbers. A draw function may also raise :class:`MissingResults` itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from matplotlib.figure import Figure
+
+from paper_figures.io import Table, save_figure
+from paper_figures.style import figure_context
+
+__all__ = [
+    "FigureContext",
+    "FigureSpec",
+    "MissingResults",
+    "Outcome",
+    "FIGURE_MODULES",
+    "default_registry",
+    "render",
+    "render_all",
+]
+
+#: Modules whose ``FIGURES`` make up the paper, in order (the deep-arm module is appended here).
+FIGURE_MODULES: tuple[str, ...] = ("paper_figures.theory",)
+
+
+class MissingResults(Exception):
+    """The results a figure reads do not exist; the figure is skipped, not drawn."""
+
+    def __init__(self, path: str | Path, hint: str = "") -> None:
+        self.path = Path(path)
+        self.hint = hint
+        run = f" (run {hint})" if hint else ""
+        super().__init__(f"skipped: no results at {self.path}{run}")
+
+
+@dataclass(frozen=True)
+class FigureContext:
+    """Where a figure run reads and writes.
+
+    Attributes:
+        out: folder for the figure files and for simulation caches (``out/cache``).
+        quick: fewer points and steps (tests, previews); the numbers are not the paper's.
+        results: root folder of experiment results (deep-arm runs) that figures read.
+        log: progress callback (one line per call); silent by default.
+    """
+
+    out: Path
+    quick: bool = False
+    results: Path = Path("runs")
+    log: Callable[[str], None] = field(default=lambda msg: None, repr=False, compare=False)
+
+    @property
+    def cache(self) -> Path:
+        """Folder of cached simulation results (JSON), re-used across runs."""
+        return self.out / "cache"
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of the paper.
+
+    Attributes:
+        name: file stem and CLI name (``--only NAME``).
+        description: one line for ``--list``.
+        config: ``config(quick) -> config`` (a frozen dataclass, recorded in the JSON provenance).
+        draw: ``draw(config, context) -> (fig, table)``; the table holds the plotted numbers.
+        requires: ``requires(context) -> paths`` of result files the figure reads (empty: none).
+        hint: the command that produces the required results (shown when they are missing).
+    """
+
+    name: str
+    description: str
+    config: Callable[[bool], Any]
+    draw: Callable[[Any, FigureContext], tuple[Figure, Table]]
+    requires: Callable[[FigureContext], Sequence[Path]] = field(default=lambda ctx: ())
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`render` did with one figure."""
+
+    name: str
+    status: Literal["written", "skipped"]
+    message: str
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def default_registry(modules: Iterable[str] = FIGURE_MODULES) -> dict[str, FigureSpec]:
+    """All figures of the paper by name, in order (imports each module's ``FIGURES``)."""
+    registry: dict[str, FigureSpec] = {}
+    for module_name in modules:
+        for spec in importlib.import_module(module_name).FIGURES:
+            if spec.name in registry:
+                raise ValueError(f"figure name {spec.name!r} registered twice")
+            registry[spec.name] = spec
+    return registry
+
+
+def render(spec: FigureSpec, ctx: FigureContext, command: str = "") -> Outcome:
+    """Draw one figure and save its files, or skip it when its results are missing."""
+    start = time.perf_counter()
+    try:
+        for path in spec.requires(ctx):
+            if not Path(path).exists():
+                raise MissingResults(path, spec.hint)
+        config = spec.config(ctx.quick)
+        with figure_context():
+            fig, table = spec.draw(config, ctx)
+            files = save_figure(fig, table, ctx.out, spec.name, command=command,
+                                config={"figure": config, "quick": ctx.quick})
+    except MissingResults as err:
+        return Outcome(spec.name, "skipped", str(err), seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    stems = ",".join(files)
+    message = f"wrote {Path(ctx.out) / spec.name}.{{{stems}}} ({seconds:.1f} s)"
+    return Outcome(spec.name, "written", message, files, seconds)
+
+
+def render_all(ctx: FigureContext, names: Sequence[str] | None = None, command: str = "",
+               registry: dict[str, FigureSpec] | None = None) -> list[Outcome]:
+    """Render the named figures (default: all) in registry order, logging one line per figure.
+
+    Raises:
+        ValueError: on a name that is not registered (the message lists the valid ones).
+    """
+    registry = default_registry() if registry is None else registry
+    wanted = list(registry) if not names else list(names)
+    unknown = [n for n in wanted if n not in registry]
+    if unknown:
+        raise ValueError(f"unknown figure(s) {unknown}; known: {list(registry)}")
+    outcomes = []
+    for i, name in enumerate(wanted, 1):
+        spec = registry[name]
+        ctx.log(f"[{i}/{len(wanted)}] {name}: {spec.description}")
+        outcome = render(spec, ctx, command)
+        ctx.log(f"[{i}/{len(wanted)}] {name}: {outcome.message}")
+        outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,101 @@
+"""CLI: bad options fail fast with one line and status 2; layering of preset, file and flags; a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deep_experiments.cli import build_parser, config_from_args, main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _fails_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str], match: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and match in err, err
+
+
+def test_unknown_option_in_a_subprocess_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "deep_experiments", "train", "--out", str(tmp_path / "r"), "--bogus", "1"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "--bogus" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["train", "--out", "X", "--epochs", "-1"], "epochs"),
+        (["train", "--out", "X", "--epochs", "abc"], "--epochs"),
+        (["train", "--out", "X", "--method", "simsiam"], "method"),
+        (["train", "--out", "X", "--dataset", "mnist"], "dataset"),
+        (["train", "--out", "X", "--dropout-p", "2"], "dropout_p"),
+        (["train", "--out", "X", "--device", "tpu"], "device"),
+        (["train", "--out", "X", "--preset", "huge"], "preset"),
+        (["train", "--out", "X", "--probe-at", "a,b"], "--probe-at"),
+        (["train", "--out", "X", "--stop-after", "0"], "stop_after"),
+        (["train", "--epochs", "1"], "--out"),
+        (["train", "--out", "X", "--epoch", "1"], "--epoch"),  # no abbreviations
+        (["fit", "--out", "X"], "fit"),
+        (["probe", "--run", "NOPE"], "not a run folder"),
+        (["probe", "--run", "NOPE", "--dataset", "c+digits"], "--dataset"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str], match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _fails_with_one_line(argv, capsys, match)
+    assert not (tmp_path / "X").exists()
+
+
+def test_config_file_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"train": {"epochs": 2, "warmup": 5}}))
+    _fails_with_one_line(["train", "--out", str(tmp_path / "r"), "--config", str(bad)], capsys, "warmup")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    _fails_with_one_line(["train", "--out", str(tmp_path / "r"), "--config", str(broken)], capsys, "invalid JSON")
+    _fails_with_one_line(["train", "--out", str(tmp_path / "r"), "--config", str(tmp_path / "none.json")], capsys,
+                         "no such file")
+
+
+def test_preset_then_file_then_flags(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"train": {"epochs": 7, "width": 16}, "data": {"dataset": "c+letters"}}))
+    args = build_parser().parse_args(
+        ["train", "--out", "r", "--preset", "smoke", "--config", str(path), "--width", "4", "--probe-at", "0.5,1",
+         "--no-paper-probe", "--download"]
+    )
+    config = config_from_args(args)
+    assert (config.train.epochs, config.train.width, config.data.dataset) == (7, 4, "c+letters")
+    assert config.data.train_size == 512 and config.train.probe_at == (0.5, 1.0)
+    assert config.probe.paper is False and config.data.download is True
+
+
+def test_run_command_trains_probes_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    argv = ["run", "--dataset", "c+digits", "--method", "dropout", "--epochs", "1", "--train-size", "16",
+            "--test-size", "16", "--batch-size", "8", "--width", "4", "--probe-epochs", "1", "--device", "cpu",
+            "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "trained 1/1 epochs" in printed and "paper: task_a" in printed
+    probe = json.loads((out / "probe.json").read_text())
+    assert probe["method"] == "dropout" and probe["probe_config"]["epochs"] == 1
+    assert json.loads((out / "config.json").read_text())["train"]["dropout_p"] == 0.5
+    assert main(["probe", "--run", str(out), "--no-paper-probe", "--device", "cpu", "--no-progress"]) == 0
+    assert "paper" not in json.loads((out / "probe.json").read_text())
+    assert len((out / "command.txt").read_text().splitlines()) == 3  # train, probe (of run), probe

@@ -1,0 +1,107 @@
+"""One training step: encoder descends, viewmaker ascends the same NT-Xent, NaN stops with the step.
+
+The direction checks use a small encoder step (lr 1e-4): at temperature 0.07 with a tiny batch the
+gradient is large (squared norm ~7e3), so the paper's lr 0.03 overshoots a single batch's loss.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from deep_experiments.augment import ExpertAugment, Normalize
+from deep_experiments.learner import ContrastiveLearner, NonFiniteLossError
+from deep_experiments.resnet import ResNet18
+from deep_experiments.runtime import seeded_init
+from deep_experiments.viewmaker import Viewmaker
+from deep_experiments.views import ExpertViews, ViewmakerViews
+
+
+def _batch(n: int = 8) -> torch.Tensor:
+    return torch.rand(n, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+
+
+def _learner(adversarial: bool, lr: float = 1e-4) -> ContrastiveLearner:
+    with seeded_init(1):
+        encoder = ResNet18(3, 16, 4)
+        viewmaker = Viewmaker(3, 0.05)
+    enc_opt = torch.optim.SGD(encoder.parameters(), lr=lr, momentum=0.9)
+    if not adversarial:
+        return ContrastiveLearner(encoder, ExpertViews(ExpertAugment(3, 16)), enc_opt, 0.07)
+    vm_opt = torch.optim.Adam(viewmaker.parameters(), lr=1e-3)
+    return ContrastiveLearner(encoder, ViewmakerViews(viewmaker, Normalize(3)), enc_opt, 0.07,
+                              viewmaker=viewmaker, viewmaker_opt=vm_opt)
+
+
+def _loss_at(learner: ContrastiveLearner, x: torch.Tensor, seed: int) -> float:
+    """The loss on ``x`` with the views (noise / augmentation) of generator seed ``seed``."""
+    with torch.no_grad():
+        return float(learner.loss(x, None, torch.Generator().manual_seed(seed)))
+
+
+def _params(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _changed(before: list[torch.Tensor], module: torch.nn.Module) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, module.parameters()))
+
+
+def test_adversarial_step_moves_each_network_in_its_direction() -> None:
+    learner, x = _learner(adversarial=True), _batch()
+    assert learner.viewmaker is not None
+    enc0, vm0 = _params(learner.encoder), _params(learner.viewmaker)
+
+    before = _loss_at(learner, x, seed=10)
+    learner.encoder_step(x, None, torch.Generator().manual_seed(10))
+    after = _loss_at(learner, x, seed=10)
+    assert after < before, "the encoder step must lower the contrastive loss"
+    assert _changed(enc0, learner.encoder) and not _changed(vm0, learner.viewmaker)
+
+    enc1 = _params(learner.encoder)
+    before = _loss_at(learner, x, seed=11)
+    learner.viewmaker_step(x, None, torch.Generator().manual_seed(11))
+    after = _loss_at(learner, x, seed=11)
+    assert after > before, "the viewmaker step must raise the contrastive loss"
+    assert _changed(vm0, learner.viewmaker) and not _changed(enc1, learner.encoder)
+    assert all(p.requires_grad for p in learner.encoder.parameters())
+    assert all(p.requires_grad for p in learner.viewmaker.parameters())
+
+
+def test_full_step_uses_fresh_views_for_each_network() -> None:
+    learner, x = _learner(adversarial=True), _batch()
+    g = torch.Generator().manual_seed(3)
+    replay = copy.deepcopy(learner)
+    out = learner.step(x, None, g)
+    assert set(out) == {"loss", "viewmaker_loss"}
+    g2 = torch.Generator().manual_seed(3)
+    enc_loss = replay.encoder_step(x, None, g2)
+    assert enc_loss == out["loss"]
+    assert replay.viewmaker_step(x, None, g2) == out["viewmaker_loss"]  # continues the same stream
+
+
+def test_expert_encoder_step_lowers_the_loss() -> None:
+    learner, x = _learner(adversarial=False), _batch()
+    before = _loss_at(learner, x, seed=5)
+    assert set(learner.step(x, None, torch.Generator().manual_seed(5))) == {"loss"}
+    assert _loss_at(learner, x, seed=5) < before
+
+
+def test_non_finite_loss_names_the_step_and_leaves_weights_alone() -> None:
+    learner = _learner(adversarial=False)
+    x = _batch()
+    x[0] = float("nan")
+    before = _params(learner.encoder)
+    with pytest.raises(NonFiniteLossError, match="encoder loss at epoch 3 step 7"):
+        learner.step(x, None, torch.Generator().manual_seed(0), where="epoch 3 step 7")
+    assert not _changed(before, learner.encoder)
+
+
+def test_misconfigured_learners_raise() -> None:
+    learner = _learner(adversarial=False)
+    with pytest.raises(RuntimeError, match="no viewmaker"):
+        learner.viewmaker_step(_batch(), None, torch.Generator())
+    with pytest.raises(ValueError, match="both"):
+        ContrastiveLearner(learner.encoder, learner.views, learner.encoder_opt, 0.07, viewmaker=Viewmaker(3))

@@ -1,0 +1,76 @@
+"""The viewmaker: the paper's architecture, the exact per-example budget, fresh noise per call."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from deep_experiments.runtime import seeded_init
+from deep_experiments.viewmaker import Viewmaker
+
+
+def _setup(channels: int = 3, budget: float = 0.05, size: int = 16) -> tuple[Viewmaker, torch.Tensor]:
+    with seeded_init(0):
+        vm = Viewmaker(channels, budget)
+    return vm, torch.rand(4, channels, size, size, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize(("channels", "budget", "size"), [(3, 0.05, 16), (3, 0.1, 32), (6, 0.05, 28)])
+def test_mean_abs_delta_equals_budget_per_example(channels: int, budget: float, size: int) -> None:
+    vm, x = _setup(channels, budget, size)
+    view = vm(x, torch.Generator().manual_seed(1))
+    assert view.shape == x.shape
+    per_example = (view - x).abs().mean(dim=(1, 2, 3))
+    torch.testing.assert_close(per_example, torch.full((4,), budget), atol=1e-6, rtol=1e-5)
+
+
+def test_two_calls_differ_and_the_generator_makes_them_reproducible() -> None:
+    vm, x = _setup()
+    g = torch.Generator().manual_seed(2)
+    first, second = vm(x, g), vm(x, g)
+    assert (first - second).abs().mean() > 1e-3
+    torch.testing.assert_close(vm(x, torch.Generator().manual_seed(2)), first, atol=0, rtol=0)
+
+
+def test_view_is_not_clamped() -> None:
+    vm, _ = _setup()
+    x = torch.ones(2, 3, 16, 16)
+    view = vm(x, torch.Generator().manual_seed(3))
+    assert view.max() > 1.0  # x + delta without clamping
+
+
+def test_architecture_follows_the_paper() -> None:
+    vm = Viewmaker(3)
+    convs = [m for m in vm.modules() if isinstance(m, nn.Conv2d)]
+    assert (convs[0].in_channels, convs[0].out_channels, convs[0].kernel_size) == (4, 32, (9, 9))
+    assert [(c.out_channels, c.stride) for c in convs[1:3]] == [(64, (2, 2)), (128, (2, 2))]
+    assert [blk.body[0][1].in_channels for blk in vm.res] == [129, 130, 131]
+    assert (convs[-1].in_channels, convs[-1].out_channels, convs[-1].kernel_size) == (32, 3, (9, 9))
+    norms = [m for m in vm.modules() if isinstance(m, nn.InstanceNorm2d)]
+    assert norms and all(n.affine for n in norms)
+    assert all(c.padding == (0, 0) for c in convs)  # all padding is reflection padding
+    assert sum(isinstance(m, nn.ReflectionPad2d) for m in vm.modules()) == len(convs)
+    assert sum(isinstance(m, nn.Upsample) and m.mode == "nearest" for m in vm.modules()) == 2
+
+
+def test_gradients_reach_every_parameter() -> None:
+    vm, x = _setup()
+    (vm(x, torch.Generator().manual_seed(4)) ** 2).sum().backward()
+    for name, p in vm.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"), [({"channels": 0}, "channels"), ({"budget": 0.0}, "budget"), ({"num_res_blocks": -1}, "res")]
+)
+def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
+    args = {"channels": 3, "budget": 0.05, "num_res_blocks": 3} | kwargs
+    with pytest.raises(ValueError, match=match):
+        Viewmaker(**args)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 16, 16), (2, 3, 18, 16), (3, 16, 16)])
+def test_bad_inputs_raise(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError):
+        Viewmaker(3)(torch.rand(*shape), torch.Generator())
