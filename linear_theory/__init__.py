@@ -13,6 +13,7 @@ theory; the Feature Dropout paper's theorems are not reproduced verbatim). Publi
 """
 
 from linear_theory.model import FeatureBlock, LinearModel, Views
+from linear_theory.simulate import SimulationConfig, simulate, simulate_many
 from linear_theory.spectral import (
     BestDropout,
     SpectralOptimum,
@@ -24,6 +25,7 @@ from linear_theory.spectral import (
     spectral_loss,
     spectral_optimum,
 )
+from linear_theory.trajectory import Trajectory
 
 __all__ = [
     "FeatureBlock",
@@ -38,4 +40,8 @@ __all__ = [
     "captured_strength",
     "critical_dropout",
     "best_dropout",
+    "Trajectory",
+    "SimulationConfig",
+    "simulate",
+    "simulate_many",
 ]

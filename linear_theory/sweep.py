@@ -149,9 +149,35 @@ def _closed_form_rows(config: SweepConfig) -> list[dict[str, float | str | int]]
 
 
 def _infonce_rows(config: SweepConfig, progress: bool) -> list[dict[str, float | str | int]]:
-    from linear_theory.infonce_sweep import infonce_sweep_rows
+    """Train the linear encoder with InfoNCE at every grid point and seed (batched over points)."""
+    from linear_theory.model import FeatureBlock, LinearModel
+    from linear_theory.simulate import SimulationConfig, final_probe_r2
 
-    return infonce_sweep_rows(config, progress=progress)
+    ratio, p = config.grid()
+    d = config.input_dim if config.input_dim is not None else max(32, sum(config.dims))
+    models = [
+        LinearModel((FeatureBlock(config.dims[0], config.strong_strength, float(pp), config.aug_noise[0]),
+                     FeatureBlock(config.dims[1], config.strong_strength * float(rr), 0.0, config.aug_noise[1])),
+                    config.rep_dim, config.noise, d)
+        for rr, pp in zip(ratio.ravel(), p.ravel())
+    ]
+    sim = SimulationConfig(steps=config.steps, lr=config.lr, batch_size=config.batch_size,
+                           temperature=config.temperature, init_scale=config.init_scale, seed=config.seed,
+                           loss="infonce")
+    seeds = [config.seed + i for i in range(config.seeds)]
+    r2 = final_probe_r2(models, seeds, sim, progress=progress)  # (M, S, K)
+    from linear_theory.closed_form import sign_accuracy
+
+    rows: list[dict[str, float | str | int]] = []
+    for m, (rr, pp) in enumerate(zip(ratio.ravel(), p.ravel())):
+        for s_idx, seed in enumerate(seeds):
+            row: dict[str, float | str | int] = {"method": "infonce_simulation", "seed": seed,
+                                                 "ratio": float(rr), "dropout": float(pp)}
+            for b in range(2):
+                row[f"probe_r2_{b}"] = float(r2[m, s_idx, b])
+                row[f"probe_accuracy_{b}"] = float(sign_accuracy(r2[m, s_idx, b]))
+            rows.append(row)
+    return rows
 
 
 def run_sweep(config: SweepConfig, out: Path, command: str = "", progress: bool = True) -> Path:

@@ -69,3 +69,15 @@ def test_closed_form_sweep_shapes_and_accuracy_range():
     res = closed_form_sweep(SweepConfig(ratio=(0.1, 1, 3), dropout=(0, 0.5, 4)))
     assert res["probe_r2"].shape == (3, 4, 2) and res["p_star"].shape == (3, 4)
     assert np.all((res["probe_accuracy"] >= 0.5) & (res["probe_accuracy"] <= 1))
+
+
+def test_infonce_sweep_writes_simulated_rows_that_follow_the_phases(tmp_path):
+    """The InfoNCE branch trains at every point: without dropout the weak task stays near 0, at
+    p = 0.6 (well above p* ~ 0.2) it is learned — a short run of theory.md's setting."""
+    argv = ["--loss", "infonce", "--ratio", "0.34", "--dropout", "0:0.6:2", "--steps", "300",
+            "--init-scale", "1.0", "--input-dim", "16", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    rows = [r for r in _read(tmp_path / "sweep.csv") if r["method"] == "infonce_simulation"]
+    assert len(rows) == 2
+    by_p = {float(r["dropout"]): float(r["probe_r2_1"]) for r in rows}
+    assert by_p[0.0] < 0.2 and by_p[0.6] > 0.7
