@@ -13,7 +13,7 @@ theory; the Feature Dropout paper's theorems are not reproduced verbatim). Publi
 """
 
 from linear_theory.model import FeatureBlock, LinearModel, Views
-from linear_theory.simulate import SimulationConfig, simulate, simulate_many
+from linear_theory.simulate import SimulationConfig
 from linear_theory.spectral import (
     BestDropout,
     SpectralOptimum,
@@ -42,6 +42,4 @@ __all__ = [
     "best_dropout",
     "Trajectory",
     "SimulationConfig",
-    "simulate",
-    "simulate_many",
 ]

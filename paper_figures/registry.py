@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: Modules whose ``FIGURES`` make up the paper, in order (the deep-arm module is appended here).
-FIGURE_MODULES: tuple[str, ...] = ("paper_figures.theory",)
+FIGURE_MODULES: tuple[str, ...] = ("paper_figures.theory", "paper_figures.deep")
 
 
 class MissingResults(Exception):

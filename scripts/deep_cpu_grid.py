@@ -1,0 +1,134 @@
+"""A small CPU grid of deep-arm smoke runs, the input of the deep figures (``paper_figures.deep``).
+
+::
+
+    OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --out runs/deep-cpu [--jobs 2]
+    python -m paper_figures --out figures --results runs/deep-cpu
+
+Runs ``python -m deep_experiments run --preset smoke`` (offline stand-in data, tiny ResNet, 2
+epochs: NOT the paper's full-size runs) into ``OUT/<dataset>/<method>/os<strength>_p<p>/seed<k>/``:
+
+- every method (expert, viewmaker, dropout) x seeds 0, 1 at overlay strength 1, dropout p 0.5;
+- expert runs at overlay strengths 0, 0.5, 1 (seed 0);
+- dropout runs at p 0.25, 0.5, 0.75 (seed 0).
+
+A run whose ``probe.json`` exists is skipped; an interrupted one resumes (the CLI does that).
+Prints each run's probe accuracies and, at the end, the mean per method and the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+METHODS = ("expert", "viewmaker", "dropout")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of the grid."""
+
+    dataset: str
+    method: str
+    overlay_strength: float
+    dropout_p: float
+    seed: int
+
+    def folder(self, root: Path) -> Path:
+        """``root/<dataset>/<method>/os<strength>_p<p>/seed<k>``."""
+        return root / self.dataset / self.method / f"os{self.overlay_strength:g}_p{self.dropout_p:g}" / f"seed{self.seed}"
+
+
+def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts: list[float],
+         default_strength: float = 1.0, default_p: float = 0.5) -> list[Run]:
+    """The runs of the grid, without duplicates, in a stable order."""
+    runs: list[Run] = []
+    for ds in datasets:
+        runs += [Run(ds, m, default_strength, default_p, s) for s in seeds for m in METHODS]
+        runs += [Run(ds, "expert", o, default_p, 0) for o in strengths]
+        runs += [Run(ds, "dropout", default_strength, p, 0) for p in dropouts]
+    return list(dict.fromkeys(runs))
+
+
+def command(run: Run, folder: Path, extra: list[str]) -> list[str]:
+    """The ``deep_experiments run`` command line of one run."""
+    return [sys.executable, "-m", "deep_experiments", "run", "--preset", "smoke", "--dataset", run.dataset,
+            "--method", run.method, "--overlay-strength", f"{run.overlay_strength:g}",
+            "--dropout-p", f"{run.dropout_p:g}", "--seed", str(run.seed), "--out", str(folder),
+            "--device", "cpu", "--no-progress", *extra]
+
+
+def _execute(run: Run, root: Path, extra: list[str]) -> tuple[Run, dict | None, float, str]:
+    folder = run.folder(root)
+    probe = folder / "probe.json"
+    if probe.exists():
+        return run, json.loads(probe.read_text()), 0.0, "skipped (probe.json exists)"
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(command(run, folder, extra), capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0 or not probe.exists():
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return run, None, seconds, f"FAILED (exit {proc.returncode}): {tail}"
+    return run, json.loads(probe.read_text()), seconds, "done"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns 1 when a run failed."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="runs/deep-cpu", help="results root (default %(default)s)")
+    p.add_argument("--datasets", nargs="+", default=["c+digits"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    p.add_argument("--strengths", nargs="+", type=float, default=[0.0, 0.5, 1.0], help="expert overlay strengths")
+    p.add_argument("--dropouts", nargs="+", type=float, default=[0.25, 0.5, 0.75], help="dropout p values")
+    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
+    p.add_argument("--paper-probe", action="store_true",
+                   help="also run the paper-protocol probe (slow on CPU; the figures read the fast probe)")
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="further deep_experiments flags, e.g. --extra --train-size 256")
+    args = p.parse_args(argv)
+    root = Path(args.out)
+    runs = grid(args.datasets, args.seeds, args.strengths, args.dropouts)
+    extra = list(args.extra) + ([] if args.paper_probe else ["--no-paper-probe"])
+    print(f"{len(runs)} runs into {root} (smoke preset, CPU, offline stand-in data)", flush=True)
+    start = time.perf_counter()
+    results: list[tuple[Run, dict | None]] = []
+    failed = 0
+    order = sorted(runs, key=lambda r: r.method != "viewmaker")  # slowest first: better packing
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(_execute, r, root, extra) for r in order]
+        for fut in futures:
+            run, res, seconds, status = fut.result()
+            results.append((run, res))
+            line = f"{run.folder(root)}: {status} ({seconds:.1f} s)"
+            if res is not None:
+                acc = res["fast"]
+                line += f"  fast task_a {acc['task_a']:.3f} task_b {acc['task_b']:.3f}"
+                if "paper" in res:
+                    line += f" | paper task_a {res['paper']['task_a']:.3f} task_b {res['paper']['task_b']:.3f}"
+            else:
+                failed += 1
+            print(line, flush=True)
+    wall = time.perf_counter() - start
+    print("mean fast-probe accuracy at overlay strength 1, p 0.5 (over seeds):")
+    for ds in args.datasets:
+        for m in METHODS:
+            accs = [r["fast"] for run, r in results if r is not None and run.dataset == ds and run.method == m
+                    and run.overlay_strength == 1.0 and run.dropout_p == 0.5]
+            if accs:
+                a = sum(x["task_a"] for x in accs) / len(accs)
+                b = sum(x["task_b"] for x in accs) / len(accs)
+                print(f"  {ds} {m:<9} task_a {a:.3f} task_b {b:.3f} (n={len(accs)})")
+    print(f"grid wall time {wall:.1f} s, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Deep-arm figures (paper_figures.deep): tables equal what the run folders say; missing -> skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deep_experiments.configs import PRESETS, build_config
+from deep_experiments.runfolder import RunFolder
+from featuredrop.config import save_json, to_dict
+from paper_figures import deep
+from paper_figures.io import load_table
+from paper_figures.registry import FigureContext, default_registry, render
+
+DATASET = "c+digits"
+EPOCHS = (1, 2)
+
+
+def _acc(method: str, os_: float, p: float, seed: int, task: str, epoch: int) -> float:
+    """Distinct, deterministic fake accuracies."""
+    base = {"expert": 0.3, "viewmaker": 0.4, "dropout": 0.5}[method]
+    return round(base + 0.1 * os_ + 0.05 * p + 0.01 * seed + (0.02 if task == "task_b" else 0.0) + 0.003 * epoch, 6)
+
+
+def _write_run(root: Path, method: str, os_: float, p: float, seed: int, *, paper: bool = False) -> Path:
+    """A run folder in the exact formats of RunFolder / train.train / train.probe_run."""
+    config = build_config(PRESETS["smoke"], {"data": {"dataset": DATASET, "overlay_strength": os_},
+                                             "train": {"method": method, "dropout_p": p, "seed": seed}})
+    folder = RunFolder(root / DATASET / method / f"os{os_:g}_p{p:g}" / f"seed{seed}")
+    folder.root.mkdir(parents=True)
+    save_json(folder.config, config)
+    log = folder.open_metrics()
+    over_time = []
+    for e in EPOCHS:
+        log.write({"kind": "train", "epoch": e, "seconds": 1.0, "loss": 5.0, "steps": 4})
+        rec = {"kind": "fast_probe", "epoch": e, "converged": True,
+               **{t: _acc(method, os_, p, seed, t, e) for t in deep.TASKS}}
+        log.write(rec)
+        over_time.append(rec)
+    log.close()
+    result = {"epoch": EPOCHS[-1], "dataset": DATASET, "method": method,
+              "fast": {"converged": True, **{t: _acc(method, os_, p, seed, t, EPOCHS[-1]) for t in deep.TASKS}},
+              "over_time": over_time, "probe_config": to_dict(config.probe)}
+    if paper:
+        result["paper"] = {t: 0.1 for t in deep.TASKS}
+    save_json(folder.probe, result)
+    return folder.root
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("deep-results")
+    for seed in (0, 1):
+        for m in deep.METHODS:
+            _write_run(root, m, 1.0, 0.5, seed)
+    for os_ in (0.0, 0.5):
+        _write_run(root, "expert", os_, 0.5, 0)
+    for p in (0.25, 0.75):
+        _write_run(root, "dropout", 1.0, p, 0)
+    # an unfinished run (no probe.json) is ignored
+    (root / DATASET / "expert" / "os2_p0.5" / "seed0").mkdir(parents=True)
+    return root
+
+
+def _render(name: str, results: Path, out: Path):
+    return render(default_registry()[name], FigureContext(out=out, quick=True, results=results))
+
+
+def test_registered() -> None:
+    names = list(default_registry())
+    assert names[-4:] == ["deep_probe_accuracy", "deep_probe_over_time", "viewmaker_views", "theory_vs_deep"]
+
+
+def test_probe_accuracy_table(tree: Path, tmp_path: Path) -> None:
+    outcome = _render("deep_probe_accuracy", tree, tmp_path)
+    assert outcome.status == "written", outcome.message
+    rows = load_table(tmp_path / "deep_probe_accuracy.json")
+    assert len(rows) == 3 * 2
+    for row in rows:
+        vals = [_acc(row["method"], 1.0, 0.5, s, row["task"], EPOCHS[-1]) for s in (0, 1)]
+        assert row["mean"] == pytest.approx(np.mean(vals))
+        assert row["std"] == pytest.approx(np.std(vals, ddof=1))
+        assert row["n_seeds"] == 2 and row["protocol"] == "fast"
+        folders = row["folders"].split(";")
+        assert len(folders) == 2 and all(f"/{row['method']}/os1_p0.5/seed" in f for f in folders)
+        assert all(json.loads((Path(f) / "probe.json").read_text())["method"] == row["method"] for f in folders)
+
+
+def test_probe_over_time_table(tree: Path, tmp_path: Path) -> None:
+    outcome = _render("deep_probe_over_time", tree, tmp_path)
+    assert outcome.status == "written", outcome.message
+    rows = load_table(tmp_path / "deep_probe_over_time.json")
+    assert len(rows) == 3 * 2 * len(EPOCHS)
+    for row in rows:
+        vals = [_acc(row["method"], 1.0, 0.5, s, row["task"], row["epoch"]) for s in (0, 1)]
+        assert row["mean"] == pytest.approx(np.mean(vals))
+        assert row["std"] == pytest.approx(np.std(vals, ddof=1))
+        assert row["n_seeds"] == 2
+
+
+def test_theory_vs_deep_table(tree: Path, tmp_path: Path) -> None:
+    outcome = _render("theory_vs_deep", tree, tmp_path)
+    assert outcome.status == "written", outcome.message
+    rows = load_table(tmp_path / "theory_vs_deep.json")
+    deep_rows = [r for r in rows if r["source"] == "deep"]
+    # overlay panel: expert at strengths 0, 0.5, 1; dropout panel: p 0.25, 0.5, 0.75 (strength 1); 2 tasks
+    assert sorted((r["panel"], r["x"]) for r in deep_rows if r["task"] == "task_a") == [
+        ("dropout", 0.25), ("dropout", 0.5), ("dropout", 0.75), ("overlay", 0.0), ("overlay", 0.5), ("overlay", 1.0)]
+    for r in deep_rows:
+        if r["panel"] == "overlay":
+            seeds = (0, 1) if r["x"] == 1.0 else (0,)
+            vals = [_acc("expert", r["x"], 0.5, s, r["task"], EPOCHS[-1]) for s in seeds]
+        else:
+            seeds = (0, 1) if r["x"] == 0.5 else (0,)
+            vals = [_acc("dropout", 1.0, r["x"], s, r["task"], EPOCHS[-1]) for s in seeds]
+        assert r["mean"] == pytest.approx(np.mean(vals))
+        assert r["n_seeds"] == len(seeds)
+        assert r["chance"] == pytest.approx(0.1)  # c+digits: 10 photo classes, 10 digit classes
+        assert r["normalized"] == pytest.approx((r["mean"] - 0.1) / 0.9)
+    cf = [r for r in rows if r["source"] == "closed_form"]
+    cfg = deep.TheoryVsDeepConfig()
+    for r in cf[:: max(1, len(cf) // 20)]:
+        args = (r["x"], 0.0) if r["panel"] == "overlay" else (1.0, r["x"])
+        assert r["accuracy"] == pytest.approx(float(deep.linear_prediction(cfg, *args)[r["block"] - 1]))
+    # theory: with k = r_1 and no dropout the overlay (strong) block wins, the photo block is at chance
+    pred = deep.linear_prediction(cfg, 1.0, 0.0)
+    assert pred[0] > 0.9 and pred[1] == pytest.approx(0.5)
+    assert deep.linear_prediction(cfg, 0.0, 0.0)[0] == pytest.approx(0.5)  # no overlay: nothing to learn
+
+
+def test_paper_protocol_is_read_when_asked(tree: Path, tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    _write_run(root, "expert", 1.0, 0.5, 0, paper=True)
+    fig, rows = deep.probe_accuracy(deep.find_runs(root), deep.DeepFigureConfig(protocol="paper"))
+    assert [r["mean"] for r in rows] == [0.1, 0.1]
+
+
+@pytest.mark.parametrize("name", ["deep_probe_accuracy", "deep_probe_over_time", "viewmaker_views",
+                                  "theory_vs_deep"])
+def test_missing_results_skip(name: str, tmp_path: Path) -> None:
+    outcome = _render(name, tmp_path / "nothing", tmp_path / "out")
+    assert outcome.status == "skipped"
+    assert outcome.message.startswith("skipped: no results at ")
+    assert "\n" not in outcome.message and "deep_cpu_grid.py" in outcome.message
+    assert not (tmp_path / "out" / f"{name}.png").exists()
+
+
+def test_viewmaker_views_skip_without_viewmaker_run(tree: Path, tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    _write_run(root, "expert", 1.0, 0.5, 0)
+    outcome = _render("viewmaker_views", root, tmp_path / "out")
+    assert outcome.status == "skipped" and "viewmaker" in outcome.message
+
+
+def test_viewmaker_views_from_checkpoint(tmp_path: Path) -> None:
+    """A real (untrained) viewmaker checkpoint: the deltas respect the budget, one row per view."""
+    import torch
+
+    from deep_experiments.checkpoint import save_checkpoint
+    from deep_experiments.viewmaker import Viewmaker
+
+    root = tmp_path / "r"
+    run = _write_run(root, "viewmaker", 1.0, 0.5, 0)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["data"].update(train_size=8, test_size=8)
+    (run / "config.json").write_text(json.dumps(cfg))
+    torch.manual_seed(0)
+    save_checkpoint(run / "checkpoint.pt", {"epoch": 2, "modules": {"viewmaker": Viewmaker(3, 0.05).state_dict()}})
+    outcome = _render("viewmaker_views", root, tmp_path / "out")
+    assert outcome.status == "written", outcome.message
+    rows = load_table(tmp_path / "out" / "viewmaker_views.json")
+    assert len(rows) == 4 * 3
+    assert all(r["mean_abs_delta"] == pytest.approx(0.05, rel=1e-4) and r["folder"] == str(run) for r in rows)
