@@ -1,5 +1,8 @@
 # featuredrop — common tasks. Run inside the environment where `pip install -e ".[dev]"` went.
 PYTHON ?= python
+# deep results the figures read: committed CPU smoke runs; pass RESULTS=runs/deep-cpu after
+# `python scripts/deep_cpu_grid.py` (adds the viewmaker-views grid, which needs checkpoints)
+RESULTS ?= results/deep-cpu-smoke
 
 .PHONY: install sweep test test-slow lint figures bench smoke
 
@@ -24,7 +27,7 @@ smoke:  ## tiny deep-arm run on CPU: expert, viewmaker and feature-dropout views
 	$(PYTHON) -m deep_experiments run --dataset c+digits --method dropout --preset smoke --out runs/smoke-dropout
 
 figures:  ## every figure that has data, into figures/ (PNG + PDF + CSV/JSON of the numbers)
-	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS)
 
 bench:  ## speed targets (printed tables; not part of the tests)
 	$(PYTHON) benchmarks/bench_closed_form.py
