@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
+from linear_theory.closed_form import block_moments
 from linear_theory.dynamics import gradient_flow_batch, learning_time, random_init
 from linear_theory.model import LinearModel
 from linear_theory.spectral import critical_dropout, spectral_optimum, spectral_optimum_r2
@@ -57,8 +58,7 @@ def _moments(model: LinearModel, strong: int, ps: np.ndarray) -> tuple[np.ndarra
     q = 1.0 - ps
     v = np.broadcast_to(v0, (*ps.shape, 2)).copy()
     c = np.broadcast_to(c0, (*ps.shape, 2)).copy()
-    v[..., strong] = b.strength**2 * q * (1 + b.aug_noise**2) + model.noise**2
-    c[..., strong] = b.strength**2 * q**2
+    v[..., strong], c[..., strong] = block_moments(b.strength, 1.0 - q, b.aug_noise, model.noise)
     return v, c
 
 

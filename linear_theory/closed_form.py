@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
+    "block_moments",
     "block_eigenvalues",
     "allocate_capacity",
     "probe_r2_from_capture",
@@ -31,17 +32,27 @@ __all__ = [
 TIE_RTOL = 1e-12
 
 
-def block_eigenvalues(strength: ArrayLike, dropout: ArrayLike, aug_noise: ArrayLike, noise: ArrayLike) -> np.ndarray:
-    """Per-block eigenvalue ``lambda_i`` of ``Sigma^{-1/2} C Sigma^{-1/2}`` (broadcasting).
+def block_moments(
+    strength: ArrayLike, dropout: ArrayLike, aug_noise: ArrayLike, noise: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-block view variance ``v`` and cross-view covariance ``c`` (broadcasting).
 
-    A block with ``sigma = 0`` and ``p = 1`` has ``0/0``; it carries no signal, so its eigenvalue
-    is defined as 0.
+    ``v = s^2 (1 - p)(1 + eta^2) + sigma^2`` (eigenvalue of ``Sigma`` on the block) and
+    ``c = s^2 (1 - p)^2`` (eigenvalue of ``C``).
     """
     s2 = np.asarray(strength, dtype=float) ** 2
     q = 1.0 - np.asarray(dropout, dtype=float)
     eta2 = np.asarray(aug_noise, dtype=float) ** 2
-    num = s2 * q**2
-    den = s2 * q * (1.0 + eta2) + np.asarray(noise, dtype=float) ** 2
+    return s2 * q * (1.0 + eta2) + np.asarray(noise, dtype=float) ** 2, s2 * q**2
+
+
+def block_eigenvalues(strength: ArrayLike, dropout: ArrayLike, aug_noise: ArrayLike, noise: ArrayLike) -> np.ndarray:
+    """Per-block eigenvalue ``lambda_i = c_i / v_i`` of ``Sigma^{-1/2} C Sigma^{-1/2}`` (broadcasting).
+
+    A block with ``sigma = 0`` and ``p = 1`` has ``0/0``; it carries no signal, so its eigenvalue
+    is defined as 0.
+    """
+    den, num = block_moments(strength, dropout, aug_noise, noise)
     with np.errstate(invalid="ignore", divide="ignore"):
         lam = np.where(num > 0, num / np.where(den > 0, den, 1.0), 0.0)
     return lam

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from linear_theory.closed_form import block_moments
+
 __all__ = ["FeatureBlock", "LinearModel", "Views"]
 
 
@@ -145,10 +147,8 @@ class LinearModel:
 
         ``v_i = s_i^2 (1 - p_i)(1 + eta_i^2) + sigma^2`` and ``c_i = s_i^2 (1 - p_i)^2``.
         """
-        s = np.array([b.strength for b in self.blocks])
-        q = 1.0 - np.array([b.dropout for b in self.blocks])
-        eta = np.array([b.aug_noise for b in self.blocks])
-        return s**2 * q * (1 + eta**2) + self.noise**2, s**2 * q**2
+        b = self.blocks
+        return block_moments([x.strength for x in b], [x.dropout for x in b], [x.aug_noise for x in b], self.noise)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """View covariance ``Sigma`` and positive-pair cross-covariance ``C``. Shapes: ``(d, d)``."""

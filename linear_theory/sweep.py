@@ -166,8 +166,6 @@ def _infonce_rows(config: SweepConfig, progress: bool) -> list[dict[str, float |
                            loss="infonce")
     seeds = [config.seed + i for i in range(config.seeds)]
     r2 = final_probe_r2(models, seeds, sim, progress=progress)  # (M, S, K)
-    from linear_theory.closed_form import sign_accuracy
-
     rows: list[dict[str, float | str | int]] = []
     for m, (rr, pp) in enumerate(zip(ratio.ravel(), p.ravel())):
         for s_idx, seed in enumerate(seeds):
