@@ -6,13 +6,15 @@
     epoch          completed epochs
     modules        {"encoder": state_dict, ["viewmaker": state_dict]}
     optimizers     {"encoder": state_dict, ["viewmaker": state_dict]}
+    schedule       state_dict of the encoder's learning-rate schedule
     generators     {"order": CPU state, "augment": state of the device generator}
     augment_device "cpu" or "cuda" (a CUDA generator state cannot seed a CPU generator)
     config         the resolved RunConfig as a dict
 
 ``backbone.pt`` holds only what is needed to use the encoder elsewhere::
 
-    format, arch ("resnet18_cifar"), in_channels, out_dim, width, state_dict,
+    format, encoder {"name", "in_channels", "out_dim", "width", "image_size"} (the arguments of
+    :func:`deep_experiments.encoders.build_encoder`), state_dict,
     normalization {"mean", "std", "shared_channels"}, dataset
 
 Both load with ``torch.load(weights_only=True)`` (tensors and plain Python values only).
@@ -27,10 +29,10 @@ from typing import Any
 import torch
 
 from deep_experiments.augment import Normalize
-from deep_experiments.resnet import ResNet18
+from deep_experiments.encoders import Encoder, build_encoder, encoder_args
 
-CHECKPOINT_FORMAT = 1
-BACKBONE_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+BACKBONE_FORMAT = 2
 
 __all__ = ["save_checkpoint", "load_checkpoint", "export_backbone", "load_backbone"]
 
@@ -55,14 +57,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def export_backbone(path: str | Path, encoder: ResNet18, normalize: Normalize, dataset: str) -> None:
+def export_backbone(path: str | Path, encoder: Encoder, normalize: Normalize, dataset: str) -> None:
     """Save the encoder alone, with its constructor arguments and input normalization."""
     state = {
         "format": BACKBONE_FORMAT,
-        "arch": "resnet18_cifar",
-        "in_channels": encoder.in_channels,
-        "out_dim": encoder.out_dim,
-        "width": encoder.width,
+        "encoder": encoder_args(encoder),
         "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
         "normalization": {
             "mean": list(normalize.mean),
@@ -74,14 +73,15 @@ def export_backbone(path: str | Path, encoder: ResNet18, normalize: Normalize, d
     _atomic_save(state, Path(path))
 
 
-def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") -> ResNet18:
+def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") -> Encoder:
     """Rebuild an exported encoder, in eval mode; its ``features`` give the probes' inputs.
 
     Inputs must be normalized as recorded in the file (``torch.load(path)["normalization"]``).
     """
     state = torch.load(Path(path), map_location=map_location, weights_only=True)
-    if state.get("format") != BACKBONE_FORMAT or state.get("arch") != "resnet18_cifar":
-        raise ValueError(f"{path}: not a featuredrop backbone (format {state.get('format')!r})")
-    model = ResNet18(state["in_channels"], state["out_dim"], state["width"])
+    if state.get("format") != BACKBONE_FORMAT or "encoder" not in state:
+        raise ValueError(f"{path}: not a featuredrop backbone of format {BACKBONE_FORMAT} "
+                         f"(format {state.get('format')!r})")
+    model = build_encoder(**state["encoder"])
     model.load_state_dict(state["state_dict"])
     return model.to(map_location).eval()

@@ -60,18 +60,21 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--digit-source", "data", "digit_source", str, "sklearn (offline stand-in) | mnist (--data-dir)"),
     ("--data-dir", "data", "data_dir", str, "root of real torchvision datasets"),
     ("--overlay-strength", "data", "overlay_strength", float, "overlay opacity multiplier (1 = paper)"),
-    ("--randbit-bits", "data", "randbit_bits", int, "bits of the randbit overlay"),
+    ("--randbit-bits", "data", "randbit_bits", int, "bits of the randbit overlay (0 = digits alone)"),
     ("--num-workers", "data", "num_workers", int, "DataLoader worker processes"),
     ("--method", "train", "method", str, "expert | viewmaker | dropout"),
     ("--epochs", "train", "epochs", int, "pretraining epochs (paper: 200)"),
     ("--batch-size", "train", "batch_size", int, "pretraining batch (paper: 256)"),
-    ("--lr", "train", "lr", float, "encoder SGD learning rate (paper: 0.03)"),
+    ("--encoder", "train", "encoder", str, "resnet18 (paper) | convn (RandBits colab)"),
+    ("--optimizer", "train", "optimizer", str, "sgd (paper) | adam (RandBits colab)"),
+    ("--lr-schedule", "train", "lr_schedule", str, "constant (paper) | linear_decay (to 0, per step)"),
+    ("--lr", "train", "lr", float, "encoder learning rate (paper: SGD 0.03)"),
     ("--momentum", "train", "momentum", float, "encoder SGD momentum (paper: 0.9)"),
     ("--weight-decay", "train", "weight_decay", float, "encoder weight decay (paper: 1e-4)"),
     ("--temperature", "train", "temperature", float, "NT-Xent temperature (paper: 0.07)"),
-    ("--loss-variant", "train", "loss_variant", str, "symmetric | viewmaker (original one-sided) | cross_view"),
+    ("--loss-variant", "train", "loss_variant", str, "symmetric | viewmaker (original one-sided) | cross_view | cross_view_both (colab)"),
     ("--dropout-p", "train", "dropout_p", float, "feature-dropout probability per view"),
-    ("--width", "train", "width", int, "ResNet-18 first-stage width (64 = standard)"),
+    ("--width", "train", "width", int, "encoder first-layer width (ResNet-18: 64 standard; ConvN: 32)"),
     ("--seed", "train", "seed", int, "seed of every random stream"),
     ("--probe-at", "train", "probe_at", _floats, "fractions of training at which to run the fast probe"),
     ("--viewmaker-budget", "viewmaker", "budget", float, "mean |delta| per example (default: dataset's)"),
@@ -92,7 +95,7 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
 def _add_train_flags(p: argparse.ArgumentParser) -> None:
     """Config flags of ``train`` and ``run``."""
     p.add_argument("--out", required=True, help="run folder (resumed when it has a checkpoint)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="paper (default) | smoke")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="paper (default) | smoke | randbits-colab")
     p.add_argument("--config", default=None, help="JSON file with a (partial) nested RunConfig")
     for flag, _, _, kind, text in _FLAGS:
         p.add_argument(flag, type=kind, default=None, help=text)
@@ -166,7 +169,9 @@ def _summary(result: dict[str, Any]) -> str:
     for protocol in ("fast", "paper"):
         if protocol in result:
             acc = result[protocol]
-            parts.append(f"{protocol}: task_a {acc['task_a']:.3f} task_b {acc['task_b']:.3f}")
+            shown = [f"{key} {acc[key]:.3f}" for key in ("task_a", "task_b", "task_b_bits")
+                     if isinstance(acc.get(key), float)]
+            parts.append(f"{protocol}: " + " ".join(shown))
     return "probe " + " | ".join(parts)
 
 

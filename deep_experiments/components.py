@@ -18,20 +18,20 @@ import torch
 from deep_experiments.augment import ExpertAugment, Normalize
 from deep_experiments.configs import RunConfig
 from deep_experiments.data import DatasetSpec
+from deep_experiments.encoders import Encoder, build_encoder
 from deep_experiments.learner import ContrastiveLearner
-from deep_experiments.resnet import ResNet18
 from deep_experiments.runtime import seeded_init
 from deep_experiments.viewmaker import Viewmaker
 from deep_experiments.views import DropoutViews, ExpertViews, ViewmakerViews, Views
 
-__all__ = ["Components", "build_components", "build_normalize"]
+__all__ = ["Components", "build_components", "build_normalize", "build_lr_schedule"]
 
 
 @dataclass
 class Components:
     """Everything the training loop and the probes act on."""
 
-    encoder: ResNet18
+    encoder: Encoder
     viewmaker: Viewmaker | None
     views: Views
     normalize: Normalize
@@ -62,8 +62,13 @@ def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device)
     tc, vc = config.train, config.viewmaker
     normalize = build_normalize(spec)
     with seeded_init(tc.seed, "init/encoder"):
-        encoder = ResNet18(spec.channels, tc.out_dim, tc.width).to(device)
-    encoder_opt = torch.optim.SGD(encoder.parameters(), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+        encoder = build_encoder(tc.encoder, spec.channels, tc.out_dim, tc.width, spec.image_size).to(device)
+    encoder_opt: torch.optim.Optimizer
+    if tc.optimizer == "adam":
+        encoder_opt = torch.optim.Adam(encoder.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    else:
+        encoder_opt = torch.optim.SGD(encoder.parameters(), lr=tc.lr, momentum=tc.momentum,
+                                      weight_decay=tc.weight_decay)
     viewmaker: Viewmaker | None = None
     viewmaker_opt: torch.optim.Optimizer | None = None
     views: Views
@@ -82,3 +87,19 @@ def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device)
         encoder, views, encoder_opt, tc.temperature, tc.loss_variant, viewmaker, viewmaker_opt, vc.adversary_weight
     )
     return Components(encoder, viewmaker, views, normalize, learner)
+
+
+def build_lr_schedule(optimizer: torch.optim.Optimizer, config: RunConfig,
+                      steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The encoder's per-step learning-rate schedule (stepped after every encoder step).
+
+    ``"constant"``: factor 1. ``"linear_decay"``: factor ``1 - step / total`` with ``total =
+    epochs * steps_per_epoch``, so the last step uses ``lr / total`` and training ends at 0 (the
+    colab's ``PolynomialDecay(lr, total, 0)``, power 1).
+    """
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+    total = config.train.epochs * steps_per_epoch
+    if config.train.lr_schedule == "linear_decay":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)

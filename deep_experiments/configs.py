@@ -17,7 +17,10 @@ from featuredrop.config import from_dict
 
 DatasetName = Literal["c+shapes", "c+digits", "c+letters", "randbit"]
 Method = Literal["expert", "viewmaker", "dropout"]
-LossVariant = Literal["symmetric", "viewmaker", "cross_view"]
+LossVariant = Literal["symmetric", "viewmaker", "cross_view", "cross_view_both"]
+EncoderName = Literal["resnet18", "convn"]
+OptimizerName = Literal["sgd", "adam"]
+LrSchedule = Literal["constant", "linear_decay"]
 
 METHODS: tuple[str, ...] = ("expert", "viewmaker", "dropout")
 
@@ -60,7 +63,9 @@ class DataConfig:
     num_workers: int = 0
 
     def __post_init__(self) -> None:
-        _positive("data", train_size=self.train_size, test_size=self.test_size, randbit_bits=self.randbit_bits)
+        _positive("data", train_size=self.train_size, test_size=self.test_size)
+        if self.randbit_bits < 0:
+            raise ValueError(f"data.randbit_bits must be >= 0 (0 = the digits alone), got {self.randbit_bits}")
         if not (math.isfinite(self.overlay_strength) and self.overlay_strength >= 0):
             raise ValueError(f"data.overlay_strength must be >= 0, got {self.overlay_strength!r}")
         if self.num_workers < 0:
@@ -71,8 +76,12 @@ class DataConfig:
 class TrainConfig:
     """Contrastive pretraining: method, encoder and optimizer (paper: SGD 0.03, batch 256, 200 epochs).
 
-    ``probe_at`` lists the fractions of ``epochs`` after which the fast probe is recorded
-    (rounded, at least epoch 1; 1.0 = the end). ``dropout_p`` is used by ``method="dropout"``.
+    ``encoder``: ``"resnet18"`` (the paper's CIFAR ResNet-18, ``width`` 64) or ``"convn"`` (the
+    RandBits colab's small ConvNet, ``width`` 32). ``optimizer``: ``"sgd"`` (with ``momentum``) or
+    ``"adam"`` (``momentum`` unused); ``weight_decay`` is the optimizer's coupled L2 term.
+    ``lr_schedule``: ``"constant"`` or ``"linear_decay"`` (per step, to 0 at the last step: the
+    colab's polynomial decay of power 1). ``probe_at`` lists the fractions of ``epochs`` after
+    which the fast probe is recorded (rounded, at least epoch 1; 1.0 = the end). ``dropout_p`` is used by ``method="dropout"``.
     """
 
     method: Method = "expert"
@@ -84,6 +93,9 @@ class TrainConfig:
     temperature: float = 0.07
     loss_variant: LossVariant = "symmetric"
     dropout_p: float = 0.5
+    encoder: EncoderName = "resnet18"
+    optimizer: OptimizerName = "sgd"
+    lr_schedule: LrSchedule = "constant"
     width: int = 64
     out_dim: int = 128
     probe_at: tuple[float, ...] = (0.05, 0.4, 1.0)
@@ -178,6 +190,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"train_size": 512, "test_size": 512},
         "train": {"epochs": 2, "width": 8, "batch_size": 128},
         "probe": {"epochs": 5},
+    },
+    # The RandBits-MNIST colab of Chen et al. 2021 (shared/neighbours.md 1.4): real MNIST (pass
+    # --data-dir, see scripts/fetch_mnist_offline.py), 5 random bits, ConvN, the colab's two-way
+    # cross-view loss, Adam 1e-3 decayed linearly to 0, batch 1000, 10 epochs (600 steps).
+    # Keras' l2(1e-4) penalty on the weights is torch's coupled decay 2e-4. The colab's online
+    # linear head is replaced by the fast probe on the same representation after training.
+    "randbits-colab": {
+        "data": {"dataset": "randbit", "digit_source": "mnist", "randbit_bits": 5},
+        "train": {"encoder": "convn", "width": 32, "out_dim": 64, "optimizer": "adam", "lr": 1e-3,
+                  "lr_schedule": "linear_decay", "weight_decay": 2e-4, "batch_size": 1000, "epochs": 10,
+                  "temperature": 0.1, "loss_variant": "cross_view_both", "probe_at": [0.3, 1.0]},
+        "probe": {"paper": False},
     },
 }
 

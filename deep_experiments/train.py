@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from deep_experiments.checkpoint import export_backbone, load_checkpoint, save_checkpoint
-from deep_experiments.components import Components, build_components
+from deep_experiments.components import Components, build_components, build_lr_schedule
 from deep_experiments.configs import ProbeConfig, RunConfig
 from deep_experiments.data import TwoTaskDataset, build_dataset
 from deep_experiments.probe import fast_probe, paper_probe
@@ -53,8 +53,12 @@ def build_datasets(config: RunConfig, builder: DatasetBuilder = build_dataset) -
     return train_set, test_set
 
 
+Schedule = torch.optim.lr_scheduler.LRScheduler
+
+
 def _epoch_loop(
     comps: Components,
+    schedule: Schedule,
     loader: torch.utils.data.DataLoader,
     generator: torch.Generator,
     device: torch.device,
@@ -69,6 +73,7 @@ def _epoch_loop(
     for step, batch in enumerate(bar, start=1):
         image, _, _, base = unpack_batch(batch, device)
         losses = comps.learner.step(image, base, generator, where=f"epoch {epoch} step {step}")
+        schedule.step()
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + value
         steps += 1
@@ -78,19 +83,21 @@ def _epoch_loop(
     return {**{k: v / steps for k, v in sums.items()}, "steps": steps}
 
 
-def _state(comps: Components, epoch: int, gens: dict[str, torch.Generator], config: RunConfig) -> dict[str, Any]:
+def _state(comps: Components, schedule: Schedule, epoch: int, gens: dict[str, torch.Generator],
+           config: RunConfig) -> dict[str, Any]:
     """The checkpoint dict (keys documented in :mod:`deep_experiments.checkpoint`)."""
     return {
         "epoch": epoch,
         "modules": {k: m.state_dict() for k, m in comps.modules().items()},
         "optimizers": {k: o.state_dict() for k, o in comps.optimizers().items()},
+        "schedule": schedule.state_dict(),
         "generators": {k: g.get_state() for k, g in gens.items()},
         "augment_device": gens["augment"].device.type,
         "config": to_dict(config),
     }
 
 
-def _restore(comps: Components, state: dict[str, Any], gens: dict[str, torch.Generator]) -> int:
+def _restore(comps: Components, schedule: Schedule, state: dict[str, Any], gens: dict[str, torch.Generator]) -> int:
     """Load a checkpoint into the components and generators; returns the completed epochs."""
     if state["augment_device"] != gens["augment"].device.type:
         raise ValueError(
@@ -101,6 +108,7 @@ def _restore(comps: Components, state: dict[str, Any], gens: dict[str, torch.Gen
         module.load_state_dict(state["modules"][key])
     for key, opt in comps.optimizers().items():
         opt.load_state_dict(state["optimizers"][key])
+    schedule.load_state_dict(state["schedule"])
     for key, gen in gens.items():
         gen.set_state(state["generators"][key])
     return int(state["epoch"])
@@ -144,16 +152,17 @@ def train(
     folder.prepare(config, argv)
     comps = build_components(config, train_set.spec, dev)
     gens = {"order": make_generator(tc.seed, "data/order"), "augment": make_generator(tc.seed, "augment", dev)}
+    schedule = build_lr_schedule(comps.learner.encoder_opt, config, len(train_set) // tc.batch_size)
     start = 0
     if folder.checkpoint.exists():
-        start = _restore(comps, load_checkpoint(folder.checkpoint), gens)
+        start = _restore(comps, schedule, load_checkpoint(folder.checkpoint), gens)
     folder.truncate_metrics(start)
     fit_set = train_set.with_base() if comps.views.needs_base else train_set
     loader = make_loader(fit_set, tc.batch_size, shuffle=True, generator=gens["order"],
                          num_workers=config.data.num_workers, drop_last=True, pin_memory=dev.type == "cuda")
     log = folder.open_metrics()
     try:
-        done = _run_epochs(comps, config, loader, fit_set, (train_set, test_set), gens, dev, log, folder,
+        done = _run_epochs(comps, schedule, config, loader, fit_set, (train_set, test_set), gens, dev, log, folder,
                            start, stop_after, progress)
     finally:
         log.close()
@@ -164,6 +173,7 @@ def train(
 
 def _run_epochs(
     comps: Components,
+    schedule: Schedule,
     config: RunConfig,
     loader: torch.utils.data.DataLoader,
     fit_set: Any,
@@ -187,13 +197,13 @@ def _run_epochs(
     for epoch in range(start + 1, end + 1):
         t0 = time.perf_counter()
         fit_set.set_epoch(epoch - 1)
-        stats = _epoch_loop(comps, loader, gens["augment"], dev, epoch, tc.epochs, progress)
+        stats = _epoch_loop(comps, schedule, loader, gens["augment"], dev, epoch, tc.epochs, progress)
         log.write({"kind": "train", "epoch": epoch, "seconds": round(time.perf_counter() - t0, 3), **stats})
         if epoch in tc.probe_epochs():
             acc = fast_probe(comps.encoder, comps.normalize, *probe_sets, config.probe, dev,
                              config.data.num_workers)
             log.write({"kind": "fast_probe", "epoch": epoch, **acc})
-        save_checkpoint(folder.checkpoint, _state(comps, epoch, gens, config))
+        save_checkpoint(folder.checkpoint, _state(comps, schedule, epoch, gens, config))
     return end
 
 

@@ -1,6 +1,6 @@
 """The one NT-Xent / InfoNCE loss of the package, used by the linear and the deep arm.
 
-Three variants, all on L2-normalized embeddings with cosine similarity divided by a
+Four variants, all on L2-normalized embeddings with cosine similarity divided by a
 temperature ``tau``. For a batch of ``n`` positive pairs ``(z1[i], z2[i])``:
 
 ``"symmetric"`` (default; SimCLR, Chen et al. 2020, eq. 1): the ``2n`` embeddings are pooled;
@@ -16,6 +16,10 @@ temperature ``tau``. For a batch of ``n`` positive pairs ``(z1[i], z2[i])``:
 ``"cross_view"`` (InfoNCE as used by the linear theory, shared/theory.md): cross-entropy of each
     view-1 embedding against the ``n`` view-2 embeddings (an ``n``-way classification whose
     correct class is the partner view).
+
+``"cross_view_both"`` (the RandBits-MNIST colab of Chen et al. 2021, google-research/simclr
+    ``colabs/intriguing_properties``): ``"cross_view"`` in both directions, **summed** (view 1
+    against the view-2 embeddings plus view 2 against the view-1 embeddings).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-Variant = Literal["symmetric", "viewmaker", "cross_view"]
-VARIANTS: tuple[str, ...] = ("symmetric", "viewmaker", "cross_view")
+Variant = Literal["symmetric", "viewmaker", "cross_view", "cross_view_both"]
+VARIANTS: tuple[str, ...] = ("symmetric", "viewmaker", "cross_view", "cross_view_both")
 
 __all__ = ["nt_xent", "VARIANTS", "Variant"]
 
@@ -44,14 +48,14 @@ def nt_xent(
         z1: embeddings of view 1. Shape: ``(n, k)``.
         z2: embeddings of view 2, ``z2[i]`` is the positive of ``z1[i]``. Shape: ``(n, k)``.
         temperature: softmax temperature ``tau > 0``.
-        variant: ``"symmetric"``, ``"viewmaker"`` or ``"cross_view"``.
+        variant: ``"symmetric"``, ``"viewmaker"``, ``"cross_view"`` or ``"cross_view_both"``.
 
     Returns:
         The scalar mean loss (a 0-d tensor, differentiable in ``z1`` and ``z2``).
 
     Raises:
         ValueError: on mismatched or non-2-D shapes, fewer than 2 pairs (``"symmetric"`` and
-            ``"cross_view"`` need a negative), a non-positive or non-finite temperature, or an
+            the cross-view variants need a negative), a non-positive or non-finite temperature, or an
             unknown variant.
     """
     if z1.ndim != 2 or z1.shape != z2.shape:
@@ -65,10 +69,11 @@ def nt_xent(
         raise ValueError(f"the {variant!r} NT-Xent needs at least 2 pairs, got {n}")
     z1 = F.normalize(z1, dim=1)
     z2 = F.normalize(z2, dim=1)
-    if variant == "cross_view":
+    if variant in ("cross_view", "cross_view_both"):
         logits = z1 @ z2.T / temperature
         targets = torch.arange(n, device=z1.device)
-        return F.cross_entropy(logits, targets)
+        loss = F.cross_entropy(logits, targets)
+        return loss if variant == "cross_view" else loss + F.cross_entropy(logits.T, targets)
     z = torch.cat([z1, z2], dim=0)
     if variant == "viewmaker":
         positive = (z1 * z2).sum(dim=1) / temperature

@@ -19,14 +19,12 @@ Prints each run's probe accuracies and, at the end, the mean per method and the 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from deep_experiments.grid import GridResult, GridRun, run_grid
 
 METHODS = ("expert", "viewmaker", "dropout")
 
@@ -57,27 +55,24 @@ def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts
     return list(dict.fromkeys(runs))
 
 
-def command(run: Run, folder: Path, extra: list[str]) -> list[str]:
-    """The ``deep_experiments run`` command line of one run."""
-    return [sys.executable, "-m", "deep_experiments", "run", "--preset", "smoke", "--dataset", run.dataset,
-            "--method", run.method, "--overlay-strength", f"{run.overlay_strength:g}",
-            "--dropout-p", f"{run.dropout_p:g}", "--seed", str(run.seed), "--out", str(folder),
-            "--device", "cpu", "--no-progress", *extra]
+def command(run: Run, root: Path, extra: list[str]) -> GridRun:
+    """The grid run (folder and ``deep_experiments run`` flags) of one run."""
+    flags = ["--preset", "smoke", "--dataset", run.dataset, "--method", run.method,
+             "--overlay-strength", f"{run.overlay_strength:g}", "--dropout-p", f"{run.dropout_p:g}",
+             "--seed", str(run.seed), "--device", "cpu", *extra]
+    return GridRun(str(run.folder(Path("."))), tuple(flags))
 
 
-def _execute(run: Run, root: Path, extra: list[str]) -> tuple[Run, dict | None, float, str]:
-    folder = run.folder(root)
-    probe = folder / "probe.json"
-    if probe.exists():
-        return run, json.loads(probe.read_text()), 0.0, "skipped (probe.json exists)"
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg"}
-    t0 = time.perf_counter()
-    proc = subprocess.run(command(run, folder, extra), capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0 or not probe.exists():
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return run, None, seconds, f"FAILED (exit {proc.returncode}): {tail}"
-    return run, json.loads(probe.read_text()), seconds, "done"
+def _print(outcome: GridResult) -> None:
+    """One line per finished run: folder, status, time and its fast-probe accuracies."""
+    line = f"{outcome.run.folder}: {outcome.status} ({outcome.seconds:.1f} s)"
+    res = outcome.probe
+    if res is not None:
+        acc = res["fast"]
+        line += f"  fast task_a {acc['task_a']:.3f} task_b {acc['task_b']:.3f}"
+        if "paper" in res:
+            line += f" | paper task_a {res['paper']['task_a']:.3f} task_b {res['paper']['task_b']:.3f}"
+    print(line, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,23 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     extra = list(args.extra) + ([] if args.paper_probe else ["--no-paper-probe"])
     print(f"{len(runs)} runs into {root} (smoke preset, CPU, offline stand-in data)", flush=True)
     start = time.perf_counter()
-    results: list[tuple[Run, dict | None]] = []
-    failed = 0
     order = sorted(runs, key=lambda r: r.method != "viewmaker")  # slowest first: better packing
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(_execute, r, root, extra) for r in order]
-        for fut in futures:
-            run, res, seconds, status = fut.result()
-            results.append((run, res))
-            line = f"{run.folder(root)}: {status} ({seconds:.1f} s)"
-            if res is not None:
-                acc = res["fast"]
-                line += f"  fast task_a {acc['task_a']:.3f} task_b {acc['task_b']:.3f}"
-                if "paper" in res:
-                    line += f" | paper task_a {res['paper']['task_a']:.3f} task_b {res['paper']['task_b']:.3f}"
-            else:
-                failed += 1
-            print(line, flush=True)
+    outcomes = run_grid([command(r, root, extra) for r in order], root, args.jobs, report=_print)
+    results = [(run, outcome.probe) for run, outcome in zip(order, outcomes)]
+    failed = sum(outcome.probe is None for outcome in outcomes)
     wall = time.perf_counter() - start
     print("mean fast-probe accuracy at overlay strength 1, p 0.5 (over seeds):")
     for ds in args.datasets:

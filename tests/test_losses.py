@@ -59,7 +59,13 @@ def reference_cross_view(z1: np.ndarray, z2: np.ndarray, tau: float) -> float:
     return total / n
 
 
-REFERENCES = {"symmetric": reference_symmetric, "viewmaker": reference_viewmaker, "cross_view": reference_cross_view}
+def reference_cross_view_both(z1: np.ndarray, z2: np.ndarray, tau: float) -> float:
+    """The colab's loss: the loop-by-loop InfoNCE of view 1 against view 2 plus that of view 2 against view 1."""
+    return reference_cross_view(z1, z2, tau) + reference_cross_view(z2, z1, tau)
+
+
+REFERENCES = {"symmetric": reference_symmetric, "viewmaker": reference_viewmaker, "cross_view": reference_cross_view,
+              "cross_view_both": reference_cross_view_both}
 
 
 def _loss(z1: np.ndarray, z2: np.ndarray, tau: float, variant: str) -> float:
@@ -99,6 +105,7 @@ def test_identical_embeddings_closed_forms(n: int) -> None:
     z = np.ones((n, 4))
     assert _loss(z, z, 0.3, "symmetric") == pytest.approx(math.log(2 * n - 1), rel=1e-12)
     assert _loss(z, z, 0.3, "cross_view") == pytest.approx(math.log(n), rel=1e-12)
+    assert _loss(z, z, 0.3, "cross_view_both") == pytest.approx(2 * math.log(n), rel=1e-12)
     assert _loss(z, z, 0.3, "viewmaker") == pytest.approx(0.0, abs=1e-12)
 
 

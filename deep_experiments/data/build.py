@@ -71,7 +71,8 @@ def build_dataset(name: str, split: str, *, base_source: str = "photos", digit_s
         download: let torchvision download missing real data (needs internet).
         overlay_strength: multiplies the overlay's opacity, clipped at fully opaque: 0 = no overlay
             (label_b still defined), 1 = the paper's overlay. Randbit: planes ``0.5 + s (bit - 0.5)``.
-        randbit_bits: number of random bits b (2**b task-B classes) for randbit.
+        randbit_bits: number of random bits b (2**b task-B classes) for randbit; 0 = the digits alone
+            (the colab's b = 0 row: one task-B class).
         size: keep only the first ``size`` items (small runs, tests).
         seed: seeds base crops, randbit ids and (with epoch and index) every overlay draw.
 
@@ -86,7 +87,7 @@ def build_dataset(name: str, split: str, *, base_source: str = "photos", digit_s
     if isinstance(overlay_strength, bool) or not isinstance(overlay_strength, numbers.Real) or not (
             math.isfinite(overlay_strength) and overlay_strength >= 0):
         raise ValueError(f"overlay_strength must be a finite number >= 0, got {overlay_strength!r}")
-    bits = _integer("randbit_bits", randbit_bits, 1, MAX_RANDBIT_BITS)
+    bits = _integer("randbit_bits", randbit_bits, 0, MAX_RANDBIT_BITS)
     if size is not None:
         size = _integer("size", size, 1)
     seed = _integer("seed", seed, 0, 2**64 - 1)

@@ -61,8 +61,8 @@ def dataset_spec(name: str, randbit_bits: int = 5) -> DatasetSpec:
     if name == "c+letters":
         return DatasetSpec(name, channels=3, image_size=32, num_classes_a=10, num_classes_b=26, viewmaker_budget=0.1)
     if name == "randbit":
-        if not 1 <= randbit_bits <= MAX_RANDBIT_BITS:
-            raise ValueError(f"randbit_bits must be in [1, {MAX_RANDBIT_BITS}], got {randbit_bits!r}")
+        if not 0 <= randbit_bits <= MAX_RANDBIT_BITS:
+            raise ValueError(f"randbit_bits must be in [0, {MAX_RANDBIT_BITS}], got {randbit_bits!r}")
         return DatasetSpec(name, channels=1 + randbit_bits, image_size=28, num_classes_a=10,
                            num_classes_b=2**randbit_bits, shared_channels=randbit_bits,
                            expert_augmentation="crop_only")

@@ -346,7 +346,7 @@ def test_randbit_strength_moves_planes_towards_half():
         ({"overlay_strength": "1"}, "overlay_strength", "'1'"),
         ({"size": 0}, "size", "0"),
         ({"size": 2.5}, "size", "2.5"),
-        ({"randbit_bits": 0}, "randbit_bits", "0"),
+        ({"randbit_bits": -1}, "randbit_bits", "-1"),
         ({"randbit_bits": 63}, "randbit_bits", "63"),
         ({"seed": -1}, "seed", "-1"),
     ],

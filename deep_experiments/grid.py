@@ -1,0 +1,84 @@
+"""Run many ``deep_experiments run`` commands as parallel subprocesses, skipping finished ones.
+
+A grid is a list of :class:`GridRun` (a folder under the grid's root and the CLI flags of that
+run). :func:`run_grid` runs each in its own process (one CPU thread each unless
+``OMP_NUM_THREADS`` says otherwise), ``jobs`` at a time. A run whose ``probe.json`` exists is
+skipped and an interrupted one resumes from its checkpoint (the CLI does both), so a grid can be
+stopped and started again at any point without losing finished work. Used by the scripts under
+``scripts/`` that make the committed ``results/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["GridRun", "GridResult", "run_grid"]
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One run: ``folder`` (relative to the grid root) and its ``deep_experiments run`` flags."""
+
+    folder: str
+    flags: tuple[str, ...]
+
+    def command(self, root: Path) -> list[str]:
+        """The full command line of this run, writing into ``root / folder``."""
+        return [sys.executable, "-m", "deep_experiments", "run", *self.flags, "--out", str(root / self.folder),
+                "--no-progress"]
+
+
+@dataclass(frozen=True)
+class GridResult:
+    """What became of a run: ``probe`` (the run's ``probe.json``) is ``None`` when it failed."""
+
+    run: GridRun
+    probe: dict[str, Any] | None
+    seconds: float
+    status: str
+
+
+def _execute(run: GridRun, root: Path) -> GridResult:
+    probe = root / run.folder / "probe.json"
+    if probe.exists():
+        return GridResult(run, json.loads(probe.read_text()), 0.0, "skipped (probe.json exists)")
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(run.command(root), capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0 or not probe.exists():
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return GridResult(run, None, seconds, f"FAILED (exit {proc.returncode}): {tail}")
+    return GridResult(run, json.loads(probe.read_text()), seconds, "done")
+
+
+def run_grid(runs: Sequence[GridRun], root: str | Path, jobs: int = 2,
+             report: Callable[[GridResult], None] | None = None) -> list[GridResult]:
+    """Run ``runs`` into ``root``, ``jobs`` at a time, in the given order; ``report`` sees each result.
+
+    Results come back in the order of ``runs``; a failed run does not stop the others.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    names = [r.folder for r in runs]
+    if len(set(names)) != len(names):
+        raise ValueError("two runs of the grid share a folder")
+    root = Path(root)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_execute, r, root) for r in runs]
+        results = []
+        for fut in futures:
+            result = fut.result()
+            if report is not None:
+                report(result)
+            results.append(result)
+    return results

@@ -1,0 +1,144 @@
+"""The RandBits-MNIST colab recipe: ConvN, Adam with linear decay, bits = 0, per-bit probes, the grid runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from deep_experiments.checkpoint import load_backbone
+from deep_experiments.configs import PRESETS, ProbeConfig, build_config
+from deep_experiments.convn import ConvN
+from deep_experiments.data import build_dataset
+from deep_experiments.grid import GridRun, run_grid
+from deep_experiments.probe import MAX_PROBE_CLASSES, fast_probe
+from deep_experiments.train import train
+from featuredrop.config import to_dict
+
+
+def colab_tiny(epochs: int = 2, bits: int = 5, **train_overrides: object):  # noqa: ANN201
+    """The randbits-colab preset on 16 sklearn digits, batch 8 (2 steps per epoch), width 4."""
+    return build_config(PRESETS["randbits-colab"], {
+        "data": {"digit_source": "sklearn", "train_size": 16, "test_size": 16, "randbit_bits": bits},
+        "train": {"epochs": epochs, "batch_size": 8, "width": 4, "probe_at": [1.0], **train_overrides},
+        "probe": {"fast_max_iter": 50},
+    })
+
+
+@pytest.mark.parametrize(("size", "sides"), [(28, (14, 7, 4)), (32, (16, 8, 4)), (9, (5, 3, 2))])
+def test_convn_follows_the_colab_architecture(size: int, sides: tuple[int, int, int]) -> None:
+    """3 x [conv3x3 stride 2 + BN + ReLU] (w, 2w, 2w), dense 4w + BN + ReLU, projection 8w + BN + ReLU -> out, no bias."""
+    net = ConvN(6, 64, 32, size).eval()
+    x = torch.rand(3, 6, size, size)
+    side = size
+    for layer, expected in zip([m for m in net.convs if isinstance(m, nn.Conv2d)], sides):
+        side = layer(torch.zeros(1, layer.in_channels, side, side)).shape[-1]
+        assert side == expected and layer.stride == (2, 2) and layer.kernel_size == (3, 3)
+    assert net.features(x).shape == (3, 128) and net(x).shape == (3, 64)
+    torch.testing.assert_close(net.pooled(x), net.features(x))
+    assert net.projection[-1].bias is None
+    convs = (6 * 32 * 9 + 32) + (32 * 64 * 9 + 64) + (64 * 64 * 9 + 64) + 2 * (32 + 64 + 64)
+    dense = (64 * sides[-1] ** 2 * 128 + 128) + 2 * 128 + (128 * 256 + 256) + 2 * 256 + 256 * 64
+    assert sum(p.numel() for p in net.parameters()) == convs + dense
+
+
+def test_convn_rejects_other_image_sizes_and_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="28x28"):
+        ConvN(1, 64, 8, 28)(torch.rand(2, 1, 32, 32))
+    with pytest.raises(ValueError):
+        ConvN(1, 64, 0, 28)
+
+
+def test_linear_decay_reaches_zero_and_resume_matches(tmp_path: Path) -> None:
+    """Adam lr after epoch e of E (2 steps each) is lr (1 - e/E); a resumed run equals an uninterrupted one."""
+    config = colab_tiny(epochs=2)
+    full = train(config, tmp_path / "full", device="cpu", progress=False, argv=["test"])
+    part = train(config, tmp_path / "cut", device="cpu", progress=False, stop_after=1, argv=["test"])
+    half = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["optimizers"]["encoder"]
+    assert half["param_groups"][0]["lr"] == pytest.approx(0.5e-3) and "exp_avg_sq" in half["state"][0]
+    assert [r["epoch"] for r in part] == [1]
+    resumed = train(config, tmp_path / "cut", device="cpu", progress=False, argv=["test"])
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(resumed) == strip(full)
+    end = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["optimizers"]["encoder"]
+    assert end["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-15)
+    model = load_backbone(tmp_path / "full" / "backbone.pt")
+    assert isinstance(model, ConvN) and model.width == 4 and model.in_channels == 6
+    state = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["modules"]["encoder"]
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_constant_schedule_keeps_the_learning_rate(tmp_path: Path) -> None:
+    train(colab_tiny(epochs=1, lr_schedule="constant"), tmp_path, device="cpu", progress=False, argv=["t"])
+    opt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["optimizers"]["encoder"]
+    assert opt["param_groups"][0]["lr"] == pytest.approx(1e-3)
+
+
+def test_zero_bits_is_the_digits_alone() -> None:
+    ds = build_dataset("randbit", "train", digit_source="sklearn", randbit_bits=0, size=8)
+    image, label_a, label_b = ds[3]
+    assert image.shape == (1, 28, 28) and label_b == 0 and ds.spec.num_classes_b == 1
+    assert 0 <= label_a < 10
+
+
+class _BitReader(nn.Module):
+    """An 'encoder' whose representation is the bit planes' centre pixels: it holds the bits and nothing else."""
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 1:, 14, 14] + 0.01 * torch.randn(x.shape[0], x.shape[1] - 1, generator=_GEN)
+
+
+_GEN = torch.Generator().manual_seed(0)
+
+
+@pytest.mark.parametrize("bits", [3, MAX_PROBE_CLASSES.bit_length()])
+def test_per_bit_probe_reads_the_bits(bits: int) -> None:
+    """Features = the bits: every bit probe is perfect; above MAX_PROBE_CLASSES ids task B is skipped (None)."""
+    sets = [build_dataset("randbit", split, digit_source="sklearn", randbit_bits=bits, size=200, seed=1)
+            for split in ("train", "test")]
+    out = fast_probe(_BitReader(), lambda x: x, *sets, ProbeConfig(fast_max_iter=200), torch.device("cpu"))
+    assert out["task_b_bits"] == 1.0
+    assert out["task_a"] < 0.4  # the digits are not in these features
+    if 2**bits > MAX_PROBE_CLASSES:
+        assert out["task_b"] is None
+    else:
+        assert isinstance(out["task_b"], float)
+
+
+def test_per_bit_probe_is_at_chance_without_the_bits() -> None:
+    sets = [build_dataset("randbit", split, digit_source="sklearn", randbit_bits=4, size=300, seed=2)
+            for split in ("train", "test")]
+    blind = nn.Module()
+    blind.pooled = lambda x: x[:, :1].flatten(1)  # type: ignore[assignment]  # the digit channel only
+    out = fast_probe(blind, lambda x: x, *sets, ProbeConfig(fast_max_iter=300), torch.device("cpu"))
+    assert 0.35 < out["task_b_bits"] < 0.65 and out["task_a"] > 0.7
+
+
+def test_grid_runner_skips_finished_runs_and_reports_failures(tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / "probe.json").write_text(json.dumps({"fast": {"task_a": 0.5}}))
+    runs = [GridRun("done", ("--preset", "smoke")), GridRun("bad", ("--preset", "smoke", "--epochs", "0"))]
+    seen: list[str] = []
+    results = run_grid(runs, tmp_path, jobs=2, report=lambda r: seen.append(r.run.folder))
+    assert seen == ["done", "bad"]
+    assert results[0].probe == {"fast": {"task_a": 0.5}} and results[0].status.startswith("skipped")
+    assert results[1].probe is None and results[1].status.startswith("FAILED (exit 2)")
+    assert "epochs" in results[1].status
+    with pytest.raises(ValueError, match="share a folder"):
+        run_grid([runs[0], runs[0]], tmp_path)
+
+
+def test_preset_round_trips_and_names_the_colab_settings() -> None:
+    config = build_config(PRESETS["randbits-colab"])
+    tc = config.train
+    assert (tc.encoder, tc.optimizer, tc.lr_schedule, tc.loss_variant) == ("convn", "adam", "linear_decay",
+                                                                           "cross_view_both")
+    assert (tc.batch_size, tc.epochs, tc.lr, tc.out_dim, tc.width) == (1000, 10, 1e-3, 64, 32)
+    assert build_config(to_dict(config)) == config
+    with pytest.raises(ValueError, match="encoder"):
+        build_config({"train": {"encoder": "vit"}})
