@@ -1,4 +1,4 @@
-"""CLI: ``python -m paper_figures --out figures [--only NAME ...] [--quick] [--results DIR] [--list]``."""
+"""CLI: ``python -m paper_figures --out figures [--only NAME ...] [--quick] [--results DIR] [--randbits DIR] [--list]``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures (see --list)")
     p.add_argument("--quick", action="store_true", help="few points and steps (seconds; not the paper's numbers)")
     p.add_argument("--results", default="runs", help="root of the experiment results figures read (default %(default)s)")
+    p.add_argument("--randbits", default="runs/randbits",
+                   help="root of the RandBits-MNIST runs figure 'randbits' reads (default %(default)s)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
     return p
 
@@ -43,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: unknown figure(s) {unknown}; known: {list(registry)}", file=sys.stderr)
         return 2
     command = shlex.join([*PROG.split(), *(sys.argv[1:] if argv is None else argv)])
-    ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results),
+    ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results), randbits=Path(args.randbits),
                         log=lambda msg: print(msg, flush=True))
     start = time.perf_counter()
     outcomes = render_all(ctx, args.only, command, registry)

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: Modules whose ``FIGURES`` make up the paper, in order (the deep-arm module is appended here).
-FIGURE_MODULES: tuple[str, ...] = ("paper_figures.theory", "paper_figures.deep")
+FIGURE_MODULES: tuple[str, ...] = ("paper_figures.theory", "paper_figures.deep", "paper_figures.randbits")
 
 
 class MissingResults(Exception):
@@ -54,12 +54,14 @@ class FigureContext:
         out: folder for the figure files and for simulation caches (``out/cache``).
         quick: fewer points and steps (tests, previews); the numbers are not the paper's.
         results: root folder of experiment results (deep-arm runs) that figures read.
+        randbits: root folder of the RandBits-MNIST runs (``scripts/randbits_colab.py``).
         log: progress callback (one line per call); silent by default.
     """
 
     out: Path
     quick: bool = False
     results: Path = Path("runs")
+    randbits: Path = Path("runs/randbits")
     log: Callable[[str], None] = field(default=lambda msg: None, repr=False, compare=False)
 
     @property

@@ -71,7 +71,8 @@ def _render(name: str, results: Path, out: Path):
 
 def test_registered() -> None:
     names = list(default_registry())
-    assert names[-4:] == ["deep_probe_accuracy", "deep_probe_over_time", "viewmaker_views", "theory_vs_deep"]
+    assert names[-5:] == ["deep_probe_accuracy", "deep_probe_over_time", "viewmaker_views", "theory_vs_deep",
+                          "randbits"]
 
 
 def test_probe_accuracy_table(tree: Path, tmp_path: Path) -> None:

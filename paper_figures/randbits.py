@@ -1,0 +1,162 @@
+"""Figure 8: RandBits-MNIST with the Chen et al. colab's recipe, with and without dropout of the bits.
+
+Reads run folders of ``scripts/randbits_colab.py`` under ``FigureContext.randbits``
+(``--randbits DIR``): any folder below it with ``config.json`` (dataset ``randbit``) and
+``probe.json``. Bits ``b``, temperature, method, dropout ``p`` and seed come from ``config.json``;
+accuracies from ``probe.json``'s fast probe: ``task_a`` = digit class (the colab's linear
+evaluation, chance 0.1) and ``task_b_bits`` = mean accuracy of one linear probe per bit (chance 0.5).
+Panel (a) is the colab's table (digit accuracy vs ``b``, one line per temperature); panel (b)
+the rescue by feature dropout of the bits (each view's bit planes replaced by 0.5 with
+probability ``p``) at one ``(b, temperature)``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from paper_figures.deep import summarize
+from paper_figures.registry import FigureContext, FigureSpec, MissingResults
+from paper_figures.style import SIMULATION, TEXT_WIDTH, new_figure, task_color
+
+__all__ = ["RandBitsRun", "RandBitsConfig", "find_randbits_runs", "randbits_figure", "FIGURES"]
+
+HINT = ("python scripts/fetch_mnist_offline.py --data-dir .data && OMP_NUM_THREADS=1 python "
+        "scripts/randbits_colab.py --data-dir .data --out DIR, then --randbits DIR")
+MARKERS = ("o", "s", "^", "D", "v")
+
+
+@dataclass(frozen=True)
+class RandBitsRun:
+    """One finished RandBit run folder."""
+
+    folder: Path
+    bits: int
+    temperature: float
+    dropout_p: float  # 0 for expert views
+    seed: int
+    epochs: int
+    digit_source: str
+    digits: float
+    bits_accuracy: float | None
+
+    @classmethod
+    def read(cls, folder: Path) -> RandBitsRun | None:
+        """The run in ``folder``, or ``None`` when it is not a finished RandBit run."""
+        cfg_path, probe_path = folder / "config.json", folder / "probe.json"
+        if not (cfg_path.exists() and probe_path.exists()):
+            return None
+        cfg, probe = json.loads(cfg_path.read_text()), json.loads(probe_path.read_text())
+        if cfg["data"]["dataset"] != "randbit":
+            return None
+        tc = cfg["train"]
+        p = float(tc["dropout_p"]) if tc["method"] == "dropout" else 0.0
+        return cls(folder, int(cfg["data"]["randbit_bits"]), float(tc["temperature"]), p, int(tc["seed"]),
+                   int(tc["epochs"]), str(cfg["data"]["digit_source"]), float(probe["fast"]["task_a"]),
+                   probe["fast"].get("task_b_bits"))
+
+
+def find_randbits_runs(root: str | Path) -> list[RandBitsRun]:
+    """Every finished RandBit run below ``root`` (expert and dropout views), sorted.
+
+    Raises:
+        MissingResults: none found.
+    """
+    root = Path(root)
+    runs = [r for probe in sorted(root.glob("**/probe.json")) if (r := RandBitsRun.read(probe.parent)) is not None]
+    if not runs:
+        raise MissingResults(root / "b<bits>_t<tau>_p<p>/seed<k>/probe.json", HINT)
+    return sorted(runs, key=lambda r: (r.dropout_p, r.temperature, r.bits, r.seed))
+
+
+@dataclass(frozen=True)
+class RandBitsConfig:
+    """Panel (b) shows dropout runs at ``dropout_bits`` bits and temperature ``dropout_temperature``."""
+
+    dropout_bits: int = 5
+    dropout_temperature: float = 0.1
+
+
+def _config(quick: bool) -> RandBitsConfig:
+    return RandBitsConfig()
+
+
+def _row(panel: str, group: list[RandBitsRun], **keys: Any) -> dict[str, Any]:
+    digits = summarize([r.digits for r in group])
+    have_bits = [r.bits_accuracy for r in group if r.bits_accuracy is not None]
+    bits = summarize(have_bits) if have_bits else (None, None)
+    return {"panel": panel, **keys, "digits_mean": digits[0], "digits_std": digits[1],
+            "bits_mean": bits[0], "bits_std": bits[1], "n_seeds": len(group),
+            "epochs": ",".join(sorted({str(r.epochs) for r in group})),
+            "digit_source": ",".join(sorted({r.digit_source for r in group})),
+            "folders": ";".join(str(r.folder) for r in group)}
+
+
+def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Figure, list[dict[str, Any]]]:
+    """Figure 8: (a) digit / bit accuracy vs bits per temperature (expert views); (b) vs bit-dropout p.
+
+    Rows: ``panel`` ``table`` (``bits``, ``temperature``) or ``dropout`` (``dropout_p``), each with
+    ``digits_mean``/``digits_std``, ``bits_mean``/``bits_std`` (ddof 1 over seeds), ``n_seeds``,
+    ``epochs``, ``digit_source`` and the source ``folders``.
+    """
+    fig, axes = new_figure(2, width=TEXT_WIDTH, height=2.5, sharey=True)
+    rows: list[dict[str, Any]] = []
+    expert = [r for r in runs if r.dropout_p == 0]
+    for k, tau in enumerate(sorted({r.temperature for r in expert})):
+        cells = sorted({r.bits for r in expert if r.temperature == tau})
+        groups = [[r for r in expert if r.temperature == tau and r.bits == b] for b in cells]
+        rows += [_row("table", g, bits=b, temperature=tau) for b, g in zip(cells, groups)]
+        digits = [summarize([r.digits for r in g])[0] for g in groups]
+        marker = MARKERS[k % len(MARKERS)]
+        axes[0].plot(cells, digits, color=task_color(1), marker=marker, markersize=3.5, label=f"$\\tau$ = {tau:g}",
+                     **SIMULATION)
+        bit_cells = [(b, summarize([r.bits_accuracy for r in g if r.bits_accuracy is not None])[0])
+                     for b, g in zip(cells, groups) if b > 0 and any(r.bits_accuracy is not None for r in g)]
+        if bit_cells:
+            axes[0].plot(*zip(*bit_cells), color=task_color(0), marker=marker, markersize=3.5, linestyle="--",
+                         linewidth=1.0)
+    axes[0].set_xlabel("random bits $b$ shared by both views")
+    axes[0].set_ylabel("fast linear-probe test accuracy")
+    axes[0].set_title("(a) the colab's table: expert (crop) views")
+    if expert:
+        axes[0].legend(loc="center left", fontsize=6)
+    at = [r for r in runs if r.bits == config.dropout_bits and np.isclose(r.temperature, config.dropout_temperature)]
+    ps = sorted({r.dropout_p for r in at})
+    groups = [[r for r in at if r.dropout_p == p] for p in ps]
+    rows += [_row("dropout", g, bits=config.dropout_bits, temperature=config.dropout_temperature, dropout_p=p)
+             for p, g in zip(ps, groups)]
+    if ps:
+        for task, key in ((1, "digits"), (0, "bits_accuracy")):
+            stats = [summarize([getattr(r, key) for r in g]) for g in groups]
+            axes[1].errorbar(ps, [m for m, _ in stats], yerr=[s for _, s in stats], color=task_color(task),
+                             marker="o", markersize=3.5, capsize=2, linestyle="--" if task == 0 else "-")
+    axes[1].set_xlabel("feature dropout $p$ of the bits (per view)")
+    axes[1].set_title(f"(b) dropping the bits: $b$ = {config.dropout_bits}, $\\tau$ = {config.dropout_temperature:g}")
+    for ax in axes:
+        ax.axhline(0.1, color="0.7", linewidth=0.5)
+        ax.set_ylim(0, 1.02)
+    if not rows:
+        raise MissingResults("RandBit runs with expert or dropout views", HINT)
+    handles = [Line2D([], [], color=task_color(1), label="digit class (task A; chance 0.1)"),
+               Line2D([], [], color=task_color(0), linestyle="--", label="bits, per-bit probe (task B; chance 0.5)")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=6)
+    sources = ",".join(sorted({r.digit_source for r in runs}))
+    fig.suptitle(f"RandBits-MNIST, Chen et al. colab recipe (ConvN, Adam, batch 1000), CPU runs, digits: {sources}",
+                 fontsize=7)
+    return fig, rows
+
+
+def _draw(config: RandBitsConfig, ctx: FigureContext) -> tuple[Figure, list[dict[str, Any]]]:
+    return randbits_figure(find_randbits_runs(ctx.randbits), config)
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("randbits", "RandBits-MNIST (colab recipe): digit and bit accuracy vs bits, temperature and bit dropout",
+               _config, _draw, hint=HINT),
+)
