@@ -57,18 +57,28 @@ def build_normalize(spec: DatasetSpec) -> Normalize:
     return Normalize(spec.channels, spec.shared_channels)
 
 
+def _decay_groups(module: torch.nn.Module, weight_decay: float, decay_on: str) -> list[dict]:
+    """Optimizer parameter groups: decay on every parameter, or on conv / linear kernels only."""
+    if decay_on == "all":
+        return [{"params": list(module.parameters()), "weight_decay": weight_decay}]
+    kernels = [m.weight for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    ids = {id(p) for p in kernels}
+    rest = [p for p in module.parameters() if id(p) not in ids]
+    return [{"params": kernels, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
 def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device) -> Components:
     """Build the encoder, viewmaker (if any), views and optimizers, with seeded initialization."""
     tc, vc = config.train, config.viewmaker
     normalize = build_normalize(spec)
     with seeded_init(tc.seed, "init/encoder"):
         encoder = build_encoder(tc.encoder, spec.channels, tc.out_dim, tc.width, spec.image_size).to(device)
+    groups = _decay_groups(encoder, tc.weight_decay, tc.decay_on)
     encoder_opt: torch.optim.Optimizer
     if tc.optimizer == "adam":
-        encoder_opt = torch.optim.Adam(encoder.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        encoder_opt = torch.optim.Adam(groups, lr=tc.lr)
     else:
-        encoder_opt = torch.optim.SGD(encoder.parameters(), lr=tc.lr, momentum=tc.momentum,
-                                      weight_decay=tc.weight_decay)
+        encoder_opt = torch.optim.SGD(groups, lr=tc.lr, momentum=tc.momentum)
     viewmaker: Viewmaker | None = None
     viewmaker_opt: torch.optim.Optimizer | None = None
     views: Views

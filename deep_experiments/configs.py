@@ -20,6 +20,7 @@ Method = Literal["expert", "viewmaker", "dropout"]
 LossVariant = Literal["symmetric", "viewmaker", "cross_view", "cross_view_both"]
 EncoderName = Literal["resnet18", "convn"]
 OptimizerName = Literal["sgd", "adam"]
+DecayOn = Literal["all", "kernels"]
 LrSchedule = Literal["constant", "linear_decay"]
 
 METHODS: tuple[str, ...] = ("expert", "viewmaker", "dropout")
@@ -78,7 +79,9 @@ class TrainConfig:
 
     ``encoder``: ``"resnet18"`` (the paper's CIFAR ResNet-18, ``width`` 64) or ``"convn"`` (the
     RandBits colab's small ConvNet, ``width`` 32). ``optimizer``: ``"sgd"`` (with ``momentum``) or
-    ``"adam"`` (``momentum`` unused); ``weight_decay`` is the optimizer's coupled L2 term.
+    ``"adam"`` (``momentum`` unused); ``weight_decay`` is the optimizer's coupled L2 term, applied
+    to every parameter (``decay_on="all"``) or to convolution and dense kernels only
+    (``"kernels"``: Keras ``kernel_regularizer``, as the colab; BatchNorm and biases not decayed).
     ``lr_schedule``: ``"constant"`` or ``"linear_decay"`` (per step, to 0 at the last step: the
     colab's polynomial decay of power 1). ``probe_at`` lists the fractions of ``epochs`` after
     which the fast probe is recorded (rounded, at least epoch 1; 1.0 = the end). ``dropout_p`` is used by ``method="dropout"``.
@@ -95,6 +98,7 @@ class TrainConfig:
     dropout_p: float = 0.5
     encoder: EncoderName = "resnet18"
     optimizer: OptimizerName = "sgd"
+    decay_on: DecayOn = "all"
     lr_schedule: LrSchedule = "constant"
     width: int = 64
     out_dim: int = 128
@@ -199,7 +203,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "randbits-colab": {
         "data": {"dataset": "randbit", "digit_source": "mnist", "randbit_bits": 5},
         "train": {"encoder": "convn", "width": 32, "out_dim": 64, "optimizer": "adam", "lr": 1e-3,
-                  "lr_schedule": "linear_decay", "weight_decay": 2e-4, "batch_size": 1000, "epochs": 10,
+                  "lr_schedule": "linear_decay", "weight_decay": 2e-4, "decay_on": "kernels", "batch_size": 1000, "epochs": 10,
                   "temperature": 0.1, "loss_variant": "cross_view_both", "probe_at": [0.3, 1.0]},
         "probe": {"paper": False},
     },

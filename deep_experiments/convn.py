@@ -5,7 +5,9 @@ shared/neighbours.md 1.4): three 3x3 stride-2 convolutions with ``width * (1, 2,
 (32, 64, 64 in the colab), each + BatchNorm + ReLU, flattened, then a dense layer of ``4 * width``
 units (128) + BatchNorm + ReLU: the *representation* that linear evaluation reads. The contrastive
 loss sees a projection of it: dense ``8 * width`` (256) + BatchNorm + ReLU, then dense ``out_dim``
-(64) without bias. "Same" padding: a 28x28 input becomes 14, 7, 4 pixels wide.
+(64). As in the colab no convolution or dense layer has a bias (BatchNorm supplies the shift).
+Padding 1: a 28x28 input becomes 14, 7, 4 pixels wide, as TF's "same" padding (which pads
+bottom/right only; the sizes match, the pixel alignment differs by one).
 
 It exposes the same interface as :class:`deep_experiments.resnet.ResNet18` (``features``,
 ``pooled``, ``forward``), with ``features = pooled =`` the representation: ConvN has no spatial
@@ -44,16 +46,16 @@ class ConvN(nn.Module):
         layers: list[nn.Module] = []
         cin, side = in_channels, image_size
         for cout in (width, 2 * width, 2 * width):
-            layers += [nn.Conv2d(cin, cout, 3, 2, 1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
             cin, side = cout, _after_stride2(side)
         self.convs = nn.Sequential(*layers)
         self.feature_dim = 4 * width
         self.representation = nn.Sequential(
-            nn.Flatten(), nn.Linear(cin * side * side, self.feature_dim), nn.BatchNorm1d(self.feature_dim),
+            nn.Flatten(), nn.Linear(cin * side * side, self.feature_dim, bias=False), nn.BatchNorm1d(self.feature_dim),
             nn.ReLU(inplace=True),
         )
         self.projection = nn.Sequential(
-            nn.Linear(self.feature_dim, 8 * width), nn.BatchNorm1d(8 * width), nn.ReLU(inplace=True),
+            nn.Linear(self.feature_dim, 8 * width, bias=False), nn.BatchNorm1d(8 * width), nn.ReLU(inplace=True),
             nn.Linear(8 * width, out_dim, bias=False),
         )
 

@@ -30,7 +30,10 @@ def colab_tiny(epochs: int = 2, bits: int = 5, **train_overrides: object):  # no
 
 @pytest.mark.parametrize(("size", "sides"), [(28, (14, 7, 4)), (32, (16, 8, 4)), (9, (5, 3, 2))])
 def test_convn_follows_the_colab_architecture(size: int, sides: tuple[int, int, int]) -> None:
-    """3 x [conv3x3 stride 2 + BN + ReLU] (w, 2w, 2w), dense 4w + BN + ReLU, projection 8w + BN + ReLU -> out, no bias."""
+    """3 x [conv3x3 stride 2 + BN + ReLU] (w, 2w, 2w), dense 4w + BN + ReLU, projection 8w + BN + ReLU -> out.
+
+    No layer has a bias (the colab's ``use_bias=False``): the count is kernels + BN scale and shift.
+    """
     net = ConvN(6, 64, 32, size).eval()
     x = torch.rand(3, 6, size, size)
     side = size
@@ -39,9 +42,9 @@ def test_convn_follows_the_colab_architecture(size: int, sides: tuple[int, int, 
         assert side == expected and layer.stride == (2, 2) and layer.kernel_size == (3, 3)
     assert net.features(x).shape == (3, 128) and net(x).shape == (3, 64)
     torch.testing.assert_close(net.pooled(x), net.features(x))
-    assert net.projection[-1].bias is None
-    convs = (6 * 32 * 9 + 32) + (32 * 64 * 9 + 64) + (64 * 64 * 9 + 64) + 2 * (32 + 64 + 64)
-    dense = (64 * sides[-1] ** 2 * 128 + 128) + 2 * 128 + (128 * 256 + 256) + 2 * 256 + 256 * 64
+    assert all(m.bias is None for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    convs = 6 * 32 * 9 + 32 * 64 * 9 + 64 * 64 * 9 + 2 * (32 + 64 + 64)
+    dense = 64 * sides[-1] ** 2 * 128 + 2 * 128 + 128 * 256 + 2 * 256 + 256 * 64
     assert sum(p.numel() for p in net.parameters()) == convs + dense
 
 
@@ -142,3 +145,20 @@ def test_preset_round_trips_and_names_the_colab_settings() -> None:
     assert build_config(to_dict(config)) == config
     with pytest.raises(ValueError, match="encoder"):
         build_config({"train": {"encoder": "vit"}})
+
+
+def test_colab_decays_kernels_only() -> None:
+    """decay_on='kernels': conv and dense kernels get the decay, BatchNorm scale / shift get none."""
+    from deep_experiments.components import build_components
+    from deep_experiments.data.spec import dataset_spec
+
+    comps = build_components(colab_tiny(), dataset_spec("randbit", 5), torch.device("cpu"))
+    decayed, free = comps.learner.encoder_opt.param_groups
+    assert decayed["weight_decay"] == 2e-4 and free["weight_decay"] == 0.0
+    kernels = {id(m.weight) for m in comps.encoder.modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    assert {id(p) for p in decayed["params"]} == kernels and len(kernels) == 6
+    norms = [m for m in comps.encoder.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    assert {id(p) for p in free["params"]} == {id(p) for m in norms for p in (m.weight, m.bias)}
+    everything = build_components(colab_tiny(decay_on="all"), dataset_spec("randbit", 5), torch.device("cpu"))
+    (group,) = everything.learner.encoder_opt.param_groups
+    assert group["weight_decay"] == 2e-4 and len(group["params"]) == len(list(everything.encoder.parameters()))
