@@ -5,7 +5,8 @@ Reads run folders of ``scripts/randbits_colab.py`` under ``FigureContext.randbit
 ``probe.json``. Bits ``b``, temperature, method, dropout ``p`` and seed come from ``config.json``;
 accuracies from ``probe.json``'s fast probe: ``task_a`` = digit class (the colab's linear
 evaluation, chance 0.1) and ``task_b_bits`` = mean accuracy of one linear probe per bit (chance 0.5).
-Panel (a) is the colab's table (digit accuracy vs ``b``, one line per temperature); panel (b)
+Panel (a) is the colab's table (digit accuracy vs ``b``, one line per temperature; the colab's own
+saved numbers, :data:`COLAB_TABLE`, drawn thin and dotted beside ours); panel (b)
 the rescue by feature dropout of the bits (each view's bit planes replaced by 0.5 with
 probability ``p``) at one ``(b, temperature)``.
 """
@@ -25,7 +26,17 @@ from paper_figures.deep import summarize
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.style import SIMULATION, TEXT_WIDTH, new_figure, task_color
 
-__all__ = ["RandBitsRun", "RandBitsConfig", "find_randbits_runs", "randbits_figure", "FIGURES"]
+__all__ = ["RandBitsRun", "RandBitsConfig", "COLAB_TABLE", "find_randbits_runs", "randbits_figure", "FIGURES"]
+
+COLAB_SOURCE = ("google-research/simclr colabs/intriguing_properties/randbits_mnist.ipynb, commit 1839ca4, "
+                "saved cell output (TensorFlow, online linear head trained during pretraining)")
+#: The colab's saved table: final test accuracy of its linear head, by (bits, temperature).
+#: Published reference values (see ``COLAB_SOURCE``), drawn beside our runs; not our measurement.
+COLAB_TABLE: dict[tuple[int, float], float] = {
+    (0, 0.05): 0.8992, (5, 0.05): 0.7063, (10, 0.05): 0.3299, (15, 0.05): 0.1426, (20, 0.05): 0.0990,
+    (0, 0.1): 0.8916, (5, 0.1): 0.6118, (10, 0.1): 0.1867, (15, 0.1): 0.0980, (20, 0.1): 0.1033,
+    (0, 0.2): 0.8998, (5, 0.2): 0.3299, (10, 0.2): 0.1035, (15, 0.2): 0.1003, (20, 0.2): 0.0989,
+}
 
 HINT = ("python scripts/fetch_mnist_offline.py --data-dir .data && OMP_NUM_THREADS=1 python "
         "scripts/randbits_colab.py --data-dir .data --out DIR, then --randbits DIR")
@@ -103,12 +114,20 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
 
     Rows: ``panel`` ``table`` (``bits``, ``temperature``) or ``dropout`` (``dropout_p``), each with
     ``digits_mean``/``digits_std``, ``bits_mean``/``bits_std`` (ddof 1 over seeds), ``n_seeds``,
-    ``epochs``, ``digit_source`` and the source ``folders``.
+    ``epochs``, ``digit_source`` and the source ``folders``; ``colab_reference`` rows hold the
+    colab's saved accuracy (``digits_mean``) at the temperatures we ran, with its ``source``.
     """
     fig, axes = new_figure(2, width=TEXT_WIDTH, height=2.5, sharey=True)
     rows: list[dict[str, Any]] = []
     expert = [r for r in runs if r.dropout_p == 0]
-    for k, tau in enumerate(sorted({r.temperature for r in expert})):
+    taus = sorted({r.temperature for r in expert})
+    for k, tau in enumerate(taus):
+        ref = sorted((b, acc) for (b, t), acc in COLAB_TABLE.items() if np.isclose(t, tau))
+        if ref:
+            axes[0].plot(*zip(*ref), color="0.55", marker=MARKERS[k % len(MARKERS)], markersize=3, fillstyle="none",
+                         linestyle=":", linewidth=0.9)
+            rows += [{"panel": "colab_reference", "bits": b, "temperature": tau, "digits_mean": acc,
+                      "source": COLAB_SOURCE} for b, acc in ref]
         cells = sorted({r.bits for r in expert if r.temperature == tau})
         groups = [[r for r in expert if r.temperature == tau and r.bits == b] for b in cells]
         rows += [_row("table", g, bits=b, temperature=tau) for b, g in zip(cells, groups)]
@@ -144,8 +163,10 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
     if not rows:
         raise MissingResults("RandBit runs with expert or dropout views", HINT)
     handles = [Line2D([], [], color=task_color(1), label="digit class (task A; chance 0.1)"),
-               Line2D([], [], color=task_color(0), linestyle="--", label="bits, per-bit probe (task B; chance 0.5)")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=6)
+               Line2D([], [], color=task_color(0), linestyle="--", label="bits, per-bit probe (task B; chance 0.5)"),
+               Line2D([], [], color="0.55", linestyle=":", marker="o", fillstyle="none", markersize=3,
+                      label="colab's saved digit accuracy (reference)")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=6)
     sources = ",".join(sorted({r.digit_source for r in runs}))
     fig.suptitle(f"RandBits-MNIST, Chen et al. colab recipe (ConvN, Adam, batch 1000), CPU runs, digits: {sources}",
                  fontsize=7)
