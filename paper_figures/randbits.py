@@ -140,6 +140,7 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
         if bit_cells:
             axes[0].plot(*zip(*bit_cells), color=task_color(0), marker=marker, markersize=3.5, linestyle="--",
                          linewidth=1.0)
+    axes[0].set_xticks(sorted({b for b, _ in COLAB_TABLE} | {r.bits for r in expert}))
     axes[0].set_xlabel("random bits $b$ shared by both views")
     axes[0].set_ylabel("fast linear-probe test accuracy")
     axes[0].set_title("(a) the colab's table: expert (crop) views")
@@ -155,6 +156,7 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
             stats = [summarize([getattr(r, key) for r in g]) for g in groups]
             axes[1].errorbar(ps, [m for m, _ in stats], yerr=[s for _, s in stats], color=task_color(task),
                              marker="o", markersize=3.5, capsize=2, linestyle="--" if task == 0 else "-")
+    axes[1].set_xlim(-0.05, 1.0)
     axes[1].set_xlabel("feature dropout $p$ of the bits (per view)")
     axes[1].set_title(f"(b) dropping the bits: $b$ = {config.dropout_bits}, $\\tau$ = {config.dropout_temperature:g}")
     for ax in axes:
