@@ -88,9 +88,9 @@ def find_randbits_runs(root: str | Path) -> list[RandBitsRun]:
 
 @dataclass(frozen=True)
 class RandBitsConfig:
-    """Panel (b) shows dropout runs at ``dropout_bits`` bits and temperature ``dropout_temperature``."""
+    """Panel (b) shows dropout runs at each of ``dropout_bits`` bits, temperature ``dropout_temperature``."""
 
-    dropout_bits: int = 5
+    dropout_bits: tuple[int, ...] = (5, 20)
     dropout_temperature: float = 0.1
 
 
@@ -146,19 +146,22 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
     axes[0].set_title("(a) the colab's table: expert (crop) views")
     if expert:
         axes[0].legend(loc="center left", fontsize=6)
-    at = [r for r in runs if r.bits == config.dropout_bits and np.isclose(r.temperature, config.dropout_temperature)]
-    ps = sorted({r.dropout_p for r in at})
-    groups = [[r for r in at if r.dropout_p == p] for p in ps]
-    rows += [_row("dropout", g, bits=config.dropout_bits, temperature=config.dropout_temperature, dropout_p=p)
-             for p, g in zip(ps, groups)]
-    if ps:
+    for k, bits in enumerate(config.dropout_bits):
+        at = [r for r in runs if r.bits == bits and np.isclose(r.temperature, config.dropout_temperature)]
+        ps = sorted({r.dropout_p for r in at})
+        groups = [[r for r in at if r.dropout_p == p] for p in ps]
+        rows += [_row("dropout", g, bits=bits, temperature=config.dropout_temperature, dropout_p=p)
+                 for p, g in zip(ps, groups)]
         for task, key in ((1, "digits"), (0, "bits_accuracy")):
             stats = [summarize([getattr(r, key) for r in g]) for g in groups]
             axes[1].errorbar(ps, [m for m, _ in stats], yerr=[s for _, s in stats], color=task_color(task),
-                             marker="o", markersize=3.5, capsize=2, linestyle="--" if task == 0 else "-")
+                             marker=MARKERS[k % len(MARKERS)], markersize=3.5, capsize=2,
+                             linestyle="--" if task == 0 else "-", label=f"$b$ = {bits}" if task == 1 else None)
+    if any(r["panel"] == "dropout" for r in rows):
+        axes[1].legend(loc="center right", fontsize=6)
     axes[1].set_xlim(-0.05, 1.0)
     axes[1].set_xlabel("feature dropout $p$ of the bits (per view)")
-    axes[1].set_title(f"(b) dropping the bits: $b$ = {config.dropout_bits}, $\\tau$ = {config.dropout_temperature:g}")
+    axes[1].set_title(f"(b) dropping the bits ($\\tau$ = {config.dropout_temperature:g})")
     for ax in axes:
         ax.axhline(0.1, color="0.7", linewidth=0.5)
         ax.set_ylim(0, 1.02)

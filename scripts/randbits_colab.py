@@ -11,11 +11,12 @@ colab's two-way cross-view loss, Adam 1e-3 decayed linearly to 0, batch 1000, 10
 steps; shared/neighbours.md 1.4) into ``OUT/b<bits>_t<tau>_p<p>/seed<k>/``:
 
 - the colab's table: bits ``b`` x temperature ``tau`` (``--bits``, ``--temperatures``), expert views;
-- feature dropout of the bits (``--dropouts``, at ``--dropout-bits`` and ``--dropout-temperature``):
+- feature dropout of the bits (``--dropouts``, at each of ``--dropout-bits`` and ``--dropout-temperature``):
   each view independently replaces the bit planes by 0.5 with probability ``p``.
 
 Runs go in priority order (the fewest, the dropout and the most bits at temperature 0.1, the
-dropout runs, the other bits, then the other temperatures, bits nearest ``--dropout-bits`` first) so a stopped grid has the most useful part; started again, finished runs are skipped
+dropout runs, the other bits, then the other temperatures, bits nearest the first ``--dropout-bits``
+first) so a stopped grid has the most useful part; started again, finished runs are skipped
 and an interrupted one resumes. Prints each run's digit (task A) and bit accuracy as it ends.
 """
 
@@ -28,15 +29,15 @@ import time
 from deep_experiments.grid import GridResult, GridRun, run_grid
 
 
-def runs(bits: list[int], temperatures: list[float], dropouts: list[float], dropout_bits: int,
+def runs(bits: list[int], temperatures: list[float], dropouts: list[float], dropout_bits: list[int],
          dropout_temperature: float, seeds: list[int], epochs: int, data_dir: str) -> list[GridRun]:
     """The grid's runs in priority order, without duplicates."""
     first = sorted(temperatures, key=lambda t: abs(t - dropout_temperature))[:1]
-    ends = [b for b in bits if b in (min(bits), dropout_bits, max(bits))]
+    ends = [b for b in bits if b in (min(bits), *dropout_bits, max(bits))]
     cells = [(b, t, 0.0) for t in first for b in ends]
-    cells += [(dropout_bits, dropout_temperature, p) for p in dropouts]
+    cells += [(b, dropout_temperature, p) for b in dropout_bits for p in dropouts]
     cells += [(b, t, 0.0) for t in first for b in bits if b not in ends]
-    near = sorted(bits, key=lambda b: abs(b - dropout_bits))  # the informative bits first
+    near = sorted(bits, key=lambda b: abs(b - dropout_bits[0]))  # the informative bits first
     cells += [(b, t, 0.0) for b in near for t in temperatures if t not in first]
     out: dict[str, GridRun] = {}
     for seed in seeds:
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bits", nargs="+", type=int, default=[0, 5, 10, 15, 20])
     p.add_argument("--temperatures", nargs="+", type=float, default=[0.05, 0.1, 0.2])
     p.add_argument("--dropouts", nargs="+", type=float, default=[0.5, 0.9], help="bit-dropout p values")
-    p.add_argument("--dropout-bits", type=int, default=5)
+    p.add_argument("--dropout-bits", nargs="+", type=int, default=[5, 20])
     p.add_argument("--dropout-temperature", type=float, default=0.1)
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--epochs", type=int, default=10, help="pretraining epochs (colab: 10)")

@@ -46,6 +46,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(root, 5, 0.1, 0.0, 1)
     for p in (0.5, 0.9):
         _write(root, 5, 0.1, p, 0)
+    _write(root, 20, 0.1, 0.5, 0)
     _write(root, 5, 0.2, 0.5, 0)  # another temperature: not in panel (b)
     _write(root, 5, 0.1, 0.25, 0, dataset="c+digits")  # not a RandBit run: ignored
     (root / "b5_t0.1_p0.7" / "seed0").mkdir(parents=True)  # unfinished: ignored
@@ -71,12 +72,13 @@ def test_table_matches_run_folders(tree: Path, tmp_path: Path) -> None:
         else:
             assert row["bits_mean"] == pytest.approx(np.mean([_bits(b, 0.0, s) for s in seeds]))
     dropout = [r for r in rows if r["panel"] == "dropout"]
-    assert [r["dropout_p"] for r in dropout] == [0.0, 0.5, 0.9]
+    assert [(r["bits"], r["dropout_p"]) for r in dropout] == [(5, 0.0), (5, 0.5), (5, 0.9), (20, 0.0), (20, 0.5)]
     for r in dropout:
-        seeds = (0, 1) if r["dropout_p"] == 0 else (0,)
-        assert r["digits_mean"] == pytest.approx(np.mean([_digits(5, 0.1, r["dropout_p"], s) for s in seeds]))
-        assert r["bits_mean"] == pytest.approx(np.mean([_bits(5, r["dropout_p"], s) for s in seeds]))
-        assert r["digits_std"] == pytest.approx(np.std([_digits(5, 0.1, 0.0, s) for s in seeds], ddof=1)
+        b = r["bits"]
+        seeds = (0, 1) if (b, r["dropout_p"]) == (5, 0.0) else (0,)
+        assert r["digits_mean"] == pytest.approx(np.mean([_digits(b, 0.1, r["dropout_p"], s) for s in seeds]))
+        assert r["bits_mean"] == pytest.approx(np.mean([_bits(b, r["dropout_p"], s) for s in seeds]))
+        assert r["digits_std"] == pytest.approx(np.std([_digits(b, 0.1, 0.0, s) for s in seeds], ddof=1)
                                                 if len(seeds) > 1 else 0.0)
     ours = [r for r in rows if r["panel"] != "colab_reference"]
     assert all("c+digits" not in r["folders"] and r["epochs"] == "10" for r in ours)
