@@ -113,23 +113,19 @@ def fast_probe(
     finally:
         encoder.train(was_training)
     spec = getattr(train_set, "spec", None)
-    classes = (spec.num_classes_a, spec.num_classes_b) if spec is not None else (0, 0)
     out: dict[str, float | bool | None] = {"converged": True}
-    fits: list[tuple[str, np.ndarray, np.ndarray]] = [
-        (task, tr[1 + k], te[1 + k]) for k, task in enumerate(TASKS) if classes[k] <= MAX_PROBE_CLASSES]
-    out.update({task: None for k, task in enumerate(TASKS) if classes[k] > MAX_PROBE_CLASSES})
-    bits = spec.shared_channels if spec is not None else 0
-    fits += [(f"bit{j}", (tr[2] >> j) & 1, (te[2] >> j) & 1) for j in range(bits)]
-    bit_accs = []
-    for name, train_y, test_y in fits:
+
+    def fit(train_y: np.ndarray, test_y: np.ndarray) -> float:
         acc, ok = fit_logistic(tr[0], train_y, te[0], test_y, config.fast_c, config.fast_max_iter)
-        if name.startswith("bit"):
-            bit_accs.append(acc)
-        else:
-            out[name] = acc
         out["converged"] = bool(out["converged"]) and ok
+        return acc
+
+    for k, task in enumerate(TASKS):
+        classes = 0 if spec is None else (spec.num_classes_a, spec.num_classes_b)[k]
+        out[task] = fit(tr[1 + k], te[1 + k]) if classes <= MAX_PROBE_CLASSES else None
+    bits = 0 if spec is None else spec.shared_channels
     if bits:
-        out["task_b_bits"] = float(np.mean(bit_accs))
+        out["task_b_bits"] = float(np.mean([fit((tr[2] >> j) & 1, (te[2] >> j) & 1) for j in range(bits)]))
     return out
 
 

@@ -129,14 +129,13 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
             rows += [{"panel": "colab_reference", "bits": b, "temperature": tau, "digits_mean": acc,
                       "source": COLAB_SOURCE} for b, acc in ref]
         cells = sorted({r.bits for r in expert if r.temperature == tau})
-        groups = [[r for r in expert if r.temperature == tau and r.bits == b] for b in cells]
-        rows += [_row("table", g, bits=b, temperature=tau) for b, g in zip(cells, groups)]
-        digits = [summarize([r.digits for r in g])[0] for g in groups]
+        table = [_row("table", [r for r in expert if r.temperature == tau and r.bits == b], bits=b, temperature=tau)
+                 for b in cells]
+        rows += table
         marker = MARKERS[k % len(MARKERS)]
-        axes[0].plot(cells, digits, color=task_color(1), marker=marker, markersize=3.5, label=f"$\\tau$ = {tau:g}",
-                     **SIMULATION)
-        bit_cells = [(b, summarize([r.bits_accuracy for r in g if r.bits_accuracy is not None])[0])
-                     for b, g in zip(cells, groups) if b > 0 and any(r.bits_accuracy is not None for r in g)]
+        axes[0].plot(cells, [t["digits_mean"] for t in table], color=task_color(1), marker=marker, markersize=3.5,
+                     label=f"$\\tau$ = {tau:g}", **SIMULATION)
+        bit_cells = [(t["bits"], t["bits_mean"]) for t in table if t["bits_mean"] is not None]
         if bit_cells:
             axes[0].plot(*zip(*bit_cells), color=task_color(0), marker=marker, markersize=3.5, linestyle="--",
                          linewidth=1.0)
@@ -149,12 +148,13 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
     for k, bits in enumerate(config.dropout_bits):
         at = [r for r in runs if r.bits == bits and np.isclose(r.temperature, config.dropout_temperature)]
         ps = sorted({r.dropout_p for r in at})
-        groups = [[r for r in at if r.dropout_p == p] for p in ps]
-        rows += [_row("dropout", g, bits=bits, temperature=config.dropout_temperature, dropout_p=p)
-                 for p, g in zip(ps, groups)]
-        for task, key in ((1, "digits"), (0, "bits_accuracy")):
-            stats = [summarize([getattr(r, key) for r in g]) for g in groups]
-            axes[1].errorbar(ps, [m for m, _ in stats], yerr=[s for _, s in stats], color=task_color(task),
+        curve = [_row("dropout", [r for r in at if r.dropout_p == p], bits=bits,
+                      temperature=config.dropout_temperature, dropout_p=p) for p in ps]
+        rows += curve
+        for task, key in ((1, "digits"), (0, "bits")):
+            have = [c for c in curve if c[f"{key}_mean"] is not None]
+            axes[1].errorbar([c["dropout_p"] for c in have], [c[f"{key}_mean"] for c in have],
+                             yerr=[c[f"{key}_std"] for c in have], color=task_color(task),
                              marker=MARKERS[k % len(MARKERS)], markersize=3.5, capsize=2,
                              linestyle="--" if task == 0 else "-", label=f"$b$ = {bits}" if task == 1 else None)
     if any(r["panel"] == "dropout" for r in rows):

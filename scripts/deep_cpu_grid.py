@@ -55,7 +55,7 @@ def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts
     return list(dict.fromkeys(runs))
 
 
-def command(run: Run, root: Path, extra: list[str]) -> GridRun:
+def command(run: Run, extra: list[str]) -> GridRun:
     """The grid run (folder and ``deep_experiments run`` flags) of one run."""
     flags = ["--preset", "smoke", "--dataset", run.dataset, "--method", run.method,
              "--overlay-strength", f"{run.overlay_strength:g}", "--dropout-p", f"{run.dropout_p:g}",
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(runs)} runs into {root} (smoke preset, CPU, offline stand-in data)", flush=True)
     start = time.perf_counter()
     order = sorted(runs, key=lambda r: r.method != "viewmaker")  # slowest first: better packing
-    outcomes = run_grid([command(r, root, extra) for r in order], root, args.jobs, report=_print)
+    outcomes = run_grid([command(r, extra) for r in order], root, args.jobs, report=_print)
     results = [(run, outcome.probe) for run, outcome in zip(order, outcomes)]
     failed = sum(outcome.probe is None for outcome in outcomes)
     wall = time.perf_counter() - start
