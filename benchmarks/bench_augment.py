@@ -21,7 +21,8 @@ import torch
 import torchvision
 from torchvision.transforms import v2
 
-from deep_experiments.augment import CIFAR_MEAN, CIFAR_STD, ExpertAugment
+from deep_experiments.augment import ExpertAugment
+from deep_experiments.normalize import CIFAR_MEAN, CIFAR_STD
 
 Augment = Callable[[torch.Tensor], torch.Tensor]
 

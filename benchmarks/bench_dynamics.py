@@ -19,6 +19,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from linear_theory import FeatureBlock, LinearModel  # noqa: E402
+from linear_theory import LinearModel, TwoBlock  # noqa: E402
 from linear_theory.dynamics import gradient_flow, gradient_flow_batch, random_init  # noqa: E402
 
 
@@ -54,11 +55,11 @@ def sweep_models(n: int, d: int, k: int) -> list[LinearModel]:
     """``n`` settings: strength ratio s2/s1 in [1/3, 1] x dropout p1 in [0, 0.9] (as square as possible)."""
     n_ratio = int(np.floor(np.sqrt(n)))
     n_p = int(np.ceil(n / n_ratio))
+    setting = TwoBlock(input_dim=d)
     models = []
     for ratio in np.linspace(1 / 3, 1.0, n_ratio):
-        for p in np.linspace(0.0, 0.9, n_p):
-            models.append(LinearModel((FeatureBlock(4, 3.0, dropout=float(p)),
-                                       FeatureBlock(4, 3.0 * float(ratio), aug_noise=0.5)), k, 0.1, d))
+        weak = replace(setting, weak_strength=setting.strong_strength * float(ratio))
+        models += [weak.model(float(p), k) for p in np.linspace(0.0, 0.9, n_p)]
     return models[:n]
 
 

@@ -16,7 +16,7 @@ Policy ``"simclr"`` (Chen et al. 2020, as used by the Viewmaker paper for CIFAR-
 3. RandomGrayscale p 0.2 (ITU-R 601 luma, as torchvision);
 4. Gaussian blur p 0.5 with sigma uniform in 0.1-2 (the "radius" of PIL's blur), separable
    kernel covering 3 sigma (13 taps), reflection padding, one grouped convolution per axis;
-5. normalize (see :func:`channel_stats`).
+5. normalize (see :func:`deep_experiments.normalize.channel_stats`).
 
 Policy ``"crop_only"`` (the RandBit dataset, Chen et al. 2021): RandomResizedCrop with area
 0.5-1 and aspect 3/4-4/3, then normalize; nothing else.
@@ -51,18 +51,14 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from deep_experiments.normalize import Normalize
+
 Policy = Literal["simclr", "crop_only"]
 
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
 _LUMA = (0.2989, 0.587, 0.114)
 
 __all__ = [
-    "CIFAR_MEAN",
-    "CIFAR_STD",
     "ExpertAugment",
-    "Normalize",
-    "channel_stats",
     "crop_flip",
     "sample_crop_boxes",
     "adjust_brightness",
@@ -72,41 +68,6 @@ __all__ = [
     "gaussian_blur",
     "rgb_to_grayscale",
 ]
-
-
-def channel_stats(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel normalization ``(mean, std)``: CIFAR-10's for RGB, 0.5 / 0.5 otherwise.
-
-    0.5 / 0.5 maps [0, 1] to [-1, 1]; it is the convention for grayscale and other inputs
-    where no dataset statistics apply (the base images here are stand-ins anyway).
-    """
-    if channels == 3:
-        return CIFAR_MEAN, CIFAR_STD
-    return (0.5,) * channels, (0.5,) * channels
-
-
-class Normalize:
-    """Normalize the first ``channels - shared_channels`` channels; leave the shared ones as they are.
-
-    Used for every tensor that reaches the encoder (expert views, viewmaker views, clean test
-    images), so all of them live in the same space.
-    """
-
-    def __init__(self, channels: int, shared_channels: int = 0) -> None:
-        if not 0 <= shared_channels < channels:
-            raise ValueError(f"need 0 <= shared_channels < channels, got {shared_channels}, {channels}")
-        self.channels = channels
-        self.shared_channels = shared_channels
-        self.mean, self.std = channel_stats(channels - shared_channels)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Shape: ``x`` is ``(B, channels, H, W)``; returns the same shape."""
-        if x.ndim != 4 or x.shape[1] != self.channels:
-            raise ValueError(f"expected (B, {self.channels}, H, W), got {tuple(x.shape)}")
-        k = self.channels - self.shared_channels
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, k, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, k, 1, 1)
-        return torch.cat([(x[:, :k] - mean) / std, x[:, k:]], dim=1)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -20,27 +20,16 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from deep_experiments.configs import PRESETS, ProbeConfig, RunConfig, build_config, merge
-from deep_experiments.learner import NonFiniteLossError
+from deep_experiments.data import DATASETS
+from deep_experiments.guards import NonFiniteLossError
+from deep_experiments.views import METHODS
+from featuredrop.cli import OneLineParser, fail
 from featuredrop.config import from_dict, to_dict
 
 __all__ = ["main", "build_parser"]
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr and exit status 2 (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print ``PROG: error: MESSAGE`` and exit with 2."""
-        _fail(f"{self.prog}: error: {message}", 2)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    """Write ``message`` as a single line to stderr and exit."""
-    sys.stderr.write(" ".join(message.split()) + "\n")
-    raise SystemExit(code)
 
 
 def _floats(text: str) -> list[float]:
@@ -51,9 +40,9 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-# flag, config section, field, argparse type, help
+# flag, config section (dotted), field, argparse type, help
 _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
-    ("--dataset", "data", "dataset", str, "c+shapes | c+digits | c+letters | randbit"),
+    ("--dataset", "data", "dataset", str, " | ".join(DATASETS)),
     ("--train-size", "data", "train_size", int, "keep the first N training items"),
     ("--test-size", "data", "test_size", int, "keep the first N test items"),
     ("--base-source", "data", "base_source", str, "photos (offline stand-in) | cifar10 (--data-dir)"),
@@ -62,7 +51,7 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--overlay-strength", "data", "overlay_strength", float, "overlay opacity multiplier (1 = paper)"),
     ("--randbit-bits", "data", "randbit_bits", int, "bits of the randbit overlay (0 = digits alone)"),
     ("--num-workers", "data", "num_workers", int, "DataLoader worker processes"),
-    ("--method", "train", "method", str, "expert | viewmaker | dropout"),
+    ("--method", "views", "kind", str, " | ".join(METHODS) + " (the kind of views)"),
     ("--epochs", "train", "epochs", int, "pretraining epochs (paper: 200)"),
     ("--batch-size", "train", "batch_size", int, "pretraining batch (paper: 256)"),
     ("--encoder", "train", "encoder", str, "resnet18 (paper) | convn (RandBits colab)"),
@@ -73,16 +62,18 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--weight-decay", "train", "weight_decay", float, "encoder weight decay (paper: 1e-4)"),
     ("--temperature", "train", "temperature", float, "NT-Xent temperature (paper: 0.07)"),
     ("--loss-variant", "train", "loss_variant", str, "symmetric | viewmaker (original one-sided) | cross_view | cross_view_both (colab)"),
-    ("--dropout-p", "train", "dropout_p", float, "feature-dropout probability per view"),
+    ("--dropout-p", "views.dropout", "p", float, "feature-dropout probability per view"),
     ("--width", "train", "width", int, "encoder first-layer width (ResNet-18: 64 standard; ConvN: 32)"),
     ("--seed", "train", "seed", int, "seed of every random stream"),
     ("--probe-at", "train", "probe_at", _floats, "fractions of training at which to run the fast probe"),
-    ("--viewmaker-budget", "viewmaker", "budget", float, "mean |delta| per example (default: dataset's)"),
-    ("--viewmaker-lr", "viewmaker", "lr", float, "viewmaker Adam learning rate (paper: 1e-3)"),
+    ("--viewmaker-budget", "views.viewmaker", "budget", float, "mean |delta| per example (default: dataset's)"),
+    ("--viewmaker-lr", "views.viewmaker", "lr", float, "viewmaker Adam learning rate (paper: 1e-3)"),
     ("--probe-epochs", "probe", "epochs", int, "paper-protocol probe epochs (paper: 100)"),
     ("--probe-batch-size", "probe", "batch_size", int, "paper-protocol probe batch (paper: 128)"),
 ]
 _PROBE_FLAGS = ("--probe-epochs", "--probe-batch-size")
+_CHOICES: dict[str, tuple[str, ...]] = {"--dataset": DATASETS, "--method": METHODS}
+"""Flags whose values come from a registry (datasets, view kinds)."""
 
 
 def _add_runtime(p: argparse.ArgumentParser) -> None:
@@ -98,7 +89,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="paper (default) | smoke | randbits-colab")
     p.add_argument("--config", default=None, help="JSON file with a (partial) nested RunConfig")
     for flag, _, _, kind, text in _FLAGS:
-        p.add_argument(flag, type=kind, default=None, help=text)
+        p.add_argument(flag, type=kind, default=None, help=text, choices=_CHOICES.get(flag),
+                       metavar=flag[2:].upper() if flag in _CHOICES else None)
     p.add_argument("--download", action="store_true", default=None, help="let torchvision download real data")
     p.add_argument("--no-paper-probe", action="store_true", help="final probe: fast probe only")
     p.add_argument("--stop-after", type=int, default=None, help="stop after N epochs in this call (resume later)")
@@ -107,8 +99,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``deep_experiments`` argument parser."""
-    parser = _OneLineParser(prog="deep_experiments", description=__doc__.split("\n")[0], allow_abbrev=False)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    parser = OneLineParser(prog="deep_experiments", description=__doc__.split("\n")[0], allow_abbrev=False)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     _add_train_flags(sub.add_parser("train", help="contrastive pretraining into a run folder", allow_abbrev=False))
     _add_train_flags(sub.add_parser("run", help="train, then probe", allow_abbrev=False))
     probe = sub.add_parser("probe", help="final probes of a run folder -> probe.json", allow_abbrev=False)
@@ -123,13 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flag_overrides(args: argparse.Namespace, flags: Sequence[str] | None = None) -> dict[str, Any]:
     """Nested config overrides from the flags given on the command line."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
     for flag, section, key, _, _ in _FLAGS:
         if flags is not None and flag not in flags:
             continue
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is not None:
-            out.setdefault(section, {})[key] = value
+            node = out
+            for part in section.split("."):
+                node = node.setdefault(part, {})
+            node[key] = value
     if getattr(args, "download", None):
         out.setdefault("data", {})["download"] = True
     if args.no_paper_probe:
@@ -157,7 +152,7 @@ def _probe_config(args: argparse.Namespace, run: str) -> ProbeConfig | None:
     overrides = _flag_overrides(args, _PROBE_FLAGS).get("probe")
     if not overrides:
         return None
-    from deep_experiments.runfolder import RunFolder
+    from deep_experiments.run.folder import RunFolder
 
     base = to_dict(RunFolder(run).load_config().probe)
     return from_dict(ProbeConfig, merge(base, overrides))
@@ -177,7 +172,8 @@ def _summary(result: dict[str, Any]) -> str:
 
 def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> None:
     """Run the chosen command (heavy imports happen here, after the arguments are valid)."""
-    from deep_experiments.train import probe_run, train
+    from deep_experiments.run.probe_run import probe_run
+    from deep_experiments.run.train import train
 
     progress = not args.no_progress
     cmd = ["python", "-m", "deep_experiments", *argv]
@@ -203,11 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         if args.traceback:
             traceback.print_exc()
-        _fail(f"deep_experiments {args.command}: error: {err}", 2)
+        fail(f"deep_experiments {args.command}: error: {err}", 2)
     except NonFiniteLossError as err:
         if args.traceback:
             traceback.print_exc()
-        _fail(f"deep_experiments {args.command}: stopped: {err}", 1)
+        fail(f"deep_experiments {args.command}: stopped: {err}", 1)
     except KeyboardInterrupt:
-        _fail(f"deep_experiments {args.command}: interrupted; rerun the same command to resume", 130)
+        fail(f"deep_experiments {args.command}: interrupted; rerun the same command to resume", 130)
     return 0

@@ -1,81 +1,55 @@
-"""Typed, frozen configs of the deep arm, with the paper's values as defaults.
+"""Typed, frozen configs of the deep arm, with the paper's values as defaults, and their file format.
 
-Each component owns its config (data, contrastive training, viewmaker, probes); :class:`RunConfig`
-nests them and is what a run folder's ``config.json`` holds. Build them from JSON or the CLI
-through :func:`featuredrop.config.from_dict` (unknown keys and wrong types are errors); invalid
+Each part owns its config: the data (:class:`deep_experiments.data.DataConfig`), contrastive
+training (:class:`TrainConfig`), the views (:class:`deep_experiments.views.ViewsConfig`: the kind,
+i.e. the method, and one section per registered kind) and the probes (:class:`ProbeConfig`);
+:class:`RunConfig` nests them and is what a run folder's ``config.json`` holds. Build them from
+JSON or the CLI through :func:`build_config` (unknown keys and wrong types are errors); invalid
 values raise ``ValueError`` in ``__post_init__``. Every field is read by the training or probe code.
+
+Config format (``RunConfig.format``, :data:`CONFIG_FORMAT`): 1 (no ``format`` key) held the method
+and ``dropout_p`` in ``train`` and the viewmaker section at the top; 2 holds them in ``views``
+(``kind``, ``dropout.p``, ``viewmaker``). :func:`migrate` turns a format-1 mapping into format 2,
+so old run folders still load and resume.
 """
 
 from __future__ import annotations
 
-import math
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from deep_experiments.checks import positive
+from deep_experiments.data import DataConfig
+from deep_experiments.views import ViewsConfig
 from featuredrop.config import from_dict
 
-DatasetName = Literal["c+shapes", "c+digits", "c+letters", "randbit"]
-Method = Literal["expert", "viewmaker", "dropout"]
 LossVariant = Literal["symmetric", "viewmaker", "cross_view", "cross_view_both"]
 EncoderName = Literal["resnet18", "convn"]
 OptimizerName = Literal["sgd", "adam"]
 DecayOn = Literal["all", "kernels"]
 LrSchedule = Literal["constant", "linear_decay"]
 
-METHODS: tuple[str, ...] = ("expert", "viewmaker", "dropout")
+CONFIG_FORMAT = 2
+"""The format of ``config.json`` written by this version (see the module docstring)."""
 
 __all__ = [
-    "DataConfig",
+    "CONFIG_FORMAT",
     "TrainConfig",
-    "ViewmakerConfig",
     "ProbeConfig",
     "RunConfig",
     "PRESETS",
-    "METHODS",
     "build_config",
+    "load_config",
+    "migrate",
     "merge",
 ]
 
 
-def _positive(owner: str, **values: float | int | None) -> None:
-    """Raise ``ValueError`` for the first value that is not ``None`` and not > 0 (or not finite)."""
-    for name, value in values.items():
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{owner}.{name} must be > 0, got {value!r}")
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Which two-task dataset to build and how to load it.
-
-    ``train_size`` / ``test_size`` of ``None`` take the dataset's own default size.
-    """
-
-    dataset: DatasetName = "c+digits"
-    train_size: int | None = None
-    test_size: int | None = None
-    base_source: str = "photos"
-    digit_source: str = "sklearn"
-    data_dir: str | None = None
-    download: bool = False
-    overlay_strength: float = 1.0
-    randbit_bits: int = 5
-    num_workers: int = 0
-
-    def __post_init__(self) -> None:
-        _positive("data", train_size=self.train_size, test_size=self.test_size)
-        if self.randbit_bits < 0:
-            raise ValueError(f"data.randbit_bits must be >= 0 (0 = the digits alone), got {self.randbit_bits}")
-        if not (math.isfinite(self.overlay_strength) and self.overlay_strength >= 0):
-            raise ValueError(f"data.overlay_strength must be >= 0, got {self.overlay_strength!r}")
-        if self.num_workers < 0:
-            raise ValueError(f"data.num_workers must be >= 0, got {self.num_workers}")
-
-
 @dataclass(frozen=True)
 class TrainConfig:
-    """Contrastive pretraining: method, encoder and optimizer (paper: SGD 0.03, batch 256, 200 epochs).
+    """Contrastive pretraining: encoder, loss and optimizer (paper: SGD 0.03, batch 256, 200 epochs).
 
     ``encoder``: ``"resnet18"`` (the paper's CIFAR ResNet-18, ``width`` 64) or ``"convn"`` (the
     RandBits colab's small ConvNet, ``width`` 32). ``optimizer``: ``"sgd"`` (with ``momentum``) or
@@ -84,10 +58,10 @@ class TrainConfig:
     (``"kernels"``: Keras ``kernel_regularizer``, as the colab; BatchNorm and biases not decayed).
     ``lr_schedule``: ``"constant"`` or ``"linear_decay"`` (per step, to 0 at the last step: the
     colab's polynomial decay of power 1). ``probe_at`` lists the fractions of ``epochs`` after
-    which the fast probe is recorded (rounded, at least epoch 1; 1.0 = the end). ``dropout_p`` is used by ``method="dropout"``.
+    which the fast probe is recorded (rounded, at least epoch 1; 1.0 = the end). The method (the
+    kind of views) is ``RunConfig.views.kind``.
     """
 
-    method: Method = "expert"
     epochs: int = 200
     batch_size: int = 256
     lr: float = 0.03
@@ -95,7 +69,6 @@ class TrainConfig:
     weight_decay: float = 1e-4
     temperature: float = 0.07
     loss_variant: LossVariant = "symmetric"
-    dropout_p: float = 0.5
     encoder: EncoderName = "resnet18"
     optimizer: OptimizerName = "sgd"
     decay_on: DecayOn = "all"
@@ -106,39 +79,19 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _positive("train", epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, width=self.width)
-        _positive("train", out_dim=self.out_dim, temperature=self.temperature)
+        positive("train", epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, width=self.width)
+        positive("train", out_dim=self.out_dim, temperature=self.temperature)
         if self.batch_size < 2:
             raise ValueError(f"train.batch_size must be >= 2 (a negative per anchor), got {self.batch_size}")
         if not 0 <= self.momentum < 1 or self.weight_decay < 0:
             raise ValueError(f"train.momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, "
                              f"{self.weight_decay}")
-        if not 0 <= self.dropout_p <= 1:
-            raise ValueError(f"train.dropout_p must be in [0, 1], got {self.dropout_p}")
         if any(not 0 < f <= 1 for f in self.probe_at):
             raise ValueError(f"train.probe_at fractions must be in (0, 1], got {list(self.probe_at)}")
 
     def probe_epochs(self) -> tuple[int, ...]:
         """The (1-based, sorted, distinct) epochs after which the fast probe runs."""
         return tuple(sorted({min(self.epochs, max(1, round(f * self.epochs))) for f in self.probe_at}))
-
-
-@dataclass(frozen=True)
-class ViewmakerConfig:
-    """The viewmaker and its adversarial optimizer (paper: Adam 1e-3, weight 1, 3 residual blocks).
-
-    ``budget=None`` takes the dataset's budget (0.05 shapes / digits, 0.1 letters).
-    """
-
-    budget: float | None = None
-    lr: float = 1e-3
-    num_res_blocks: int = 3
-    adversary_weight: float = 1.0
-
-    def __post_init__(self) -> None:
-        _positive("viewmaker", budget=self.budget, lr=self.lr, adversary_weight=self.adversary_weight)
-        if self.num_res_blocks < 0:
-            raise ValueError(f"viewmaker.num_res_blocks must be >= 0, got {self.num_res_blocks}")
 
 
 @dataclass(frozen=True)
@@ -164,8 +117,8 @@ class ProbeConfig:
     paper: bool = True
 
     def __post_init__(self) -> None:
-        _positive("probe", epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, gamma=self.gamma)
-        _positive("probe", fast_c=self.fast_c, fast_max_iter=self.fast_max_iter)
+        positive("probe", epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, gamma=self.gamma)
+        positive("probe", fast_c=self.fast_c, fast_max_iter=self.fast_max_iter)
         if not 0 <= self.momentum < 1 or self.weight_decay < 0:
             raise ValueError("probe.momentum must be in [0, 1) and probe.weight_decay >= 0")
         if any(not 0 < m < 1 for m in self.milestones):
@@ -178,12 +131,17 @@ class ProbeConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a run needs; saved as the run folder's ``config.json``."""
+    """Everything a run needs; saved as the run folder's ``config.json`` (``format`` :data:`CONFIG_FORMAT`)."""
 
+    format: int = CONFIG_FORMAT
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    viewmaker: ViewmakerConfig = field(default_factory=ViewmakerConfig)
+    views: ViewsConfig = field(default_factory=ViewsConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+    def __post_init__(self) -> None:
+        if self.format != CONFIG_FORMAT:
+            raise ValueError(f"format must be {CONFIG_FORMAT} (older configs go through migrate()), got {self.format}")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -221,8 +179,42 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+def migrate(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """A (partial) config mapping in format :data:`CONFIG_FORMAT`; format 1 is the one without ``format``.
+
+    Format 1 -> 2: ``train.method`` -> ``views.kind``, ``train.dropout_p`` -> ``views.dropout.p``,
+    ``viewmaker`` -> ``views.viewmaker``; other keys are kept (a partial layer stays partial).
+
+    Raises:
+        ValueError: a format this version cannot read.
+    """
+    out = copy.deepcopy(dict(layer))
+    version = out.pop("format", 1)
+    if version not in (1, CONFIG_FORMAT):
+        raise ValueError(f"config format {version!r} is not supported (this version reads 1 to {CONFIG_FORMAT})")
+    if version == 1:
+        train = out.get("train")
+        moved: dict[str, Any] = {}
+        if isinstance(train, Mapping):
+            train = dict(train)
+            if "method" in train:
+                moved["kind"] = train.pop("method")
+            if "dropout_p" in train:
+                moved["dropout"] = {"p": train.pop("dropout_p")}
+            out["train"] = train
+        if "viewmaker" in out:
+            moved["viewmaker"] = out.pop("viewmaker")
+        if moved:
+            views = out.get("views", {})
+            out["views"] = merge(views, moved) if isinstance(views, Mapping) else views
+    return {"format": CONFIG_FORMAT, **out}
+
+
 def build_config(*layers: Mapping[str, Any]) -> RunConfig:
     """Build a :class:`RunConfig` from nested override mappings, later layers winning.
+
+    Each layer is migrated to the current format first (see :func:`migrate`), so another run's
+    old ``config.json`` works as a layer.
 
     Raises:
         ValueError: unknown keys, wrong types or invalid values (the message names the field).
@@ -231,5 +223,10 @@ def build_config(*layers: Mapping[str, Any]) -> RunConfig:
     for layer in layers:
         if not isinstance(layer, Mapping):
             raise ValueError(f"a config must be a JSON object, got {type(layer).__name__}")
-        merged = merge(merged, layer)
+        merged = merge(merged, migrate(layer))
     return from_dict(RunConfig, merged)
+
+
+def load_config(data: Mapping[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` of a whole ``config.json`` mapping, in any readable format."""
+    return build_config(data)

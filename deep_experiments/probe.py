@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -37,14 +38,33 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from deep_experiments.configs import ProbeConfig
-from deep_experiments.runtime import make_loader, seeded_init, unpack_batch
-from deep_experiments.views import Views
+from deep_experiments.data import make_loader, unpack_batch
+from deep_experiments.seeds import seeded_init
+from deep_experiments.views import ViewSource
 
 TASKS = ("task_a", "task_b")
 MAX_PROBE_CLASSES = 64
 """Above this many classes the fast probe skips a task (reports ``None``): the fit would be slow and meaningless."""
 
-__all__ = ["TASKS", "MAX_PROBE_CLASSES", "extract_features", "fit_logistic", "fast_probe", "paper_probe"]
+__all__ = ["TASKS", "MAX_PROBE_CLASSES", "ProbeRuntime", "extract_features", "fit_logistic", "fast_probe",
+           "paper_probe"]
+
+
+@dataclass(frozen=True)
+class ProbeRuntime:
+    """Where and how the paper probe runs: device, random streams, loader workers, progress bar.
+
+    Attributes:
+        device: where encoder, views and heads run.
+        views_generator: view randomness (on ``device``); order_generator: batch order (CPU).
+        num_workers: DataLoader workers; progress: show a progress bar.
+    """
+
+    device: torch.device
+    views_generator: torch.Generator
+    order_generator: torch.Generator
+    num_workers: int = 0
+    progress: bool = False
 
 
 @torch.no_grad()
@@ -131,51 +151,42 @@ def fast_probe(
 
 def paper_probe(
     encoder: nn.Module,
-    views: Views,
+    views: ViewSource,
     normalize: Callable[[torch.Tensor], torch.Tensor],
     train_set: Dataset,
     test_set: Dataset,
     num_classes: tuple[int, int],
     config: ProbeConfig,
-    device: torch.device,
-    generator: torch.Generator,
-    order_generator: torch.Generator,
-    num_workers: int = 0,
-    progress: bool = False,
+    runtime: ProbeRuntime,
 ) -> dict[str, float]:
     """Paper-protocol probe accuracies ``{"task_a", "task_b"}`` (see the module docstring).
 
     Args:
         views: the method's view source; ``train_set`` must carry ``base`` when it needs one.
         num_classes: classes of task A and task B.
-        generator: view randomness (on ``device``); ``order_generator``: batch order (CPU).
     """
     was_training = encoder.training
     encoder.eval()
     try:
-        heads = _train_heads(encoder, views, normalize, train_set, num_classes, config, device, generator,
-                             order_generator, num_workers, progress)
-        return _test_heads(encoder, normalize, heads, test_set, device, num_workers)
+        heads = _train_heads(encoder, views, normalize, train_set, num_classes, config, runtime)
+        return _test_heads(encoder, normalize, heads, test_set, runtime.device, runtime.num_workers)
     finally:
         encoder.train(was_training)
 
 
 def _train_heads(
     encoder: nn.Module,
-    views: Views,
+    views: ViewSource,
     normalize: Callable[[torch.Tensor], torch.Tensor],
     train_set: Dataset,
     num_classes: tuple[int, int],
     config: ProbeConfig,
-    device: torch.device,
-    generator: torch.Generator,
-    order_generator: torch.Generator,
-    num_workers: int,
-    progress: bool,
+    runtime: ProbeRuntime,
 ) -> nn.ModuleList:
     """Train one linear head per task on frozen pre-pool features of fresh views."""
     if len(train_set) == 0:  # type: ignore[arg-type]
         raise ValueError("the probe's training set is empty")
+    device, generator, order_generator = runtime.device, runtime.views_generator, runtime.order_generator
     with torch.no_grad():
         dim = encoder.features(normalize(train_set[0][0][None].to(device))).numel()
     with seeded_init(int(torch.randint(0, 2**62, (1,), generator=order_generator)), "probe/heads"):
@@ -184,8 +195,8 @@ def _train_heads(
                           weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, config.milestone_epochs(), config.gamma)
     loader = make_loader(train_set, config.batch_size, shuffle=True, generator=order_generator,
-                         num_workers=num_workers)
-    for epoch in tqdm(range(config.epochs), desc="paper probe", disable=not progress, leave=False):
+                         num_workers=runtime.num_workers)
+    for epoch in tqdm(range(config.epochs), desc="paper probe", disable=not runtime.progress, leave=False):
         train_set.set_epoch(epoch)  # type: ignore[attr-defined]
         for batch in loader:
             image, label_a, label_b, base = unpack_batch(batch, device)

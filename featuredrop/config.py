@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import types
 import typing
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["from_dict", "to_dict", "load_json", "save_json", "check_finite"]
+__all__ = ["from_dict", "to_dict", "save_json"]
 
 
 def _coerce(name: str, tp: Any, value: Any) -> Any:
@@ -115,16 +114,3 @@ def save_json(path: str | Path, obj: Any) -> None:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         obj = to_dict(obj)
     Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def load_json(cls: type[T], path: str | Path) -> T:
-    """Load a config of type ``cls`` from a JSON file (unknown keys are rejected)."""
-    return from_dict(cls, json.loads(Path(path).read_text()))
-
-
-def check_finite(name: str, value: float) -> float:
-    """Return ``float(value)``; raise ``ValueError`` naming ``name`` when it is NaN or infinite."""
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value

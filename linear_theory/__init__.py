@@ -7,8 +7,12 @@ theory; the Feature Dropout paper's theorems are not reproduced verbatim). Publi
   ``spectral_optimum``);
 - :func:`spectral_loss`, :func:`spectral_grad`, :func:`spectral_optimum` — the spectral loss;
 - :func:`critical_dropout`, :func:`best_dropout` — where dropout rescues a suppressed feature;
-- :mod:`linear_theory.closed_form` — the same closed forms vectorized over sweeps;
+- :class:`TwoBlock` — the strong/weak two-block setting (models, closed form over grids);
+- :mod:`linear_theory.closed_form` — the same closed forms vectorized over sweeps (``predict``:
+  eigenvalue -> captured dims -> probe ``R^2`` -> accuracy);
 - :mod:`linear_theory.dynamics`, :mod:`linear_theory.simulate` — gradient flow and GD/SGD;
+  :mod:`linear_theory.integrate` — the batched Dormand-Prince integrator;
+- :mod:`linear_theory.infonce_runs` — many InfoNCE runs, batched, cached on disk;
 - :mod:`linear_theory.symbolic` — sympy derivations; :mod:`linear_theory.sweep` — the CLI.
 """
 
@@ -26,6 +30,7 @@ from linear_theory.spectral import (
     spectral_optimum,
 )
 from linear_theory.trajectory import Trajectory
+from linear_theory.two_block import TwoBlock
 
 __all__ = [
     "FeatureBlock",
@@ -42,4 +47,5 @@ __all__ = [
     "best_dropout",
     "Trajectory",
     "SimulationConfig",
+    "TwoBlock",
 ]

@@ -14,6 +14,8 @@ The last axis indexes the ``K`` feature blocks. Notation of shared/theory.md:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -25,6 +27,8 @@ __all__ = [
     "sign_accuracy",
     "critical_keep",
     "critical_dropout_from_eigenvalue",
+    "Prediction",
+    "predict",
     "TIE_RTOL",
 ]
 
@@ -126,3 +130,25 @@ def critical_dropout_from_eigenvalue(
     lam0 = block_eigenvalues(strength, 0.0, aug_noise, noise)
     q = critical_keep(strength, aug_noise, noise, target)
     return np.where(lam0 > np.asarray(target, dtype=float), 1.0 - q, np.nan)
+
+
+class Prediction(NamedTuple):
+    """What the spectral optimum implies per block; every field has shape ``(..., K)``."""
+
+    eigenvalue: np.ndarray
+    captured_dims: np.ndarray
+    probe_r2: np.ndarray
+    probe_accuracy: np.ndarray
+
+
+def predict(strength: ArrayLike, dropout: ArrayLike, aug_noise: ArrayLike, noise: ArrayLike, dims: ArrayLike,
+            rep_dim: ArrayLike) -> Prediction:
+    """The prediction chain eigenvalue -> captured dims -> probe ``R^2`` -> sign-task accuracy.
+
+    The one place this chain is written (the spectral optimum of a model, the two-block sweeps
+    and the deep-vs-theory figure all call it). Block parameters broadcast to ``(..., K)``.
+    """
+    lam = block_eigenvalues(strength, dropout, aug_noise, noise)
+    captured = allocate_capacity(lam, dims, rep_dim)
+    r2 = probe_r2_from_capture(captured, dims, strength, noise)
+    return Prediction(lam, captured, r2, sign_accuracy(r2))

@@ -13,8 +13,9 @@ It is written here as ``a0 / (exp(-8 c t) + a0 v^2 (1 - exp(-8 c t)) / c)``, whi
 ``c = 0`` (a dropped-always block or a noise direction decays as ``a0 / (1 + 8 v^2 a0 t)``).
 With competition (fewer rows than directions that would grow, or a generic random init) the rows
 mix and the flow is integrated numerically: :func:`gradient_flow` (one model, ``solve_ivp``) and
-:func:`gradient_flow_batch` (many models of one shape: a vectorized Dormand-Prince 5(4) on the
-encoder, with every group of coordinates wider than ``k`` rotated onto ``k`` columns, exactly).
+:func:`gradient_flow_batch` (many models of one shape: the batched Dormand-Prince 5(4) of
+:mod:`linear_theory.integrate` on the encoder, with every group of coordinates wider than ``k``
+rotated onto ``k`` columns, exactly).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from scipy.integrate import solve_ivp
 
-from linear_theory.model import LinearModel
+from linear_theory.integrate import integrate_dp45
+from linear_theory.model import LinearModel, check_same_shape
 from linear_theory.spectral import captured_strength, encoder_probe_r2, spectral_grad, spectral_loss
 from linear_theory.trajectory import Trajectory
 
@@ -230,36 +232,13 @@ def gradient_flow(model: LinearModel, t_eval: ArrayLike, W0: ArrayLike, *, rtol:
 # these compressed encoders, exactly; the noise coordinates shrink from d - sum r to k columns.
 # (Integrating the Gram matrices W_g W_g^T instead would be smaller still but is unstable: round-off
 # excites ranks above r_g that the encoder cannot have, and they grow whenever a block would win.)
-_DP_A = (
-    (),
-    (1 / 5,),
-    (3 / 40, 9 / 40),
-    (44 / 45, -56 / 15, 32 / 9),
-    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-)
-_DP_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)
-# 5th-order minus embedded 4th-order weights (the last entry multiplies f(y_new), FSAL)
-_DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
-
-
-def _check_same_shape(models: Sequence[LinearModel]) -> None:
-    if not models:
-        raise ValueError("models must hold at least one LinearModel")
-    ref = models[0]
-    shape = ([b.dim for b in ref.blocks], ref.rep_dim, ref.d)
-    for i, m in enumerate(models):
-        if ([b.dim for b in m.blocks], m.rep_dim, m.d) != shape:
-            raise ValueError(f"models[{i}] differs from models[0] in block dims, rep_dim or input_dim")
-
-
 def _groups(models: Sequence[LinearModel]) -> tuple[list[slice], np.ndarray, np.ndarray, np.ndarray]:
     """Coordinate groups (the blocks, then the noise coordinates if any) and their per-model moments.
 
     Returns:
         ``slices`` (``G``), and ``v``, ``c``, ``clean`` (clean-input variance) of shape ``(B, G)``.
     """
-    _check_same_shape(models)
+    check_same_shape(models)
     ref = models[0]
     slices = list(ref.block_slices())
     total = slices[-1].stop
@@ -373,53 +352,11 @@ def gradient_flow_batch(models: Sequence[LinearModel], t_eval: ArrayLike, W0: Ar
     widths = [sl.stop - sl.start for sl in cslices]
     sig = np.repeat(v, widths, axis=1)[:, None, :].astype(dtype)
     cc = np.repeat(c, widths, axis=1)[:, None, :].astype(dtype)
-    Ws = _integrate_dp45(Wc, sig, cc, t_eval, rtol, atol, max_steps)  # (T, B, k, D)
+    rate = 8.0 * float(np.max(cc)) + 8.0 * float(np.max(sig)) ** 2 * float(np.max(np.sum(Wc**2, axis=-2))) + 1e-3
+    Ws = integrate_dp45(lambda W: _flow_rhs(W, sig, cc), Wc, t_eval, first_step=0.1 / rate, rtol=rtol, atol=atol,
+                        max_steps=max_steps, name="gradient_flow_batch")  # (T, B, k, D)
     P = _gram(np.swapaxes(Ws, 0, 1).astype(np.float64), cslices)  # (B, T, G, k, k)
     strength = np.array([[b.strength for b in m.blocks] for m in models])
     dims = np.array([b.dim for b in models[0].blocks], dtype=float)
     cs, r2, loss = _gram_diagnostics(P, v, c, clean, strength, dims)
     return Trajectory(t_eval, cs, r2, loss, "gradient_flow", label)
-
-
-def _integrate_dp45(y0: np.ndarray, sig: np.ndarray, cc: np.ndarray, t_eval: np.ndarray, rtol: float, atol: float,
-                    max_steps: int) -> np.ndarray:
-    """Adaptive Dormand-Prince 5(4) on ``dW/dt = _flow_rhs(W)``, batched over axis 0. Returns ``(T, *y0.shape)``."""
-    y = y0
-    out = np.empty((t_eval.size, *y0.shape), dtype=y0.dtype)
-    rate = 8.0 * float(np.max(cc)) + 8.0 * float(np.max(sig)) ** 2 * float(np.max(np.sum(y0**2, axis=-2))) + 1e-3
-    h = 0.1 / rate
-    # flush entries that decayed below `tiny`: denormal floats make CPU arithmetic ~100x slower, and
-    # products of three entries must stay clear of them; such a direction is 0 to the precision anyway
-    tiny = 1e-100 if y0.dtype == np.float64 else 1e-12
-    axes = tuple(range(1, y0.ndim))
-    t, steps, n_out = 0.0, 0, 0
-    f = _flow_rhs(y, sig, cc)
-    while n_out < t_eval.size:
-        if t >= t_eval[n_out] - 1e-12 * max(1.0, t_eval[n_out]):
-            out[n_out] = y
-            n_out += 1
-            continue
-        if steps >= max_steps:
-            raise RuntimeError(f"gradient_flow_batch: more than max_steps={max_steps} steps before t={t_eval[-1]}")
-        steps += 1
-        step = min(h, float(t_eval[n_out]) - t)
-        ks = [f]
-        for a_row in _DP_A[1:]:
-            ks.append(_flow_rhs(y + step * sum(a * kk for a, kk in zip(a_row, ks) if a != 0.0), sig, cc))
-        y_new = y + step * sum(b * kk for b, kk in zip(_DP_B, ks) if b != 0.0)
-        f_new = _flow_rhs(y_new, sig, cc)
-        err = step * sum(e * kk for e, kk in zip(_DP_E, [*ks, f_new]) if e != 0.0)
-        scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
-        err_norm = float(np.sqrt(np.max(np.mean((err / scale) ** 2, axis=axes))))
-        if not np.isfinite(err_norm):
-            raise RuntimeError("gradient_flow_batch: the state became non-finite (W0 too large?)")
-        if err_norm <= 1.0:
-            t += step
-            y_new[np.abs(y_new) < tiny] = 0.0
-            f_new[np.abs(f_new) < tiny] = 0.0
-            y, f = y_new, f_new
-            if step == h:  # only a full step may grow the step size
-                h *= min(5.0, 0.9 * err_norm ** -0.2) if err_norm > 0 else 5.0
-        else:
-            h = step * max(0.2, 0.9 * err_norm ** -0.2)
-    return out

@@ -11,6 +11,7 @@ destroying the label of every task that reads ``z_i``) and adds label-preserving
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from linear_theory.closed_form import block_moments
 
-__all__ = ["FeatureBlock", "LinearModel", "Views"]
+__all__ = ["FeatureBlock", "LinearModel", "Views", "check_same_shape"]
 
 
 def _check_number(owner: str, name: str, value: float, *, low: float, low_open: bool, high: float = math.inf) -> float:
@@ -167,12 +168,6 @@ class LinearModel:
             diag[sl] = b.strength**2 + self.noise**2
         return np.diag(diag)
 
-    def spectral_optimum(self):  # -> linear_theory.spectral.SpectralOptimum
-        """Closed-form optimum of the spectral loss; see :func:`linear_theory.spectral.spectral_optimum`."""
-        from linear_theory.spectral import spectral_optimum
-
-        return spectral_optimum(self)
-
     # -- sampling --------------------------------------------------------------------------
     def sample_views(self, n: int, rng: np.random.Generator) -> Views:
         """Draw ``n`` examples, their clean input and two independent views.
@@ -197,3 +192,18 @@ class LinearModel:
                 e = rng.standard_normal((n, b.dim))
                 views[t][:, sl] += b.strength * masks[t, :, i : i + 1] * (z + b.aug_noise * e)
         return Views(views[0], views[1], clean, latents, masks)
+
+
+def check_same_shape(models: Sequence[LinearModel]) -> None:
+    """Raise ``ValueError`` unless ``models`` is non-empty and shares block dims, ``rep_dim`` and ``input_dim``.
+
+    Batched runners (:func:`linear_theory.dynamics.gradient_flow_batch`,
+    :func:`linear_theory.simulate.simulate_many`) stack such models along one axis.
+    """
+    if not models:
+        raise ValueError("models must hold at least one LinearModel")
+    ref = models[0]
+    shape = ([b.dim for b in ref.blocks], ref.rep_dim, ref.d)
+    for i, m in enumerate(models):
+        if ([b.dim for b in m.blocks], m.rep_dim, m.d) != shape:
+            raise ValueError(f"models[{i}] differs from models[0] in block dims, rep_dim or input_dim")

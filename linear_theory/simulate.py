@@ -41,8 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from featuredrop.losses import nt_xent
-from linear_theory.dynamics import _check_same_shape
-from linear_theory.model import LinearModel
+from linear_theory.model import LinearModel, check_same_shape
 from linear_theory.spectral import captured_strength, encoder_probe_r2
 from linear_theory.trajectory import Trajectory
 
@@ -176,7 +175,7 @@ class _Coords:
 
 
 def _coords(models: Sequence[LinearModel], dtype: torch.dtype) -> _Coords:
-    _check_same_shape(models)
+    check_same_shape(models)
     ref = models[0]
     block_of = torch.tensor(np.repeat(np.arange(len(ref.blocks)), [b.dim for b in ref.blocks]))
 

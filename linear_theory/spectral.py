@@ -14,13 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from linear_theory.closed_form import (
-    allocate_capacity,
-    block_eigenvalues,
-    critical_dropout_from_eigenvalue,
-    probe_r2_from_capture,
-    sign_accuracy,
-)
+from linear_theory.closed_form import Prediction, block_eigenvalues, critical_dropout_from_eigenvalue, predict
 from linear_theory.model import LinearModel
 
 __all__ = [
@@ -35,6 +29,7 @@ __all__ = [
     "best_dropout",
     "model_eigenvalues",
     "model_allocation",
+    "model_prediction",
 ]
 
 
@@ -67,9 +62,16 @@ def model_eigenvalues(model: LinearModel) -> np.ndarray:
     return block_eigenvalues([x.strength for x in b], [x.dropout for x in b], [x.aug_noise for x in b], model.noise)
 
 
+def model_prediction(model: LinearModel) -> Prediction:
+    """Per-block eigenvalue, captured dims, probe ``R^2`` and accuracy at the spectral optimum (no ``W`` built)."""
+    b = model.blocks
+    return predict([x.strength for x in b], [x.dropout for x in b], [x.aug_noise for x in b], model.noise,
+                   [x.dim for x in b], model.rep_dim)
+
+
 def model_allocation(model: LinearModel) -> np.ndarray:
     """Expected captured dims per block at the spectral optimum. Shape: ``(K,)``."""
-    return allocate_capacity(model_eigenvalues(model), [b.dim for b in model.blocks], model.rep_dim)
+    return model_prediction(model).captured_dims
 
 
 @dataclass(frozen=True)
@@ -106,12 +108,7 @@ def spectral_optimum(model: LinearModel) -> SpectralOptimum:
     top = np.clip(evals[order], 0.0, None)
     W = np.zeros((model.rep_dim, model.d))
     W[: len(order)] = (np.sqrt(top)[:, None] * evecs[:, order].T) @ s_inv_half
-    lam = model_eigenvalues(model)
-    dims = np.array([b.dim for b in model.blocks], dtype=float)
-    captured = allocate_capacity(lam, dims, model.rep_dim)
-    strength = np.array([b.strength for b in model.blocks])
-    r2 = probe_r2_from_capture(captured, dims, strength, model.noise)
-    return SpectralOptimum(W, float(-np.sum(top**2)), lam, captured, r2, sign_accuracy(r2))
+    return SpectralOptimum(W, float(-np.sum(top**2)), *model_prediction(model))
 
 
 def encoder_probe_r2(model: LinearModel, W: ArrayLike) -> np.ndarray:
@@ -194,8 +191,7 @@ def _objective(model: LinearModel, block: int, p: float, weights: np.ndarray) ->
 
 def spectral_optimum_r2(model: LinearModel) -> np.ndarray:
     """Per-block probe ``R^2`` at the spectral optimum (no ``W`` built). Shape ``(K,)``."""
-    dims = [b.dim for b in model.blocks]
-    return probe_r2_from_capture(model_allocation(model), dims, [b.strength for b in model.blocks], model.noise)
+    return model_prediction(model).probe_r2
 
 
 def best_dropout(model: LinearModel, block: int, weights: ArrayLike | None = None) -> BestDropout:

@@ -19,20 +19,18 @@ import math
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from featuredrop.cli import OneLineParser
 from featuredrop.config import from_dict, to_dict
-from linear_theory.closed_form import (
-    allocate_capacity,
-    block_eigenvalues,
-    critical_dropout_from_eigenvalue,
-    probe_r2_from_capture,
-    sign_accuracy,
-)
+from linear_theory.closed_form import sign_accuracy
+from linear_theory.infonce_runs import infonce_runs
+from linear_theory.simulate import SimulationConfig
+from linear_theory.two_block import TwoBlock
 
 __all__ = ["SweepConfig", "parse_range", "closed_form_sweep", "main"]
 
@@ -56,25 +54,26 @@ def parse_range(text: str, name: str) -> tuple[float, float, int]:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """What the sweep computes. Ranges are ``(start, stop, num)`` as in ``numpy.linspace``."""
+    """What the sweep computes. Ranges are ``(start, stop, num)`` as in ``numpy.linspace``.
+
+    Attributes:
+        ratio: weak/strong strength ratio: ``s_2 = ratio * s_1`` (``setting.weak_strength`` is not read).
+        dropout: dropout ``p`` on the strong block.
+        loss: ``"spectral"`` (closed form only) or ``"infonce"`` (also simulated runs).
+        rep_dim: capacity ``k``.
+        setting: the two-block model; its ``input_dim`` (``None``: 32, at least the blocks' total)
+            only matters for the InfoNCE runs.
+        simulation: the InfoNCE training (shared/theory.md settings); seeds ``simulation.seed`` on.
+        seeds: InfoNCE runs per grid point.
+    """
 
     ratio: tuple[float, float, int] = (0.02, 1.0, 50)
     dropout: tuple[float, float, int] = (0.0, 0.95, 20)
     loss: Literal["spectral", "infonce"] = "spectral"
-    strong_strength: float = 3.0
-    dims: tuple[int, int] = (4, 4)
     rep_dim: int = 4
-    noise: float = 0.1
-    aug_noise: tuple[float, float] = (0.0, 0.5)
-    input_dim: int | None = None
-    # InfoNCE simulation (shared/theory.md settings)
-    steps: int = 3000
-    lr: float = 0.5
-    batch_size: int = 256
-    temperature: float = 0.2
-    init_scale: float = 0.01
+    setting: TwoBlock = TwoBlock()
+    simulation: SimulationConfig = SimulationConfig()
     seeds: int = 1
-    seed: int = 0
 
     def __post_init__(self) -> None:
         r0, r1, _ = self.ratio
@@ -85,51 +84,24 @@ class SweepConfig:
             raise ValueError(f"dropout must lie in [0, 1], got {self.dropout}")
         if self.ratio[2] < 1 or self.dropout[2] < 1:
             raise ValueError("ratio and dropout need at least one point each")
-        if not (self.strong_strength > 0 and math.isfinite(self.strong_strength)):
-            raise ValueError(f"strong_strength must be > 0, got {self.strong_strength}")
-        if min(self.dims) < 1:
-            raise ValueError(f"dims must be >= 1, got {self.dims}")
-        if self.rep_dim < 1:
-            raise ValueError(f"rep_dim must be >= 1, got {self.rep_dim}")
-        if not (self.noise >= 0 and math.isfinite(self.noise)):
-            raise ValueError(f"noise must be >= 0, got {self.noise}")
-        if min(self.aug_noise) < 0 or not all(math.isfinite(a) for a in self.aug_noise):
-            raise ValueError(f"aug_noise must be >= 0, got {self.aug_noise}")
-        if self.input_dim is not None and self.input_dim < sum(self.dims):
-            raise ValueError(f"input_dim must be >= sum(dims) = {sum(self.dims)}, got {self.input_dim}")
-        for name in ("steps", "batch_size", "seeds"):
+        for name in ("rep_dim", "seeds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "temperature", "init_scale"):
-            value = getattr(self, name)
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be > 0, got {value}")
 
     def grid(self) -> tuple[np.ndarray, np.ndarray]:
-        """The (ratio, dropout) grid, each of shape ``(num_ratio, num_dropout)``."""
-        ratios = np.linspace(*self.ratio)
-        ps = np.linspace(*self.dropout)
-        return np.meshgrid(ratios, ps, indexing="ij")
+        """The (ratio, dropout) axes, each of shape ``(num,)``."""
+        return np.linspace(*self.ratio), np.linspace(*self.dropout)
 
 
 def closed_form_sweep(config: SweepConfig) -> dict[str, np.ndarray]:
-    """Spectral closed form at every grid point in one vectorized call.
+    """Spectral closed form at every grid point in one vectorized call (:meth:`TwoBlock.ratio_grid`).
 
     Returns:
         Arrays of shape ``(num_ratio, num_dropout)`` (``ratio``, ``dropout``, ``p_star``) and
         ``(num_ratio, num_dropout, 2)`` (``eigenvalue``, ``captured_dims``, ``probe_r2``,
         ``probe_accuracy``).
     """
-    ratio, p = config.grid()
-    s = np.stack([np.full_like(ratio, config.strong_strength), config.strong_strength * ratio], axis=-1)
-    drop = np.stack([p, np.zeros_like(p)], axis=-1)
-    eta = np.asarray(config.aug_noise, dtype=float)
-    lam = block_eigenvalues(s, drop, eta, config.noise)
-    captured = allocate_capacity(lam, config.dims, config.rep_dim)
-    r2 = probe_r2_from_capture(captured, config.dims, s, config.noise)
-    p_star = critical_dropout_from_eigenvalue(config.strong_strength, eta[0], config.noise, lam[..., 1])
-    return {"ratio": ratio, "dropout": p, "p_star": p_star, "eigenvalue": lam, "captured_dims": captured,
-            "probe_r2": r2, "probe_accuracy": sign_accuracy(r2)}
+    return config.setting.ratio_grid(*config.grid(), config.rep_dim)
 
 
 def _closed_form_rows(config: SweepConfig) -> list[dict[str, float | str | int]]:
@@ -149,28 +121,19 @@ def _closed_form_rows(config: SweepConfig) -> list[dict[str, float | str | int]]
 
 
 def _infonce_rows(config: SweepConfig, progress: bool) -> list[dict[str, float | str | int]]:
-    """Train the linear encoder with InfoNCE at every grid point and seed (batched over points)."""
-    from linear_theory.model import FeatureBlock, LinearModel
-    from linear_theory.simulate import SimulationConfig, final_probe_r2
-
-    ratio, p = config.grid()
-    d = config.input_dim if config.input_dim is not None else max(32, sum(config.dims))
-    models = [
-        LinearModel((FeatureBlock(config.dims[0], config.strong_strength, float(pp), config.aug_noise[0]),
-                     FeatureBlock(config.dims[1], config.strong_strength * float(rr), 0.0, config.aug_noise[1])),
-                    config.rep_dim, config.noise, d)
-        for rr, pp in zip(ratio.ravel(), p.ravel())
-    ]
-    sim = SimulationConfig(steps=config.steps, lr=config.lr, batch_size=config.batch_size,
-                           temperature=config.temperature, init_scale=config.init_scale, seed=config.seed,
-                           loss="infonce")
-    seeds = [config.seed + i for i in range(config.seeds)]
-    r2 = final_probe_r2(models, seeds, sim, progress=progress)  # (M, S, K)
+    """Train the linear encoder with InfoNCE at every grid point and seed (one batch, no cache)."""
+    setting = config.setting
+    if setting.input_dim is None:
+        setting = replace(setting, input_dim=max(32, sum(setting.dims)))
+    ratios, ps = config.grid()
+    points = [(float(r), float(p)) for r in ratios for p in ps]
+    models = [replace(setting, weak_strength=setting.strong_strength * r).model(p, config.rep_dim) for r, p in points]
+    seeds = [config.simulation.seed + i for i in range(config.seeds)]
+    r2 = infonce_runs(models, seeds, config.simulation, progress=progress).probe_r2  # (M, S, K)
     rows: list[dict[str, float | str | int]] = []
-    for m, (rr, pp) in enumerate(zip(ratio.ravel(), p.ravel())):
+    for m, (rr, pp) in enumerate(points):
         for s_idx, seed in enumerate(seeds):
-            row: dict[str, float | str | int] = {"method": "infonce_simulation", "seed": seed,
-                                                 "ratio": float(rr), "dropout": float(pp)}
+            row: dict[str, float | str | int] = {"method": "infonce_simulation", "seed": seed, "ratio": rr, "dropout": pp}
             for b in range(2):
                 row[f"probe_r2_{b}"] = float(r2[m, s_idx, b])
                 row[f"probe_accuracy_{b}"] = float(sign_accuracy(r2[m, s_idx, b]))
@@ -208,31 +171,26 @@ def summarize(config: SweepConfig) -> str:
     return "\n".join(lines)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    d = SweepConfig()
-    p = _Parser(prog="python -m linear_theory.sweep", description=__doc__.split("\n\n")[0])
+    d, setting, sim = SweepConfig(), TwoBlock(), SimulationConfig()
+    p = OneLineParser(prog="python -m linear_theory.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--ratio", default="0.02:1:50", help="weak/strong strength ratio START:STOP:NUM (default %(default)s)")
     p.add_argument("--dropout", default="0:0.95:20", help="dropout on the strong block START:STOP:NUM (default %(default)s)")
     p.add_argument("--loss", choices=["spectral", "infonce"], default=d.loss,
                    help="spectral = closed form; infonce = simulated InfoNCE training (slow)")
-    p.add_argument("--strong-strength", type=float, default=d.strong_strength, help="strength s_1 of block 0")
+    p.add_argument("--strong-strength", type=float, default=setting.strong_strength, help="strength s_1 of block 0")
     p.add_argument("--dims", default="4,4", help="block dims r_1,r_2 (default %(default)s)")
     p.add_argument("--rep-dim", type=int, default=d.rep_dim, help="representation dim k (capacity)")
-    p.add_argument("--noise", type=float, default=d.noise, help="isotropic input noise sigma")
+    p.add_argument("--noise", type=float, default=setting.noise, help="isotropic input noise sigma")
     p.add_argument("--aug-noise", default="0,0.5", help="augmentation noise eta_1,eta_2 (default %(default)s)")
     p.add_argument("--input-dim", type=int, default=None, help="input dim d (default: sum of dims; InfoNCE: 32)")
-    p.add_argument("--steps", type=int, default=d.steps, help="InfoNCE SGD steps")
-    p.add_argument("--lr", type=float, default=d.lr, help="InfoNCE SGD learning rate")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="InfoNCE pairs per minibatch")
-    p.add_argument("--temperature", type=float, default=d.temperature, help="InfoNCE temperature tau")
-    p.add_argument("--init-scale", type=float, default=d.init_scale, help="std of the initial W entries")
+    p.add_argument("--steps", type=int, default=sim.steps, help="InfoNCE SGD steps")
+    p.add_argument("--lr", type=float, default=sim.lr, help="InfoNCE SGD learning rate")
+    p.add_argument("--batch-size", type=int, default=sim.batch_size, help="InfoNCE pairs per minibatch")
+    p.add_argument("--temperature", type=float, default=sim.temperature, help="InfoNCE temperature tau")
+    p.add_argument("--init-scale", type=float, default=sim.init_scale, help="std of the initial W entries")
     p.add_argument("--seeds", type=int, default=d.seeds, help="InfoNCE runs per grid point")
-    p.add_argument("--seed", type=int, default=d.seed, help="first seed")
+    p.add_argument("--seed", type=int, default=sim.seed, help="first seed")
     p.add_argument("--out", default="runs/sweep", help="output folder (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -255,10 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = from_dict(SweepConfig, {
             "ratio": parse_range(args.ratio, "ratio"), "dropout": parse_range(args.dropout, "dropout"),
-            "loss": args.loss, "strong_strength": args.strong_strength, "dims": _pair(args.dims, "dims", int),
-            "rep_dim": args.rep_dim, "noise": args.noise, "aug_noise": _pair(args.aug_noise, "aug-noise", float),
-            "input_dim": args.input_dim, "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
-            "temperature": args.temperature, "init_scale": args.init_scale, "seeds": args.seeds, "seed": args.seed,
+            "loss": args.loss, "rep_dim": args.rep_dim, "seeds": args.seeds,
+            "setting": {"strong_strength": args.strong_strength, "dims": _pair(args.dims, "dims", int),
+                        "noise": args.noise, "aug_noise": _pair(args.aug_noise, "aug-noise", float),
+                        "input_dim": args.input_dim},
+            "simulation": {"steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
+                           "temperature": args.temperature, "init_scale": args.init_scale, "seed": args.seed},
         })
     except ValueError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)

@@ -10,7 +10,9 @@ not exist yet are skipped with one line, never drawn from invented numbers. Modu
   solid, column-width sizes;
 - :mod:`paper_figures.io` - saving a figure with its table and provenance;
 - :mod:`paper_figures.registry` - :class:`FigureSpec`, :func:`render`, :func:`render_all`;
-- :mod:`paper_figures.theory` - the linear-theory figures.
+- :mod:`paper_figures.phase_diagram`, :mod:`paper_figures.learning_curves`,
+  :mod:`paper_figures.spectral_vs_infonce` - the linear-theory figures 1-3;
+- :mod:`paper_figures.deep` - the deep-arm figures 4-7; :mod:`paper_figures.randbits` - figure 8.
 """
 
 from paper_figures.io import load_table, save_figure

@@ -9,18 +9,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from featuredrop.cli import OneLineParser
 from paper_figures.registry import FigureContext, default_registry, render_all
 
 PROG = "python -m paper_figures"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Draw the paper's figures: NAME.png/.pdf plus NAME.csv/.json of the numbers.")
+    p = OneLineParser(prog=PROG, description="Draw the paper's figures: NAME.png/.pdf plus NAME.csv/.json of the numbers.")
     p.add_argument("--out", default="figures", help="output folder (default %(default)s); caches go to OUT/cache")
     p.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures (see --list)")
     p.add_argument("--quick", action="store_true", help="few points and steps (seconds; not the paper's numbers)")

@@ -2,9 +2,10 @@
 
 The results root (``FigureContext.results``, ``--results DIR``) holds run folders laid out as
 ``DIR/<dataset>/<method>/os<overlay_strength>_p<dropout_p>/seed<k>/`` (what
-``scripts/deep_cpu_grid.py`` writes). Each folder is read through its own files only:
-``config.json`` (dataset, method, overlay strength, dropout p, seed - the folder name is not
-trusted), ``probe.json`` (final accuracies ``{"fast": {"task_a", "task_b"}, ["paper": ...]}``),
+``scripts/deep_cpu_grid.py`` writes). Each folder is read through its own files only, by
+:class:`deep_experiments.run.folder.RunFolder`: ``config.json`` (dataset, method = kind of views,
+overlay strength, dropout p, seed - the folder name is not trusted; older formats migrated),
+``probe.json`` (final accuracies ``{"fast": {"task_a", "task_b"}, ["paper": ...]}``),
 ``metrics.jsonl`` (records ``{"kind": "fast_probe", "epoch", "task_a", "task_b"}``) and, for the
 viewmaker views, ``checkpoint.pt``. Task A is the base image's class, task B the overlay's.
 
@@ -15,7 +16,6 @@ say so. With no run folders a figure is skipped with one line; nothing is ever i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,16 +25,19 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from linear_theory import closed_form
+from deep_experiments.run.folder import RunFolder
+from deep_experiments.run.folder import find_runs as find_run_folders
+from deep_experiments.views import METHODS
+from linear_theory.two_block import TwoBlock
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
+from paper_figures.stats import summarize
 from paper_figures.style import CLOSED_FORM, METHOD_COLORS, SIMULATION, TEXT_WIDTH, new_figure, task_color
 
-__all__ = ["DeepRun", "find_runs", "summarize", "DeepFigureConfig", "TheoryVsDeepConfig", "linear_prediction",
+__all__ = ["DeepRun", "find_runs", "DeepFigureConfig", "TheoryVsDeepConfig", "linear_prediction",
            "FIGURES"]
 
 TASKS = ("task_a", "task_b")
 TASK_LABELS = {"task_a": "task A (base photo)", "task_b": "task B (overlay)"}
-METHODS = ("expert", "viewmaker", "dropout")
 HINT = "OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --out DIR, then --results DIR"
 CAVEAT = "small CPU smoke runs on offline stand-in data, not the paper's full-size runs"
 
@@ -57,17 +60,14 @@ class DeepRun:
 
     def fast_probes(self) -> list[dict[str, Any]]:
         """The ``fast_probe`` records of ``metrics.jsonl``, by epoch (a torn line is skipped)."""
-        path = self.folder / "metrics.jsonl"
-        records = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if rec.get("kind") == "fast_probe":
-                    records.append(rec)
-        return sorted(records, key=lambda r: r["epoch"])
+        return RunFolder(self.folder).fast_probes()
+
+    @classmethod
+    def read(cls, run: RunFolder) -> DeepRun:
+        """The figures' view of a finished run folder."""
+        config = run.load_config()
+        return cls(run.root, config.data.dataset, config.views.kind, config.data.overlay_strength,
+                   config.views.dropout.p, config.train.seed, run.read_probe())
 
 
 def find_runs(root: str | Path) -> list[DeepRun]:
@@ -77,24 +77,10 @@ def find_runs(root: str | Path) -> list[DeepRun]:
         MissingResults: no finished run (no ``probe.json`` with a ``config.json`` beside it).
     """
     root = Path(root)
-    runs = []
-    for probe in sorted(root.glob("*/*/*/seed*/probe.json")):
-        config_path = probe.parent / "config.json"
-        if not config_path.exists():
-            continue
-        cfg = json.loads(config_path.read_text())
-        runs.append(DeepRun(probe.parent, cfg["data"]["dataset"], cfg["train"]["method"],
-                            float(cfg["data"].get("overlay_strength", 1.0)), float(cfg["train"].get("dropout_p", 0.5)),
-                            int(cfg["train"]["seed"]), json.loads(probe.read_text())))
+    runs = [DeepRun.read(run) for run in find_run_folders(root, "*/*/*/seed*/probe.json")]
     if not runs:
         raise MissingResults(root / "<dataset>/<method>/os<s>_p<p>/seed<k>/probe.json", HINT)
     return sorted(runs, key=lambda r: (r.dataset, r.method, r.overlay_strength, r.dropout_p, r.seed))
-
-
-def summarize(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (``ddof=1``; 0 for a single value)."""
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
 
 
 def _grid(ncols: int, nrows: int, **kw: Any) -> tuple[Figure, np.ndarray]:
@@ -254,25 +240,19 @@ def viewmaker_views(run: DeepRun, config: ViewmakerViewsConfig) -> tuple[Figure,
     """Figure 6: test images, ``views`` viewmaker views of each and the amplified differences.
 
     The viewmaker is rebuilt from the run's ``config.json`` and loaded from ``checkpoint.pt``
-    (``modules["viewmaker"]``); views are ``x + delta`` (pixel space), differences ``delta`` shown
-    as ``0.5 + amplify * delta``. Rows: one per (image, view) with the test index, mean and max
-    ``|delta|`` and the source run folder.
+    (``modules["viewmaker"]``, :meth:`RunFolder.load_viewmaker`); views are ``x + delta`` (pixel
+    space), differences ``delta`` shown as ``0.5 + amplify * delta``. Rows: one per (image, view)
+    with the test index, mean and max ``|delta|`` and the source run folder.
     """
     import torch
 
-    from deep_experiments.checkpoint import load_checkpoint
-    from deep_experiments.runfolder import RunFolder
-    from deep_experiments.train import build_datasets
-    from deep_experiments.viewmaker import Viewmaker
+    from deep_experiments.data import build_dataset
 
     folder = RunFolder(run.folder)
     rc = folder.load_config()
-    _, test_set = build_datasets(rc)
-    spec = test_set.spec
-    budget = rc.viewmaker.budget if rc.viewmaker.budget is not None else spec.viewmaker_budget
-    vm = Viewmaker(spec.channels, budget, rc.viewmaker.num_res_blocks)
-    vm.load_state_dict(load_checkpoint(folder.checkpoint)["modules"]["viewmaker"])
-    vm.eval()
+    test_set = build_dataset(rc.data, "test", rc.train.seed)
+    vm = folder.load_viewmaker()
+    budget = vm.budget
     n = min(config.images, len(test_set))
     x = torch.stack([test_set[i][0] for i in range(n)]).float()
     gen = torch.Generator().manual_seed(config.seed)
@@ -319,19 +299,15 @@ class TheoryVsDeepConfig:
     """The linear two-block model the deep runs are set against, and the mapping between them.
 
     Mapping (documented in :func:`theory_vs_deep`): the overlay is the strong block 1 (deep
-    task B), the base photo the weak block 2 (deep task A); ``s_1 = strong_strength *
+    task B), the base photo the weak block 2 (deep task A) of ``setting``; ``s_1 = strong_strength *
     overlay_strength``, ``s_2 = weak_strength``, so overlay strength 1 is the reference ratio
     ``s_2/s_1 = weak_strength / strong_strength`` (1/3, theory.md) and the ratio scales as
     ``1 / overlay_strength``; feature dropout ``p`` on the overlay is dropout ``p_1`` on block 1.
     """
 
     protocol: str = "fast"
-    strong_strength: float = 3.0
-    weak_strength: float = 1.0
-    dims: tuple[int, int] = (4, 4)
+    setting: TwoBlock = TwoBlock()
     rep_dim: int = 4
-    noise: float = 0.1
-    aug_noise: tuple[float, float] = (0.0, 0.5)
     points: int = 201
 
 
@@ -344,16 +320,11 @@ def linear_prediction(config: TheoryVsDeepConfig, overlay_strength: np.ndarray |
     """Closed-form sign-task accuracy ``(..., 2)`` of (block 1 = overlay, block 2 = base photo).
 
     ``s_1 = strong_strength * overlay_strength``, ``s_2 = weak_strength``, dropout on block 1;
-    :mod:`linear_theory.closed_form` eigenvalues -> capacity allocation -> probe ``R^2`` ->
-    ``1/2 + arcsin(sqrt(R^2))/pi``.
+    :meth:`linear_theory.two_block.TwoBlock.predict` (eigenvalues -> capacity allocation -> probe
+    ``R^2`` -> ``1/2 + arcsin(sqrt(R^2))/pi``).
     """
-    os_, p = np.broadcast_arrays(np.asarray(overlay_strength, dtype=float), np.asarray(dropout, dtype=float))
-    strength = np.stack([config.strong_strength * os_, np.full(os_.shape, config.weak_strength)], axis=-1)
-    drop = np.stack([p, np.zeros(p.shape)], axis=-1)
-    lam = closed_form.block_eigenvalues(strength, drop, np.asarray(config.aug_noise), config.noise)
-    captured = closed_form.allocate_capacity(lam, np.asarray(config.dims), config.rep_dim)
-    r2 = closed_form.probe_r2_from_capture(captured, np.asarray(config.dims), strength, config.noise)
-    return closed_form.sign_accuracy(r2)
+    strong = config.setting.strong_strength * np.asarray(overlay_strength, dtype=float)
+    return config.setting.predict(dropout, config.rep_dim, strong=strong).probe_accuracy
 
 
 def _normalized(acc: float, chance: float) -> float:
@@ -375,7 +346,7 @@ def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[Fig
     raw ``mean``/``std`` over seeds, ``chance``, ``normalized``, ``folders``) or ``closed_form``
     (``x``, ``task``, ``accuracy``, ``normalized``).
     """
-    from deep_experiments.data.spec import dataset_spec
+    from deep_experiments.data import DataConfig, dataset_spec
 
     panels = {
         "overlay": ([r for r in runs if r.method == "expert"], lambda r: r.overlay_strength, "overlay strength"),
@@ -399,7 +370,7 @@ def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[Fig
                       "accuracy": float(a), "normalized": _normalized(float(a), 0.5)}
                      for x, a in zip(grid, pred[:, block])]
             for ds in sorted({r.dataset for r in group}):
-                spec = dataset_spec(ds)
+                spec = dataset_spec(DataConfig(dataset=ds))
                 chance = 1.0 / (spec.num_classes_a if task == "task_a" else spec.num_classes_b)
                 means, stds = [], []
                 for x in xs:

@@ -1,8 +1,8 @@
 """Figure 8: RandBits-MNIST with the Chen et al. colab's recipe, with and without dropout of the bits.
 
 Reads run folders of ``scripts/randbits_colab.py`` under ``FigureContext.randbits``
-(``--randbits DIR``): any folder below it with ``config.json`` (dataset ``randbit``) and
-``probe.json``. Bits ``b``, temperature, method, dropout ``p`` and seed come from ``config.json``;
+(``--randbits DIR``) through :class:`deep_experiments.run.folder.RunFolder`: any folder below it
+with ``config.json`` (dataset ``randbit``) and ``probe.json``. Bits ``b``, temperature, method, dropout ``p`` and seed come from ``config.json``;
 accuracies from ``probe.json``'s fast probe: ``task_a`` = digit class (the colab's linear
 evaluation, chance 0.1) and ``task_b_bits`` = mean accuracy of one linear probe per bit (chance 0.5).
 Panel (a) is the colab's table (digit accuracy vs ``b``, one line per temperature; the colab's own
@@ -13,7 +13,6 @@ probability ``p``) at one ``(b, temperature)``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from paper_figures.deep import summarize
+from deep_experiments.run.folder import RunFolder, find_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
+from paper_figures.stats import summarize
 from paper_figures.style import SIMULATION, TEXT_WIDTH, new_figure, task_color
 
 __all__ = ["RandBitsRun", "RandBitsConfig", "COLAB_TABLE", "find_randbits_runs", "randbits_figure", "FIGURES"]
@@ -58,19 +58,15 @@ class RandBitsRun:
     bits_accuracy: float | None
 
     @classmethod
-    def read(cls, folder: Path) -> RandBitsRun | None:
-        """The run in ``folder``, or ``None`` when it is not a finished RandBit run."""
-        cfg_path, probe_path = folder / "config.json", folder / "probe.json"
-        if not (cfg_path.exists() and probe_path.exists()):
+    def read(cls, run: RunFolder) -> RandBitsRun | None:
+        """The run of a finished run folder, or ``None`` when it is not a RandBit run."""
+        cfg = run.load_config()
+        if cfg.data.dataset != "randbit":
             return None
-        cfg, probe = json.loads(cfg_path.read_text()), json.loads(probe_path.read_text())
-        if cfg["data"]["dataset"] != "randbit":
-            return None
-        tc = cfg["train"]
-        p = float(tc["dropout_p"]) if tc["method"] == "dropout" else 0.0
-        return cls(folder, int(cfg["data"]["randbit_bits"]), float(tc["temperature"]), p, int(tc["seed"]),
-                   int(tc["epochs"]), str(cfg["data"]["digit_source"]), float(probe["fast"]["task_a"]),
-                   probe["fast"].get("task_b_bits"))
+        fast = run.read_probe()["fast"]
+        p = cfg.views.dropout.p if cfg.views.kind == "dropout" else 0.0
+        return cls(run.root, cfg.data.randbit_bits, cfg.train.temperature, p, cfg.train.seed, cfg.train.epochs,
+                   cfg.data.digit_source, float(fast["task_a"]), fast.get("task_b_bits"))
 
 
 def find_randbits_runs(root: str | Path) -> list[RandBitsRun]:
@@ -80,7 +76,7 @@ def find_randbits_runs(root: str | Path) -> list[RandBitsRun]:
         MissingResults: none found.
     """
     root = Path(root)
-    runs = [r for probe in sorted(root.glob("**/probe.json")) if (r := RandBitsRun.read(probe.parent)) is not None]
+    runs = [r for folder in find_runs(root) if (r := RandBitsRun.read(folder)) is not None]
     if not runs:
         raise MissingResults(root / "b<bits>_t<tau>_p<p>/seed<k>/probe.json", HINT)
     return sorted(runs, key=lambda r: (r.dropout_p, r.temperature, r.bits, r.seed))

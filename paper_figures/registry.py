@@ -1,7 +1,8 @@
 """Registry of figures: each figure is a :class:`FigureSpec`; :func:`render` draws and saves one.
 
-A figure module (``paper_figures.theory``, later the deep-arm figures) exposes ``FIGURES``, a tuple
-of specs; :func:`default_registry` collects them in paper order. A spec names the result files it
+A figure module (one per theory figure, :mod:`paper_figures.deep` for the deep-arm figures,
+:mod:`paper_figures.randbits`) exposes ``FIGURES``, a tuple of specs; :func:`default_registry`
+collects them in the paper order of :data:`FIGURE_MODULES`. A spec names the result files it
 reads (``requires``); when one is missing the figure is *skipped* with one line,
 ``skipped: no results at PATH (run COMMAND)``, and nothing is drawn: no figure is ever made from
 invented numbers. A draw function may also raise :class:`MissingResults` itself.
@@ -32,8 +33,9 @@ __all__ = [
     "render_all",
 ]
 
-#: Modules whose ``FIGURES`` make up the paper, in order (the deep-arm module is appended here).
-FIGURE_MODULES: tuple[str, ...] = ("paper_figures.theory", "paper_figures.deep", "paper_figures.randbits")
+#: Modules whose ``FIGURES`` make up the paper, in paper order (figures 1-3, 4-7, 8).
+FIGURE_MODULES: tuple[str, ...] = ("paper_figures.phase_diagram", "paper_figures.learning_curves",
+                                   "paper_figures.spectral_vs_infonce", "paper_figures.deep", "paper_figures.randbits")
 
 
 class MissingResults(Exception):

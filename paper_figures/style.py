@@ -3,8 +3,10 @@
 Conventions (shared by the theory and the deep figures):
 
 - **colour = what** is plotted: task/block 1 (the strong, suppressing feature) blue, task/block 2
-  (the weak, suppressed feature) vermillion; methods expert / viewmaker / feature dropout grey /
-  purple / green (Okabe-Ito palette, safe for colour-blind readers and in greyscale);
+  (the weak, suppressed feature) vermillion; the registered kinds of views of the deep arm
+  (``deep_experiments.views.METHODS``: expert / viewmaker / feature dropout) take
+  :data:`METHOD_PALETTE` in registry order: grey / purple / green (Okabe-Ito palette, safe for
+  colour-blind readers and in greyscale);
 - **line style = where the number comes from**: closed form dotted, simulation (gradient flow,
   GD/SGD, InfoNCE, deep runs) solid; simulations are drawn first and the closed form on top;
 - sizes are for a two-column paper: :data:`COLUMN_WIDTH` and :data:`TEXT_WIDTH` in inches, 8-pt text.
@@ -22,11 +24,14 @@ matplotlib.use("Agg")  # headless: figures are files, never windows
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from deep_experiments.views import METHODS  # noqa: E402
+
 __all__ = [
     "COLUMN_WIDTH",
     "TEXT_WIDTH",
     "TASK_COLORS",
     "BLOCK_COLORS",
+    "METHOD_PALETTE",
     "METHOD_COLORS",
     "SOURCE_LINESTYLES",
     "CLOSED_FORM",
@@ -45,12 +50,15 @@ COLUMN_WIDTH = 3.35
 TEXT_WIDTH = 6.9
 
 _BLUE, _VERMILLION, _GREEN, _PURPLE, _GREY = "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#555555"
+_ORANGE, _SKY, _YELLOW = "#E69F00", "#56B4E9", "#F0E442"
 
 #: Task ``i`` reads block ``i``: the same colour for both (index 0 = strong/task 1, 1 = weak/task 2).
 TASK_COLORS: tuple[str, str] = (_BLUE, _VERMILLION)
 BLOCK_COLORS: tuple[str, str] = TASK_COLORS
-#: Views used for contrastive training in the deep arm (and the linear analogue of each).
-METHOD_COLORS: dict[str, str] = {"expert": _GREY, "viewmaker": _PURPLE, "dropout": _GREEN}
+#: Colours of the kinds of views, given out in registry order (a new kind takes the next one).
+METHOD_PALETTE: tuple[str, ...] = (_GREY, _PURPLE, _GREEN, _ORANGE, _SKY, _YELLOW)
+#: Views used for contrastive training in the deep arm (and the linear analogue of each), by registry name.
+METHOD_COLORS: dict[str, str] = dict(zip(METHODS, METHOD_PALETTE))
 
 #: Line style of each source of numbers.
 SOURCE_LINESTYLES: dict[str, str] = {"closed_form": ":", "simulation": "-"}

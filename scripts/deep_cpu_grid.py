@@ -8,7 +8,8 @@
 Runs ``python -m deep_experiments run --preset smoke`` (offline stand-in data, tiny ResNet, 2
 epochs: NOT the paper's full-size runs) into ``OUT/<dataset>/<method>/os<strength>_p<p>/seed<k>/``:
 
-- every method (expert, viewmaker, dropout) x seeds 0, 1 at overlay strength 1, dropout p 0.5;
+- every registered kind of views (``deep_experiments.views.METHODS``: expert, viewmaker, dropout)
+  x seeds 0, 1 at overlay strength 1, dropout p 0.5;
 - expert runs at overlay strengths 0, 0.5, 1 (seed 0);
 - dropout runs at p 0.25, 0.5, 0.75 (seed 0).
 
@@ -24,9 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deep_experiments.grid import GridResult, GridRun, run_grid
-
-METHODS = ("expert", "viewmaker", "dropout")
+from deep_experiments.run.grid import GridResult, GridRun, run_grid
+from deep_experiments.views import METHODS
 
 
 @dataclass(frozen=True)

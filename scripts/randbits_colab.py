@@ -26,7 +26,7 @@ import argparse
 import sys
 import time
 
-from deep_experiments.grid import GridResult, GridRun, run_grid
+from deep_experiments.run.grid import GridResult, GridRun, run_grid
 
 
 def runs(bits: list[int], temperatures: list[float], dropouts: list[float], dropout_bits: list[int],

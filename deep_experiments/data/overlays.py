@@ -169,7 +169,12 @@ class RandBitOverlay(Overlay):
 
     def __init__(self, bits: int, split: str, seed: int) -> None:
         self.bits, self.split, self.seed = bits, split, seed
-        self.num_classes = 2**bits
+        self.num_classes = self.classes(bits)
+
+    @staticmethod
+    def classes(bits: int) -> int:
+        """Task-B classes of ``bits`` random bits: every id in ``[0, 2**bits)``."""
+        return 2**bits
 
     def item_id(self, index: int) -> int:
         """Task-B label of item ``index``, in ``[0, 2**bits)``."""

@@ -1,15 +1,13 @@
-"""What a two-task dataset looks like to the models: channels, size, class counts, view settings."""
+"""What a two-task dataset looks like to the models: channels, size, class counts, view settings.
+
+Each recipe (:mod:`.recipes`) makes its own spec.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-DATASETS: tuple[str, ...] = ("c+shapes", "c+digits", "c+letters", "randbit")
-"""Names accepted by :func:`deep_experiments.data.build_dataset`."""
-
 _AUGMENTATIONS = ("simclr", "crop_only")
-MAX_RANDBIT_BITS = 62
-"""Ids stay below 2**62 so that labels fit PyTorch's int64 collation."""
 
 
 @dataclass(frozen=True)
@@ -17,7 +15,7 @@ class DatasetSpec:
     """Static description of a :class:`TwoTaskDataset` (task A = base class, task B = overlay class).
 
     Attributes:
-        name: one of :data:`DATASETS`.
+        name: the dataset's recipe name (see :mod:`.recipes`).
         channels: channels of an item image (3 for C+*, ``1 + bits`` for randbit).
         image_size: height == width in pixels (32 for C+*, 28 for randbit).
         num_classes_a: classes of the base task.
@@ -39,8 +37,6 @@ class DatasetSpec:
     viewmaker_budget: float = 0.05
 
     def __post_init__(self) -> None:
-        if self.name not in DATASETS:
-            raise ValueError(f"name must be one of {DATASETS}, got {self.name!r}")
         for field in ("channels", "image_size", "num_classes_a", "num_classes_b"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)!r}")
@@ -51,19 +47,3 @@ class DatasetSpec:
         if not self.viewmaker_budget > 0:
             raise ValueError(f"viewmaker_budget must be > 0, got {self.viewmaker_budget!r}")
 
-
-def dataset_spec(name: str, randbit_bits: int = 5) -> DatasetSpec:
-    """The spec of dataset ``name``; ``randbit_bits`` only matters for ``"randbit"``."""
-    if name == "c+shapes":
-        return DatasetSpec(name, channels=3, image_size=32, num_classes_a=10, num_classes_b=3)
-    if name == "c+digits":
-        return DatasetSpec(name, channels=3, image_size=32, num_classes_a=10, num_classes_b=10)
-    if name == "c+letters":
-        return DatasetSpec(name, channels=3, image_size=32, num_classes_a=10, num_classes_b=26, viewmaker_budget=0.1)
-    if name == "randbit":
-        if not 0 <= randbit_bits <= MAX_RANDBIT_BITS:
-            raise ValueError(f"randbit_bits must be in [0, {MAX_RANDBIT_BITS}], got {randbit_bits!r}")
-        return DatasetSpec(name, channels=1 + randbit_bits, image_size=28, num_classes_a=10,
-                           num_classes_b=2**randbit_bits, shared_channels=randbit_bits,
-                           expert_augmentation="crop_only")
-    raise ValueError(f"name must be one of {DATASETS}, got {name!r}")

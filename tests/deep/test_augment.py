@@ -10,6 +10,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from deep_experiments import augment as A
+from deep_experiments import normalize as N
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -89,11 +90,11 @@ def test_crop_boxes_respect_scale_ratio_and_bounds(scale, ratio) -> None:
 
 def test_normalize_uses_cifar_stats_for_rgb_and_half_otherwise() -> None:
     x = torch.full((2, 3, 4, 4), 0.5)
-    out = A.Normalize(3)(x)
-    expected = (0.5 - torch.tensor(A.CIFAR_MEAN)) / torch.tensor(A.CIFAR_STD)
+    out = N.Normalize(3)(x)
+    expected = (0.5 - torch.tensor(N.CIFAR_MEAN)) / torch.tensor(N.CIFAR_STD)
     torch.testing.assert_close(out[0, :, 0, 0], expected)
     y = torch.rand(2, 6, 4, 4, generator=_gen())
-    out = A.Normalize(6, shared_channels=5)(y)
+    out = N.Normalize(6, shared_channels=5)(y)
     torch.testing.assert_close(out[:, :1], (y[:, :1] - 0.5) / 0.5)
     torch.testing.assert_close(out[:, 1:], y[:, 1:])
 
@@ -104,7 +105,7 @@ def test_views_have_the_right_shape_dtype_and_range() -> None:
     assert raw.shape == (8, 3, 32, 32) and raw.dtype == torch.float32
     assert raw.min() >= 0 and raw.max() <= 1
     normed = A.ExpertAugment(3, 32)(x, _gen(5))
-    torch.testing.assert_close(normed, A.Normalize(3)(raw))
+    torch.testing.assert_close(normed, N.Normalize(3)(raw))
     assert A.ExpertAugment(3, 16)(x, _gen(5)).shape == (8, 3, 16, 16)
 
 

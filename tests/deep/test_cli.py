@@ -41,7 +41,7 @@ def test_unknown_option_in_a_subprocess_exits_2_with_one_line(tmp_path: Path) ->
         (["train", "--out", "X", "--epochs", "abc"], "--epochs"),
         (["train", "--out", "X", "--method", "simsiam"], "method"),
         (["train", "--out", "X", "--dataset", "mnist"], "dataset"),
-        (["train", "--out", "X", "--dropout-p", "2"], "dropout_p"),
+        (["train", "--out", "X", "--dropout-p", "2"], "dropout.p"),
         (["train", "--out", "X", "--device", "tpu"], "device"),
         (["train", "--out", "X", "--preset", "huge"], "preset"),
         (["train", "--out", "X", "--probe-at", "a,b"], "--probe-at"),
@@ -95,7 +95,22 @@ def test_run_command_trains_probes_and_resumes(tmp_path: Path, capsys: pytest.Ca
     assert "trained 1/1 epochs" in printed and "paper: task_a" in printed
     probe = json.loads((out / "probe.json").read_text())
     assert probe["method"] == "dropout" and probe["probe_config"]["epochs"] == 1
-    assert json.loads((out / "config.json").read_text())["train"]["dropout_p"] == 0.5
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["views"] == {**saved["views"], "kind": "dropout", "dropout": {"p": 0.5}} and saved["format"] == 2
     assert main(["probe", "--run", str(out), "--no-paper-probe", "--device", "cpu", "--no-progress"]) == 0
     assert "paper" not in json.loads((out / "probe.json").read_text())
     assert len((out / "command.txt").read_text().splitlines()) == 3  # train, probe (of run), probe
+
+
+def test_choices_come_from_the_registries() -> None:
+    """``--method`` lists the registered kinds of views, ``--dataset`` the dataset recipes."""
+    from deep_experiments.data import DATASETS
+    from deep_experiments.views import METHODS
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    choices = {a.option_strings[0]: a.choices for a in train._actions if a.option_strings}
+    assert tuple(choices["--method"]) == METHODS and tuple(choices["--dataset"]) == DATASETS
+    args = build_parser().parse_args(["train", "--out", "r", "--method", "viewmaker", "--dropout-p", "0.3",
+                                      "--viewmaker-lr", "0.01"])
+    config = config_from_args(args)
+    assert config.views.kind == "viewmaker" and config.views.dropout.p == 0.3 and config.views.viewmaker.lr == 0.01

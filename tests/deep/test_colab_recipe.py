@@ -9,14 +9,14 @@ import pytest
 import torch
 from torch import nn
 
-from deep_experiments.checkpoint import load_backbone
 from deep_experiments.configs import PRESETS, ProbeConfig, build_config
-from deep_experiments.convn import ConvN
-from deep_experiments.data import build_dataset
-from deep_experiments.grid import GridRun, run_grid
+from deep_experiments.models.convn import ConvN
 from deep_experiments.probe import MAX_PROBE_CLASSES, fast_probe
-from deep_experiments.train import train
+from deep_experiments.run.checkpoint import load_backbone
+from deep_experiments.run.grid import GridRun, run_grid
+from deep_experiments.run.train import train
 from featuredrop.config import to_dict
+from tests.deep.datasets import make_dataset
 
 
 def colab_tiny(epochs: int = 2, bits: int = 5, **train_overrides: object):  # noqa: ANN201
@@ -82,7 +82,7 @@ def test_constant_schedule_keeps_the_learning_rate(tmp_path: Path) -> None:
 
 
 def test_zero_bits_is_the_digits_alone() -> None:
-    ds = build_dataset("randbit", "train", digit_source="sklearn", randbit_bits=0, size=8)
+    ds = make_dataset("randbit", "train", digit_source="sklearn", randbit_bits=0, size=8)
     image, label_a, label_b = ds[3]
     assert image.shape == (1, 28, 28) and label_b == 0 and ds.spec.num_classes_b == 1
     assert 0 <= label_a < 10
@@ -101,7 +101,7 @@ _GEN = torch.Generator().manual_seed(0)
 @pytest.mark.parametrize("bits", [3, MAX_PROBE_CLASSES.bit_length()])
 def test_per_bit_probe_reads_the_bits(bits: int) -> None:
     """Features = the bits: every bit probe is perfect; above MAX_PROBE_CLASSES ids task B is skipped (None)."""
-    sets = [build_dataset("randbit", split, digit_source="sklearn", randbit_bits=bits, size=200, seed=1)
+    sets = [make_dataset("randbit", split, digit_source="sklearn", randbit_bits=bits, size=200, seed=1)
             for split in ("train", "test")]
     out = fast_probe(_BitReader(), lambda x: x, *sets, ProbeConfig(fast_max_iter=200), torch.device("cpu"))
     assert out["task_b_bits"] == 1.0
@@ -113,7 +113,7 @@ def test_per_bit_probe_reads_the_bits(bits: int) -> None:
 
 
 def test_per_bit_probe_is_at_chance_without_the_bits() -> None:
-    sets = [build_dataset("randbit", split, digit_source="sklearn", randbit_bits=4, size=300, seed=2)
+    sets = [make_dataset("randbit", split, digit_source="sklearn", randbit_bits=4, size=300, seed=2)
             for split in ("train", "test")]
     blind = nn.Module()
     blind.pooled = lambda x: x[:, :1].flatten(1)  # type: ignore[assignment]  # the digit channel only
@@ -149,16 +149,16 @@ def test_preset_round_trips_and_names_the_colab_settings() -> None:
 
 def test_colab_decays_kernels_only() -> None:
     """decay_on='kernels': conv and dense kernels get the decay, BatchNorm scale / shift get none."""
-    from deep_experiments.components import build_components
-    from deep_experiments.data.spec import dataset_spec
+    from deep_experiments.data import dataset_spec
+    from deep_experiments.run.components import build_components
 
-    comps = build_components(colab_tiny(), dataset_spec("randbit", 5), torch.device("cpu"))
+    comps = build_components(colab_tiny(), dataset_spec(colab_tiny().data), torch.device("cpu"))
     decayed, free = comps.learner.encoder_opt.param_groups
     assert decayed["weight_decay"] == 2e-4 and free["weight_decay"] == 0.0
     kernels = {id(m.weight) for m in comps.encoder.modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
     assert {id(p) for p in decayed["params"]} == kernels and len(kernels) == 6
     norms = [m for m in comps.encoder.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     assert {id(p) for p in free["params"]} == {id(p) for m in norms for p in (m.weight, m.bias)}
-    everything = build_components(colab_tiny(decay_on="all"), dataset_spec("randbit", 5), torch.device("cpu"))
+    everything = build_components(colab_tiny(decay_on="all"), dataset_spec(colab_tiny().data), torch.device("cpu"))
     (group,) = everything.learner.encoder_opt.param_groups
     assert group["weight_decay"] == 2e-4 and len(group["params"]) == len(list(everything.encoder.parameters()))

@@ -13,14 +13,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from deep_experiments.data import DATASETS, DatasetSpec, TwoTaskDataset, build_dataset
+from deep_experiments.data import DATASETS, RECIPES, DataConfig, DatasetSpec, TwoTaskDataset, dataset_spec
+from tests.deep.datasets import make_dataset
 
 N = 48  # items per small dataset
 OVERLAY_NAMES = ("c+shapes", "c+digits", "c+letters")
 
 
 def small(name, split="train", **kwargs):
-    return build_dataset(name, split, size=kwargs.pop("size", N), **kwargs)
+    return make_dataset(name, split, size=kwargs.pop("size", N), **kwargs)
 
 
 def changed(image, base):
@@ -48,6 +49,14 @@ def test_spec_matches_the_papers(name, expected):
     assert {k: getattr(spec, k) for k in expected} == expected
 
 
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_recipe_states_its_task_b_classes_once(name):
+    """The spec's task-B class count is the overlay's, and the spec needs no image (dataset_spec)."""
+    ds = small(name)
+    assert ds.spec == dataset_spec(DataConfig(dataset=name))
+    assert ds.spec.num_classes_b == ds._overlay.num_classes and RECIPES[name].name == name
+
+
 def test_dataset_names_and_randbit_width():
     assert DATASETS == ("c+shapes", "c+digits", "c+letters", "randbit")
     spec = small("randbit", randbit_bits=12).spec
@@ -73,12 +82,12 @@ def test_items_have_the_declared_shape_range_and_labels(name, split):
 
 
 def test_default_sizes_and_size_cap():
-    assert len(build_dataset("c+shapes", "train")) == 10_000
-    assert len(build_dataset("c+shapes", "test")) == 2_000
-    assert len(build_dataset("randbit", "train")) == 1_500  # sklearn digits: first 1,500 train
-    assert len(build_dataset("randbit", "test")) == 297
-    assert len(build_dataset("c+letters", "test", size=10**9)) == 2_000
-    assert len(build_dataset("c+digits", "train", size=7)) == 7
+    assert len(make_dataset("c+shapes", "train")) == 10_000
+    assert len(make_dataset("c+shapes", "test")) == 2_000
+    assert len(make_dataset("randbit", "train")) == 1_500  # sklearn digits: first 1,500 train
+    assert len(make_dataset("randbit", "test")) == 297
+    assert len(make_dataset("c+letters", "test", size=10**9)) == 2_000
+    assert len(make_dataset("c+digits", "train", size=7)) == 7
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -270,7 +279,7 @@ def test_train_and_test_crops_come_from_disjoint_regions():
     assert len(photos) == len(PHOTO_NAMES) == 10
     extents = {}
     for split, count in (("train", 300), ("test", 100)):
-        ds = build_dataset("c+shapes", split, size=count, overlay_strength=0.0)
+        ds = make_dataset("c+shapes", split, size=count, overlay_strength=0.0)
         bases = PhotoCrops(split, count, seed=0)
         for i in range(count):
             photo, top, left = bases.crop_box(i)
@@ -288,7 +297,7 @@ def test_train_and_test_crops_come_from_disjoint_regions():
 
 
 def test_photo_classes_are_real_photos():
-    ds = build_dataset("c+shapes", "train", size=40, overlay_strength=0.0)
+    ds = make_dataset("c+shapes", "train", size=40, overlay_strength=0.0)
     stds = torch.stack([ds[i][0].std() for i in range(len(ds))])
     assert float(stds.median()) > 0.03  # natural image content, not flat patches
 
@@ -336,7 +345,7 @@ def test_randbit_strength_moves_planes_towards_half():
 @pytest.mark.parametrize(
     ("kwargs", "argument", "value"),
     [
-        ({"name": "c+foo"}, "name", "'c+foo'"),
+        ({"name": "c+foo"}, "dataset", "'c+foo'"),
         ({"split": "val"}, "split", "'val'"),
         ({"base_source": "imagenet"}, "base_source", "'imagenet'"),
         ({"digit_source": "emnist"}, "digit_source", "'emnist'"),
@@ -354,7 +363,7 @@ def test_randbit_strength_moves_planes_towards_half():
 def test_bad_arguments_raise_value_error_naming_them(kwargs, argument, value):
     args = {"name": "randbit", "split": "train", **kwargs}
     with pytest.raises(ValueError, match=argument) as info:
-        build_dataset(args.pop("name"), args.pop("split"), **args)
+        make_dataset(args.pop("name"), args.pop("split"), **args)
     assert value in str(info.value)
 
 
@@ -370,6 +379,6 @@ def test_bad_epoch_and_index():
 
 def test_real_sources_need_a_data_dir():
     with pytest.raises(ValueError, match="data_dir"):
-        build_dataset("c+shapes", "train", base_source="cifar10")
+        make_dataset("c+shapes", "train", base_source="cifar10")
     with pytest.raises(ValueError, match="data_dir"):
-        build_dataset("randbit", "train", digit_source="mnist")
+        make_dataset("randbit", "train", digit_source="mnist")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from deep_experiments.data import build_dataset
+from tests.deep.datasets import make_dataset
 
 PER_BATCH = 3
 
@@ -78,7 +78,7 @@ def skip_md5(monkeypatch):
 def test_cifar10_base_images_and_labels(tmp_path, skip_md5, split):
     written = write_cifar(tmp_path, np.random.default_rng(0))
     images, labels = written[split]
-    ds = build_dataset("c+shapes", split, base_source="cifar10", data_dir=str(tmp_path)).with_base()
+    ds = make_dataset("c+shapes", split, base_source="cifar10", data_dir=str(tmp_path)).with_base()
     assert len(ds) == len(labels) == (15 if split == "train" else 3)
     for i in range(len(ds)):
         image, a, b, base = ds[i]
@@ -86,32 +86,32 @@ def test_cifar10_base_images_and_labels(tmp_path, skip_md5, split):
         assert torch.equal(base, expected)
         assert a == labels[i] and 0 <= b < 3
         assert (image != base).any() and image.shape == (3, 32, 32)
-    assert len(build_dataset("c+letters", split, base_source="cifar10", data_dir=str(tmp_path), size=2)) == 2
+    assert len(make_dataset("c+letters", split, base_source="cifar10", data_dir=str(tmp_path), size=2)) == 2
 
 
 def test_cifar10_md5_check_stays_on(tmp_path):
     write_cifar(tmp_path, np.random.default_rng(0))
     with pytest.raises(FileNotFoundError, match="download=True"):
-        build_dataset("c+shapes", "train", base_source="cifar10", data_dir=str(tmp_path))
+        make_dataset("c+shapes", "train", base_source="cifar10", data_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize("base_source", ["cifar10"])
 def test_missing_cifar10_says_how_to_get_it(tmp_path, base_source):
     with pytest.raises(FileNotFoundError, match="download=True") as info:
-        build_dataset("c+digits", "test", base_source=base_source, data_dir=str(tmp_path / "nothing"))
+        make_dataset("c+digits", "test", base_source=base_source, data_dir=str(tmp_path / "nothing"))
     assert "cifar-10-python.tar.gz" in str(info.value)
 
 
 def test_missing_mnist_says_how_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="download=True") as info:
-        build_dataset("randbit", "train", digit_source="mnist", data_dir=str(tmp_path))
+        make_dataset("randbit", "train", digit_source="mnist", data_dir=str(tmp_path))
     assert "train-images-idx3-ubyte" in str(info.value)
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_mnist_randbit_bases(tmp_path, split):
     images, label = write_mnist(tmp_path, np.random.default_rng(1))[split]
-    ds = build_dataset("randbit", split, digit_source="mnist", data_dir=str(tmp_path), randbit_bits=3)
+    ds = make_dataset("randbit", split, digit_source="mnist", data_dir=str(tmp_path), randbit_bits=3)
     assert len(ds) == len(images)
     for i in range(len(ds)):
         image, a, b = ds[i]
@@ -123,7 +123,7 @@ def test_mnist_randbit_bases(tmp_path, split):
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_mnist_digit_overlays_come_from_the_split(tmp_path, split):
     _, label = write_mnist(tmp_path, np.random.default_rng(2))[split]
-    ds = build_dataset("c+digits", split, digit_source="mnist", data_dir=str(tmp_path), size=20).with_base()
+    ds = make_dataset("c+digits", split, digit_source="mnist", data_dir=str(tmp_path), size=20).with_base()
     for i in range(len(ds)):
         image, _, b, base = ds[i]
         assert b == label

@@ -1,4 +1,4 @@
-"""One training step: encoder descends, viewmaker ascends the same NT-Xent, NaN stops with the step.
+"""One training step: encoder descends, the viewmaker (the views' own step) ascends the same NT-Xent, NaN stops.
 
 The direction checks use a small encoder step (lr 1e-4): at temperature 0.07 with a tiny batch the
 gradient is large (squared norm ~7e3), so the paper's lr 0.03 overshoots a single batch's loss.
@@ -11,11 +11,13 @@ import copy
 import pytest
 import torch
 
-from deep_experiments.augment import ExpertAugment, Normalize
-from deep_experiments.learner import ContrastiveLearner, NonFiniteLossError
-from deep_experiments.resnet import ResNet18
-from deep_experiments.runtime import seeded_init
-from deep_experiments.viewmaker import Viewmaker
+from deep_experiments.augment import ExpertAugment
+from deep_experiments.guards import NonFiniteLossError
+from deep_experiments.models.resnet import ResNet18
+from deep_experiments.models.viewmaker import Viewmaker
+from deep_experiments.normalize import Normalize
+from deep_experiments.run.learner import ContrastiveLearner
+from deep_experiments.seeds import seeded_init
 from deep_experiments.views import ExpertViews, ViewmakerViews
 
 
@@ -31,8 +33,15 @@ def _learner(adversarial: bool, lr: float = 1e-4) -> ContrastiveLearner:
     if not adversarial:
         return ContrastiveLearner(encoder, ExpertViews(ExpertAugment(3, 16)), enc_opt, 0.07)
     vm_opt = torch.optim.Adam(viewmaker.parameters(), lr=1e-3)
-    return ContrastiveLearner(encoder, ViewmakerViews(viewmaker, Normalize(3)), enc_opt, 0.07,
-                              viewmaker=viewmaker, viewmaker_opt=vm_opt)
+    return ContrastiveLearner(encoder, ViewmakerViews(viewmaker, Normalize(3), vm_opt), enc_opt, 0.07)
+
+
+def _viewmaker(learner: ContrastiveLearner) -> torch.nn.Module:
+    return learner.views.modules()["viewmaker"]
+
+
+def _viewmaker_step(learner: ContrastiveLearner, x: torch.Tensor, g: torch.Generator) -> float:
+    return learner.views.train_step(learner, x, None, g, "step")["viewmaker_loss"]
 
 
 def _loss_at(learner: ContrastiveLearner, x: torch.Tensor, seed: int) -> float:
@@ -51,23 +60,23 @@ def _changed(before: list[torch.Tensor], module: torch.nn.Module) -> bool:
 
 def test_adversarial_step_moves_each_network_in_its_direction() -> None:
     learner, x = _learner(adversarial=True), _batch()
-    assert learner.viewmaker is not None
-    enc0, vm0 = _params(learner.encoder), _params(learner.viewmaker)
+    viewmaker = _viewmaker(learner)
+    enc0, vm0 = _params(learner.encoder), _params(viewmaker)
 
     before = _loss_at(learner, x, seed=10)
     learner.encoder_step(x, None, torch.Generator().manual_seed(10))
     after = _loss_at(learner, x, seed=10)
     assert after < before, "the encoder step must lower the contrastive loss"
-    assert _changed(enc0, learner.encoder) and not _changed(vm0, learner.viewmaker)
+    assert _changed(enc0, learner.encoder) and not _changed(vm0, viewmaker)
 
     enc1 = _params(learner.encoder)
     before = _loss_at(learner, x, seed=11)
-    learner.viewmaker_step(x, None, torch.Generator().manual_seed(11))
+    _viewmaker_step(learner, x, torch.Generator().manual_seed(11))
     after = _loss_at(learner, x, seed=11)
     assert after > before, "the viewmaker step must raise the contrastive loss"
-    assert _changed(vm0, learner.viewmaker) and not _changed(enc1, learner.encoder)
+    assert _changed(vm0, viewmaker) and not _changed(enc1, learner.encoder)
     assert all(p.requires_grad for p in learner.encoder.parameters())
-    assert all(p.requires_grad for p in learner.viewmaker.parameters())
+    assert all(p.requires_grad for p in viewmaker.parameters())
 
 
 def test_full_step_uses_fresh_views_for_each_network() -> None:
@@ -79,7 +88,7 @@ def test_full_step_uses_fresh_views_for_each_network() -> None:
     g2 = torch.Generator().manual_seed(3)
     enc_loss = replay.encoder_step(x, None, g2)
     assert enc_loss == out["loss"]
-    assert replay.viewmaker_step(x, None, g2) == out["viewmaker_loss"]  # continues the same stream
+    assert _viewmaker_step(replay, x, g2) == out["viewmaker_loss"]  # continues the same stream
 
 
 def test_expert_encoder_step_lowers_the_loss() -> None:
@@ -99,9 +108,11 @@ def test_non_finite_loss_names_the_step_and_leaves_weights_alone() -> None:
     assert not _changed(before, learner.encoder)
 
 
-def test_misconfigured_learners_raise() -> None:
+def test_fixed_views_have_no_step_and_viewmaker_views_without_optimizer_refuse_one() -> None:
     learner = _learner(adversarial=False)
-    with pytest.raises(RuntimeError, match="no viewmaker"):
-        learner.viewmaker_step(_batch(), None, torch.Generator())
-    with pytest.raises(ValueError, match="both"):
-        ContrastiveLearner(learner.encoder, learner.views, learner.encoder_opt, 0.07, viewmaker=Viewmaker(3))
+    assert learner.views.train_step(learner, _batch(), None, torch.Generator(), "step") == {}
+    assert learner.views.modules() == {} and learner.views.optimizers() == {}
+    untrained = ViewmakerViews(Viewmaker(3), Normalize(3))
+    assert untrained.optimizers() == {}
+    with pytest.raises(RuntimeError, match="no optimizer"):
+        untrained.train_step(learner, _batch(), None, torch.Generator(), "step")

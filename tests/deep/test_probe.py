@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from deep_experiments.configs import ProbeConfig
-from deep_experiments.probe import fast_probe, fit_logistic, paper_probe
+from deep_experiments.probe import ProbeRuntime, fast_probe, fit_logistic, paper_probe
 
 
 class _Items(torch.utils.data.Dataset):
@@ -69,8 +69,8 @@ def test_paper_probe_learns_from_views_and_tests_on_clean_images() -> None:
         return image + 0.01 * torch.randn(image.shape, generator=g)
 
     cfg = ProbeConfig(epochs=30, lr=0.5, batch_size=16)
-    out = paper_probe(_MeanEncoder(), views, lambda x: x, train, test, (2, 2), cfg, torch.device("cpu"),
-                      torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+    runtime = ProbeRuntime(torch.device("cpu"), torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+    out = paper_probe(_MeanEncoder(), views, lambda x: x, train, test, (2, 2), cfg, runtime)
     assert out["task_a"] > 0.95 and out["task_b"] > 0.95
     assert train.epochs == list(range(30)) and sum(seen) == 30 * 64  # a fresh view of every image each epoch
 

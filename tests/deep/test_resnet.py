@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from deep_experiments.resnet import ResNet18
-from deep_experiments.runtime import seeded_init
+from deep_experiments.models.resnet import ResNet18
+from deep_experiments.seeds import seeded_init
 
 
 @pytest.mark.parametrize(("channels", "size", "width"), [(3, 32, 4), (6, 28, 8), (1, 32, 4)])

@@ -1,4 +1,4 @@
-"""End-to-end: tiny train + probe runs for every method and dataset, resume, NaN stop, backbone export."""
+"""End-to-end: tiny train + probe runs for every registered kind of views and dataset, resume, NaN stop, backbone."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from deep_experiments.checkpoint import load_backbone
-from deep_experiments.configs import METHODS, RunConfig, build_config
+from deep_experiments.configs import RunConfig, build_config
 from deep_experiments.data import DATASETS, build_dataset
-from deep_experiments.learner import NonFiniteLossError
-from deep_experiments.train import probe_run, train
+from deep_experiments.guards import NonFiniteLossError
+from deep_experiments.run.checkpoint import load_backbone
+from deep_experiments.run.probe_run import probe_run
+from deep_experiments.run.train import train
+from deep_experiments.views import METHODS
 from featuredrop.config import to_dict
 
 
@@ -20,7 +22,8 @@ def tiny(dataset: str = "c+digits", method: str = "expert", epochs: int = 1, siz
     """``size`` (16) train and test images, batch 8 (2 steps per epoch), width 4, a 1-epoch paper probe."""
     return build_config({
         "data": {"dataset": dataset, "train_size": size, "test_size": size},
-        "train": {"method": method, "epochs": epochs, "batch_size": 8, "width": 4, "probe_at": [1.0], **train},
+        "train": {"epochs": epochs, "batch_size": 8, "width": 4, "probe_at": [1.0], **train},
+        "views": {"kind": method},
         "probe": {"epochs": 1, "batch_size": 8, "fast_max_iter": 50},
     })
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from deep_experiments.runtime import seeded_init
-from deep_experiments.viewmaker import Viewmaker
+from deep_experiments.models.viewmaker import Viewmaker
+from deep_experiments.seeds import seeded_init
 
 
 def _setup(channels: int = 3, budget: float = 0.05, size: int = 16) -> tuple[Viewmaker, torch.Tensor]:

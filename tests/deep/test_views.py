@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deep_experiments.augment import ExpertAugment, Normalize
-from deep_experiments.data import build_dataset
-from deep_experiments.runtime import seeded_init
-from deep_experiments.viewmaker import Viewmaker
+from deep_experiments.augment import ExpertAugment
+from deep_experiments.models.viewmaker import Viewmaker
+from deep_experiments.normalize import Normalize
+from deep_experiments.seeds import seeded_init
 from deep_experiments.views import DropoutViews, ExpertViews, ViewmakerViews
+from tests.deep.datasets import make_dataset
 
 
 def _identity(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -21,7 +22,7 @@ def _gen(seed: int = 0) -> torch.Generator:
 
 
 def _digits_batch(n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    items = [build_dataset("c+digits", "train", size=n).with_base()[i] for i in range(n)]
+    items = [make_dataset("c+digits", "train", size=n).with_base()[i] for i in range(n)]
     return torch.stack([it[0] for it in items]), torch.stack([it[3] for it in items])
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deep_experiments.configs import PRESETS, build_config
-from deep_experiments.runfolder import RunFolder
+from deep_experiments.run.folder import RunFolder
 from featuredrop.config import save_json, to_dict
 from paper_figures import deep
 from paper_figures.io import load_table
@@ -26,9 +26,9 @@ def _acc(method: str, os_: float, p: float, seed: int, task: str, epoch: int) ->
 
 
 def _write_run(root: Path, method: str, os_: float, p: float, seed: int, *, paper: bool = False) -> Path:
-    """A run folder in the exact formats of RunFolder / train.train / train.probe_run."""
+    """A run folder in the exact formats of RunFolder / run.train.train / run.probe_run.probe_run."""
     config = build_config(PRESETS["smoke"], {"data": {"dataset": DATASET, "overlay_strength": os_},
-                                             "train": {"method": method, "dropout_p": p, "seed": seed}})
+                                             "train": {"seed": seed}, "views": {"kind": method, "dropout": {"p": p}}})
     folder = RunFolder(root / DATASET / method / f"os{os_:g}_p{p:g}" / f"seed{seed}")
     folder.root.mkdir(parents=True)
     save_json(folder.config, config)
@@ -160,8 +160,8 @@ def test_viewmaker_views_from_checkpoint(tmp_path: Path) -> None:
     """A real (untrained) viewmaker checkpoint: the deltas respect the budget, one row per view."""
     import torch
 
-    from deep_experiments.checkpoint import save_checkpoint
-    from deep_experiments.viewmaker import Viewmaker
+    from deep_experiments.models.viewmaker import Viewmaker
+    from deep_experiments.run.checkpoint import save_checkpoint
 
     root = tmp_path / "r"
     run = _write_run(root, "viewmaker", 1.0, 0.5, 0)

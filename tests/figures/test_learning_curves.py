@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linear_theory import captured_strength
+from linear_theory import captured_strength, spectral_optimum
 from linear_theory.dynamics import logistic_solution
-from paper_figures.theory import LearningCurvesConfig, learning_curves
+from paper_figures.learning_curves import LearningCurvesConfig, learning_curves
 
 CONFIG = LearningCurvesConfig.quick()
 
@@ -41,7 +41,7 @@ def test_every_panel_has_flow_and_closed_form(rows):
 @pytest.mark.parametrize("p", CONFIG.dropouts)
 def test_logistic_rows_are_the_closed_form_and_match_the_flow(rows, p):
     k = CONFIG.rep_dims[0]
-    model = CONFIG.model(k, p)
+    model = CONFIG.setting.model(p, k)
     a0 = captured_strength(model, CONFIG.init(k))
     np.testing.assert_allclose(a0, k * CONFIG.init_scale**2, rtol=1e-12)
     times, logistic = _curve(rows, k, p, "logistic")
@@ -55,7 +55,8 @@ def test_competition_converges_to_the_optimum_and_shows_the_transient(rows):
     for p in CONFIG.dropouts:
         opt = [r for r in rows if r["rep_dim"] == k and r["dropout"] == p and r["method"] == "spectral_optimum"]
         a_opt = np.array([r["captured_strength"] for r in sorted(opt, key=lambda r: r["block"])])
-        np.testing.assert_allclose(a_opt, captured_strength(CONFIG.model(k, p), CONFIG.model(k, p).spectral_optimum().W))
+        model = CONFIG.setting.model(p, k)
+        np.testing.assert_allclose(a_opt, captured_strength(model, spectral_optimum(model).W))
         _, flow = _curve(rows, k, p, "gradient_flow")
         np.testing.assert_allclose(flow[-1], a_opt, atol=2e-3)
     _, no_drop = _curve(rows, k, 0.0, "gradient_flow")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linear_theory import FeatureBlock, LinearModel, critical_dropout
+from linear_theory import FeatureBlock, LinearModel, critical_dropout, spectral_optimum
 from linear_theory.sweep import SweepConfig, closed_form_sweep
-from paper_figures.theory import PhaseDiagramConfig, phase_diagram
+from linear_theory.two_block import TwoBlock
+from paper_figures.phase_diagram import PhaseDiagramConfig, phase_diagram
 
 CONFIG = PhaseDiagramConfig.quick()
 
@@ -19,7 +20,7 @@ def rows():
     return rows
 
 
-def _model(ratio, p, k, c=CONFIG):
+def _model(ratio, p, k, c=CONFIG.setting):
     s1 = c.strong_strength
     return LinearModel((FeatureBlock(c.dims[0], s1, dropout=p, aug_noise=c.aug_noise[0]),
                         FeatureBlock(c.dims[1], ratio * s1, aug_noise=c.aug_noise[1])), rep_dim=k, noise=c.noise)
@@ -45,8 +46,8 @@ def test_heat_map_equals_closed_form_sweep(rows):
     for panel, k in zip("ab", CONFIG.rep_dims):
         for r in _panel(rows, panel, k)[::7]:
             res = closed_form_sweep(SweepConfig(ratio=(r["ratio"],) * 2 + (1,), dropout=(r["dropout"],) * 2 + (1,),
-                                                rep_dim=k, strong_strength=3.0, dims=(4, 4), noise=0.1,
-                                                aug_noise=(0.0, 0.5)))
+                                                rep_dim=k, setting=TwoBlock(strong_strength=3.0, dims=(4, 4),
+                                                                            noise=0.1, aug_noise=(0.0, 0.5))))
             np.testing.assert_allclose([r["probe_r2_task1"], r["probe_r2_task2"]], res["probe_r2"][0, 0], atol=1e-12)
             np.testing.assert_allclose(r["p_star"], res["p_star"][0, 0], rtol=1e-12)
 
@@ -56,7 +57,7 @@ def test_heat_map_equals_spectral_optimum_of_the_model(rows, k):
     """Independent check: the optimum of LinearModel (eigen-decomposition of A), not the sweep."""
     grid = _panel(rows, "ab"[CONFIG.rep_dims.index(k)], k)
     for r in grid[:: max(1, len(grid) // 12)]:
-        opt = _model(r["ratio"], r["dropout"], k).spectral_optimum()
+        opt = spectral_optimum(_model(r["ratio"], r["dropout"], k))
         np.testing.assert_allclose([r["probe_r2_task1"], r["probe_r2_task2"]], opt.probe_r2, atol=1e-9)
         np.testing.assert_allclose([r["captured_dims_block1"], r["captured_dims_block2"]], opt.captured_dims)
 

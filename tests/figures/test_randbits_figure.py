@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deep_experiments.configs import PRESETS, build_config
-from deep_experiments.runfolder import RunFolder
+from deep_experiments.run.folder import RunFolder
 from featuredrop.config import save_json
 from paper_figures import randbits
 from paper_figures.io import load_table
@@ -27,7 +27,7 @@ def _write(root: Path, bits: int, tau: float, p: float, seed: int, dataset: str 
     method = "dropout" if p > 0 else "expert"
     config = build_config(PRESETS["randbits-colab"], {
         "data": {"dataset": dataset, "randbit_bits": bits},
-        "train": {"temperature": tau, "method": method, "dropout_p": p if p > 0 else 0.5, "seed": seed}})
+        "train": {"temperature": tau, "seed": seed}, "views": {"kind": method, "dropout": {"p": p if p > 0 else 0.5}}})
     folder = RunFolder(root / f"b{bits}_t{tau:g}_p{p:g}" / f"seed{seed}")
     folder.root.mkdir(parents=True)
     save_json(folder.config, config)

@@ -9,9 +9,10 @@ import re
 import numpy as np
 import pytest
 
+from linear_theory.infonce_runs import run_key
 from paper_figures.__main__ import main
 from paper_figures.io import FORMATS, load_table
-from paper_figures.theory import SpectralVsInfoNCEConfig, spectral_vs_infonce
+from paper_figures.spectral_vs_infonce import SpectralVsInfoNCEConfig, spectral_vs_infonce
 
 THEORY_FIGURES = ("phase_diagram", "learning_curves", "spectral_vs_infonce")
 
@@ -38,14 +39,14 @@ def test_quick_figure_files_and_provenance(quick_run, name):
 
 
 def test_quick_infonce_rows_come_from_the_cache(quick_run):
-    (cache,) = (quick_run / "cache").glob("spectral_vs_infonce-*.json")
+    (cache,) = (quick_run / "cache").glob("infonce-*.json")
     runs = json.loads(cache.read_text())["runs"]
     config = SpectralVsInfoNCEConfig.quick()
     assert len(runs) == len(config.rep_dims) * len(config.dropouts) * config.seeds
     sim = [r for r in load_table(quick_run / "spectral_vs_infonce.json")
            if r["source"] == "simulation" and r["seed"] != "mean"]
     for r in sim:
-        entry = runs[f"k={r['rep_dim']} p={r['dropout']:.6g} seed={r['seed']}"]
+        entry = runs[run_key(config.setting.model(r["dropout"], r["rep_dim"]), r["seed"])]
         assert [r["probe_r2_task1"], r["probe_r2_task2"]] == entry["probe_r2"]
         assert all(0.0 <= x <= 1.0 + 1e-9 for x in entry["probe_r2"])
 

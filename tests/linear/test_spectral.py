@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linear_theory import FeatureBlock, LinearModel, encoder_probe_r2, spectral_grad, spectral_loss
+from linear_theory import (
+    FeatureBlock,
+    LinearModel,
+    encoder_probe_r2,
+    spectral_grad,
+    spectral_loss,
+    spectral_optimum,
+)
 from linear_theory.closed_form import allocate_capacity, block_eigenvalues, sign_accuracy
 from linear_theory.spectral import model_eigenvalues
 from tests.linear.strategies import models
@@ -21,7 +28,7 @@ def _generic(model: LinearModel) -> bool:
 @given(models())
 def test_optimum_is_stationary_with_loss_minus_sum_lambda_squared(model):
     """At ``W*`` the gradient vanishes and ``L(W*) = -sum_{j<=k} lambda_j^2`` (largest k, with multiplicity)."""
-    opt = model.spectral_optimum()
+    opt = spectral_optimum(model)
     assert np.max(np.abs(spectral_grad(model, opt.W))) < 1e-9 * max(1.0, np.max(np.abs(opt.W)) ** 3)
     lam_all = np.repeat(opt.eigenvalues, [b.dim for b in model.blocks])
     expected = -np.sum(np.sort(lam_all)[::-1][: model.rep_dim] ** 2)
@@ -33,7 +40,7 @@ def test_optimum_is_stationary_with_loss_minus_sum_lambda_squared(model):
 def test_no_perturbation_lowers_the_loss(model, seed):
     """``W*`` is a global minimizer: random perturbations of any size never do better."""
     rng = np.random.default_rng(seed)
-    opt = model.spectral_optimum()
+    opt = spectral_optimum(model)
     scales = np.array([1e-4, 1e-2, 1e-1, 1.0])[:, None, None, None]
     perturbed = opt.W + scales * rng.standard_normal((4, 8, *opt.W.shape))
     assert np.all(spectral_loss(model, perturbed) >= opt.loss - 1e-10)
@@ -52,7 +59,7 @@ def test_optimum_gram_matches_formula(model, seed):
         return  # the top-k subspace is not unique
     top = order[:k]
     ak = (evecs[:, top] * np.clip(evals[top], 0, None)) @ evecs[:, top].T
-    opt = model.spectral_optimum()
+    opt = spectral_optimum(model)
     np.testing.assert_allclose(opt.W.T @ opt.W, s @ ak @ s, atol=1e-10)
 
 
@@ -61,7 +68,7 @@ def test_probe_r2_of_the_optimum_encoder_matches_the_closed_form(model):
     """The probe R^2 computed from ``W*`` itself equals ``(c_i / r_i) s_i^2 / (s_i^2 + sigma^2)``."""
     if not _generic(model):
         return
-    opt = model.spectral_optimum()
+    opt = spectral_optimum(model)
     np.testing.assert_allclose(encoder_probe_r2(model, opt.W), opt.probe_r2, atol=1e-8)
 
 
@@ -72,7 +79,7 @@ def test_gradient_descent_from_small_init_reaches_the_closed_form():
     W = 0.01 * rng.standard_normal((model.rep_dim, model.d))
     for _ in range(20_000):
         W -= 0.01 * spectral_grad(model, W)
-    opt = model.spectral_optimum()
+    opt = spectral_optimum(model)
     assert float(spectral_loss(model, W)) == pytest.approx(opt.loss, abs=1e-8)
     np.testing.assert_allclose(encoder_probe_r2(model, W), opt.probe_r2, atol=1e-6)
 
@@ -105,7 +112,7 @@ def test_vectorized_closed_forms_equal_pointwise_calls():
     for i, r in enumerate(ratios):
         for j, pp in enumerate(ps):
             m = LinearModel((FeatureBlock(4, 3.0, pp), FeatureBlock(4, 3.0 * r, 0.0, 0.5)), 4, 0.1)
-            opt = m.spectral_optimum()
+            opt = spectral_optimum(m)
             np.testing.assert_allclose(lam[i, j], opt.eigenvalues, rtol=1e-12)
             np.testing.assert_allclose(cap[i, j], opt.captured_dims, atol=1e-12)
 

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from linear_theory import FeatureBlock, LinearModel, best_dropout, critical_dropout, encoder_probe_r2
+from linear_theory import (
+    FeatureBlock,
+    LinearModel,
+    best_dropout,
+    critical_dropout,
+    encoder_probe_r2,
+    spectral_optimum,
+)
 from linear_theory.closed_form import block_eigenvalues
 from linear_theory.spectral import model_eigenvalues, spectral_optimum_r2
 from tests.linear.strategies import (
@@ -28,7 +35,7 @@ def test_theorem1_suppression(model):
     """Theorem 1 (suppression). Without dropout, if ``lambda_1 > lambda_2`` and ``r_1 >= k``,
     block 2 gets no capacity: ``c_2 = 0``, ``R^2_2 = 0`` and task-2 accuracy is chance, however
     informative block 2 is — checked on the closed form and on the optimum encoder itself."""
-    opt = model.spectral_optimum()
+    opt = spectral_optimum(model)
     assert opt.captured_dims[1] == 0
     assert opt.probe_r2[1] == 0
     assert opt.probe_accuracy[1] == 0.5
@@ -68,7 +75,7 @@ def test_theorem3_rescue(model, frac):
     dropped = model.with_block(0, dropout=p)
     lam = model_eigenvalues(dropped)
     assume(lam[1] > lam[0] * (1 + 1e-9))  # strictly past the crossing, numerically
-    opt = dropped.spectral_optimum()
+    opt = spectral_optimum(dropped)
     r1, r2, k = model.blocks[0].dim, model.blocks[1].dim, model.rep_dim
     assert opt.captured_dims[1] == min(r2, k)
     assert opt.captured_dims[0] == min(r1, max(0, k - r2))

@@ -14,10 +14,12 @@
 ``backbone.pt`` holds only what is needed to use the encoder elsewhere::
 
     format, encoder {"name", "in_channels", "out_dim", "width", "image_size"} (the arguments of
-    :func:`deep_experiments.encoders.build_encoder`), state_dict,
+    :func:`deep_experiments.models.build_encoder`), state_dict,
     normalization {"mean", "std", "shared_channels"}, dataset
 
 Both load with ``torch.load(weights_only=True)`` (tensors and plain Python values only).
+:func:`load_backbone` rebuilds the encoder of ``backbone.pt``, :func:`load_viewmaker` the
+viewmaker of a checkpoint (with the run's config).
 """
 
 from __future__ import annotations
@@ -28,13 +30,18 @@ from typing import Any
 
 import torch
 
-from deep_experiments.augment import Normalize
-from deep_experiments.encoders import Encoder, build_encoder, encoder_args
+from deep_experiments.configs import RunConfig
+from deep_experiments.data import dataset_spec
+from deep_experiments.models import Encoder, build_encoder, encoder_args
+from deep_experiments.models.viewmaker import Viewmaker
+from deep_experiments.normalize import Normalize
+from deep_experiments.seeds import seeded_init
+from deep_experiments.views import build_viewmaker
 
 CHECKPOINT_FORMAT = 2
 BACKBONE_FORMAT = 2
 
-__all__ = ["save_checkpoint", "load_checkpoint", "export_backbone", "load_backbone"]
+__all__ = ["save_checkpoint", "load_checkpoint", "export_backbone", "load_backbone", "load_viewmaker"]
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -85,3 +92,18 @@ def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") ->
     model = build_encoder(**state["encoder"])
     model.load_state_dict(state["state_dict"])
     return model.to(map_location).eval()
+
+
+def load_viewmaker(path: str | Path, config: RunConfig) -> Viewmaker:
+    """The viewmaker of checkpoint ``path`` (``modules["viewmaker"]``), rebuilt from ``config``, in eval mode.
+
+    Raises:
+        ValueError: the checkpoint holds no viewmaker (a run of another kind of views).
+    """
+    modules = load_checkpoint(path)["modules"]
+    if "viewmaker" not in modules:
+        raise ValueError(f"{path}: no viewmaker in this checkpoint (views {config.views.kind!r})")
+    with seeded_init(config.train.seed, "init/viewmaker"):  # leaves the global RNG alone
+        viewmaker = build_viewmaker(config.views.viewmaker, dataset_spec(config.data))
+    viewmaker.load_state_dict(modules["viewmaker"])
+    return viewmaker.eval()

@@ -10,7 +10,6 @@ stopped and started again at any point without losing finished work. Used by the
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from deep_experiments.run.folder import RunFolder
 
 __all__ = ["GridRun", "GridResult", "run_grid"]
 
@@ -48,17 +49,17 @@ class GridResult:
 
 
 def _execute(run: GridRun, root: Path) -> GridResult:
-    probe = root / run.folder / "probe.json"
-    if probe.exists():
-        return GridResult(run, json.loads(probe.read_text()), 0.0, "skipped (probe.json exists)")
+    folder = RunFolder(root / run.folder)
+    if folder.probe.exists():
+        return GridResult(run, folder.read_probe(), 0.0, "skipped (probe.json exists)")
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg"}
     t0 = time.perf_counter()
     proc = subprocess.run(run.command(root), capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0 or not probe.exists():
+    if proc.returncode != 0 or not folder.probe.exists():
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return GridResult(run, None, seconds, f"FAILED (exit {proc.returncode}): {tail}")
-    return GridResult(run, json.loads(probe.read_text()), seconds, "done")
+    return GridResult(run, folder.read_probe(), seconds, "done")
 
 
 def run_grid(runs: Sequence[GridRun], root: str | Path, jobs: int = 2,

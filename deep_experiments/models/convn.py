@@ -9,7 +9,7 @@ loss sees a projection of it: dense ``8 * width`` (256) + BatchNorm + ReLU, then
 Padding 1: a 28x28 input becomes 14, 7, 4 pixels wide, as TF's "same" padding (which pads
 bottom/right only; the sizes match, the pixel alignment differs by one).
 
-It exposes the same interface as :class:`deep_experiments.resnet.ResNet18` (``features``,
+It exposes the same interface as :class:`deep_experiments.models.resnet.ResNet18` (``features``,
 ``pooled``, ``forward``), with ``features = pooled =`` the representation: ConvN has no spatial
 map to pool, and the colab evaluates the representation.
 """

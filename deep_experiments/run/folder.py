@@ -1,8 +1,13 @@
-"""The run folder: resolved config, command lines, JSONL metrics, checkpoint, backbone, probe results.
+"""The run folder, written by training and read by everything else (the CLI, the figures).
+
+:class:`RunFolder` is the one reader of run folders: the config (any readable format, migrated),
+the metrics, the probe results, the backbone and the viewmaker; :func:`find_runs` lists the
+finished runs under a root.
 
 Layout of ``runs/NAME/``::
 
-    config.json     resolved RunConfig (a rerun with a different config is refused)
+    config.json     resolved RunConfig (a rerun with a different config is refused; older formats
+                    are migrated on read, see deep_experiments.configs)
     command.txt     one line per invocation (train, resume, probe)
     metrics.jsonl   one JSON object per line: {"kind": "train" | "fast_probe", "epoch": ...}
     checkpoint.pt   full state after the last completed epoch (see checkpoint.py)
@@ -19,10 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deep_experiments.configs import RunConfig
-from featuredrop.config import from_dict, save_json, to_dict
+from deep_experiments.configs import RunConfig, load_config
+from deep_experiments.models import Encoder
+from deep_experiments.models.viewmaker import Viewmaker
+from deep_experiments.run.checkpoint import load_backbone, load_viewmaker
+from featuredrop.config import save_json
 
-__all__ = ["RunFolder", "MetricsLog"]
+__all__ = ["RunFolder", "MetricsLog", "find_runs"]
 
 
 class MetricsLog:
@@ -61,8 +69,7 @@ class RunFolder:
         """
         self.root.mkdir(parents=True, exist_ok=True)
         if self.config.exists():
-            existing = json.loads(self.config.read_text())
-            if existing != to_dict(config):
+            if self.load_config() != config:
                 raise ValueError(f"{self.root} holds a run with a different config; use another --out")
         else:
             save_json(self.config, config)
@@ -75,14 +82,41 @@ class RunFolder:
             f.write(shlex.join(args) + "\n")
 
     def load_config(self) -> RunConfig:
-        """The run's resolved config.
+        """The run's resolved config (an older format is migrated; the file is left as it is).
 
         Raises:
             FileNotFoundError: not a run folder.
         """
         if not self.config.exists():
             raise FileNotFoundError(f"{self.root} is not a run folder (no config.json)")
-        return from_dict(RunConfig, json.loads(self.config.read_text()))
+        return load_config(json.loads(self.config.read_text()))
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has been probed (``config.json`` and ``probe.json`` exist)."""
+        return self.config.exists() and self.probe.exists()
+
+    def read_probe(self) -> dict[str, Any]:
+        """The final probe results (``probe.json``).
+
+        Raises:
+            FileNotFoundError: the run has not been probed.
+        """
+        if not self.probe.exists():
+            raise FileNotFoundError(f"{self.root} has no probe.json; probe it first")
+        return json.loads(self.probe.read_text())
+
+    def fast_probes(self) -> list[dict[str, Any]]:
+        """The fast probes recorded during training (``metrics.jsonl``), by epoch."""
+        return sorted((r for r in self.read_metrics() if r.get("kind") == "fast_probe"), key=lambda r: r["epoch"])
+
+    def load_backbone(self, map_location: str = "cpu") -> Encoder:
+        """The trained encoder of ``backbone.pt`` (see :func:`deep_experiments.run.checkpoint.load_backbone`)."""
+        return load_backbone(self.backbone, map_location)
+
+    def load_viewmaker(self) -> Viewmaker:
+        """The viewmaker of the latest checkpoint, in eval mode (viewmaker runs only)."""
+        return load_viewmaker(self.checkpoint, self.load_config())
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All metric records, in order (a torn last line from a crash is skipped)."""
@@ -104,3 +138,8 @@ class RunFolder:
     def open_metrics(self) -> MetricsLog:
         """The metrics file, opened for appending."""
         return MetricsLog(self.metrics)
+
+
+def find_runs(root: str | Path, pattern: str = "**/probe.json") -> list[RunFolder]:
+    """The finished run folders under ``root`` whose ``probe.json`` matches ``pattern``, sorted by path."""
+    return [RunFolder(probe.parent) for probe in sorted(Path(root).glob(pattern)) if RunFolder(probe.parent).finished]

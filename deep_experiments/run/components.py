@@ -1,12 +1,7 @@
-"""Assemble a method's parts (encoder, view source, optimizers, viewmaker) from a config and a spec.
+"""Assemble a run's parts (encoder, its optimizer and schedule, view source, learner) from its config.
 
-One place decides what "expert", "viewmaker" and "dropout" mean, so training and probing use the
-same views:
-
-- expert: SimCLR views of the overlaid image;
-- dropout: expert views whose source is the overlay-free image with probability ``dropout_p``;
-- viewmaker: ``normalize(x + delta)`` of the overlaid image (no expert augmentation, as in the
-  Viewmaker paper), the viewmaker trained adversarially.
+The view source comes from the registry of view kinds (:mod:`deep_experiments.views`), so
+training and probing use the same views; the encoder from :mod:`deep_experiments.models`.
 """
 
 from __future__ import annotations
@@ -15,14 +10,13 @@ from dataclasses import dataclass
 
 import torch
 
-from deep_experiments.augment import ExpertAugment, Normalize
 from deep_experiments.configs import RunConfig
 from deep_experiments.data import DatasetSpec
-from deep_experiments.encoders import Encoder, build_encoder
-from deep_experiments.learner import ContrastiveLearner
-from deep_experiments.runtime import seeded_init
-from deep_experiments.viewmaker import Viewmaker
-from deep_experiments.views import DropoutViews, ExpertViews, ViewmakerViews, Views
+from deep_experiments.models import Encoder, build_encoder
+from deep_experiments.normalize import Normalize
+from deep_experiments.run.learner import ContrastiveLearner
+from deep_experiments.seeds import seeded_init
+from deep_experiments.views import ViewContext, ViewSource, build_views
 
 __all__ = ["Components", "build_components", "build_normalize", "build_lr_schedule"]
 
@@ -32,24 +26,17 @@ class Components:
     """Everything the training loop and the probes act on."""
 
     encoder: Encoder
-    viewmaker: Viewmaker | None
-    views: Views
+    views: ViewSource
     normalize: Normalize
     learner: ContrastiveLearner
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """The trainable modules by name (for checkpoints and train/eval mode switches)."""
-        out: dict[str, torch.nn.Module] = {"encoder": self.encoder}
-        if self.viewmaker is not None:
-            out["viewmaker"] = self.viewmaker
-        return out
+        return {"encoder": self.encoder, **self.views.modules()}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The optimizers by name (for checkpoints)."""
-        out: dict[str, torch.optim.Optimizer] = {"encoder": self.learner.encoder_opt}
-        if self.learner.viewmaker_opt is not None:
-            out["viewmaker"] = self.learner.viewmaker_opt
-        return out
+        return {"encoder": self.learner.encoder_opt, **self.views.optimizers()}
 
 
 def build_normalize(spec: DatasetSpec) -> Normalize:
@@ -68,8 +55,8 @@ def _decay_groups(module: torch.nn.Module, weight_decay: float, decay_on: str) -
 
 
 def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device) -> Components:
-    """Build the encoder, viewmaker (if any), views and optimizers, with seeded initialization."""
-    tc, vc = config.train, config.viewmaker
+    """Build the encoder, its optimizer, the views (with their own parts) and the learner, seeded."""
+    tc = config.train
     normalize = build_normalize(spec)
     with seeded_init(tc.seed, "init/encoder"):
         encoder = build_encoder(tc.encoder, spec.channels, tc.out_dim, tc.width, spec.image_size).to(device)
@@ -79,24 +66,9 @@ def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device)
         encoder_opt = torch.optim.Adam(groups, lr=tc.lr)
     else:
         encoder_opt = torch.optim.SGD(groups, lr=tc.lr, momentum=tc.momentum)
-    viewmaker: Viewmaker | None = None
-    viewmaker_opt: torch.optim.Optimizer | None = None
-    views: Views
-    if tc.method == "viewmaker":
-        budget = vc.budget if vc.budget is not None else spec.viewmaker_budget
-        with seeded_init(tc.seed, "init/viewmaker"):
-            viewmaker = Viewmaker(spec.channels, budget, vc.num_res_blocks).to(device)
-        viewmaker_opt = torch.optim.Adam(viewmaker.parameters(), lr=vc.lr)
-        views = ViewmakerViews(viewmaker, normalize)
-    else:
-        augment = ExpertAugment(
-            spec.channels, spec.image_size, spec.expert_augmentation, spec.shared_channels  # type: ignore[arg-type]
-        )
-        views = DropoutViews(augment, tc.dropout_p) if tc.method == "dropout" else ExpertViews(augment)
-    learner = ContrastiveLearner(
-        encoder, views, encoder_opt, tc.temperature, tc.loss_variant, viewmaker, viewmaker_opt, vc.adversary_weight
-    )
-    return Components(encoder, viewmaker, views, normalize, learner)
+    views = build_views(config.views, ViewContext(spec, normalize, device, tc.seed))
+    learner = ContrastiveLearner(encoder, views, encoder_opt, tc.temperature, tc.loss_variant)
+    return Components(encoder, views, normalize, learner)
 
 
 def build_lr_schedule(optimizer: torch.optim.Optimizer, config: RunConfig,

@@ -10,8 +10,8 @@ from typing import Any
 
 from torch import nn
 
-from deep_experiments.convn import ConvN
-from deep_experiments.resnet import ResNet18
+from deep_experiments.models.convn import ConvN
+from deep_experiments.models.resnet import ResNet18
 
 ENCODERS: tuple[str, ...] = ("resnet18", "convn")
 

@@ -1,0 +1,131 @@
+"""One recipe per dataset: its spec (what the models see) and its parts (base images, overlay).
+
+Adding a dataset is one :class:`DatasetRecipe` here plus one entry in :data:`RECIPES`; the CLI's
+``--dataset`` choices, config validation and :func:`deep_experiments.data.build_dataset` read
+the registry. The task-B class count is the overlay's (``Overlay.num_classes``), stated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from deep_experiments.checks import registered
+
+from .dataset import ArrayImages, BaseImages
+from .digits import digit_images
+from .overlays import DIGIT_SIZE, DigitOverlay, LetterOverlay, Overlay, RandBitOverlay, ShapeOverlay
+from .photos import DEFAULT_SIZES, PhotoCrops
+from .real import cifar10_arrays
+from .spec import DatasetSpec
+
+if TYPE_CHECKING:
+    from .config import DataConfig
+
+BASE_SOURCES: tuple[str, ...] = ("photos", "cifar10")
+MAX_RANDBIT_BITS = 62
+"""Ids stay below 2**62 so that labels fit PyTorch's int64 collation."""
+RANDBIT_SIZE = 28
+C_PLUS_SIZE = 32
+BASE_CLASSES = 10
+"""Task-A classes: CIFAR-10's, the ten stand-in photos' and the ten digits'."""
+
+__all__ = ["DatasetRecipe", "RECIPES", "DATASETS", "BASE_SOURCES", "MAX_RANDBIT_BITS", "dataset_recipe"]
+
+Parts = tuple[BaseImages, Overlay]
+
+
+@dataclass(frozen=True)
+class DatasetRecipe:
+    """How to make one two-task dataset.
+
+    Attributes:
+        name: the registry name (``--dataset``).
+        spec: the dataset's :class:`DatasetSpec` for a data config (no image is loaded).
+        parts: base images and overlay of one split, ``(config, split, size, seed)``.
+    """
+
+    name: str
+    spec: Callable[[DataConfig], DatasetSpec]
+    parts: Callable[[DataConfig, str, int | None, int], Parts]
+
+
+def _cap(count: int, size: int | None) -> int:
+    return count if size is None else min(count, size)
+
+
+def _base_images(config: DataConfig, split: str, size: int | None, seed: int) -> BaseImages:
+    """The C+* base images: crops of the stand-in photos, or real CIFAR-10 from ``data_dir``."""
+    if config.base_source == "photos":
+        return PhotoCrops(split, _cap(DEFAULT_SIZES[split], size), seed)
+    images, labels = cifar10_arrays(config.data_dir, split, config.download)
+    n = _cap(len(images), size)
+    return ArrayImages(torch.from_numpy(images[:n]).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels[:n]))
+
+
+def _c_plus(name: str, overlay_classes: int, make_overlay: Callable[[DataConfig, str], Overlay],
+            viewmaker_budget: float = 0.05) -> DatasetRecipe:
+    """A C+* recipe: photos (or CIFAR-10) under an overlay of ``overlay_classes`` classes."""
+
+    def spec(config: DataConfig) -> DatasetSpec:
+        return DatasetSpec(name, channels=3, image_size=C_PLUS_SIZE, num_classes_a=BASE_CLASSES,
+                           num_classes_b=overlay_classes, viewmaker_budget=viewmaker_budget)
+
+    def parts(config: DataConfig, split: str, size: int | None, seed: int) -> Parts:
+        return _base_images(config, split, size, seed), make_overlay(config, split)
+
+    return DatasetRecipe(name, spec, parts)
+
+
+def _digit_overlay(config: DataConfig, split: str) -> Overlay:
+    digits, labels = digit_images(config.digit_source, split, DIGIT_SIZE, data_dir=config.data_dir,
+                                  download=config.download)
+    return DigitOverlay(digits, labels)
+
+
+def _randbit_bits(config: DataConfig) -> int:
+    if not 0 <= config.randbit_bits <= MAX_RANDBIT_BITS:
+        raise ValueError(f"randbit_bits must be in [0, {MAX_RANDBIT_BITS}], got {config.randbit_bits!r}")
+    return config.randbit_bits
+
+
+def _randbit_spec(config: DataConfig) -> DatasetSpec:
+    bits = _randbit_bits(config)
+    return DatasetSpec("randbit", channels=1 + bits, image_size=RANDBIT_SIZE, num_classes_a=BASE_CLASSES,
+                       num_classes_b=RandBitOverlay.classes(bits), shared_channels=bits,
+                       expert_augmentation="crop_only")
+
+
+def _randbit_parts(config: DataConfig, split: str, size: int | None, seed: int) -> Parts:
+    """RandBit (Chen et al. 2021): a digit with ``randbit_bits`` constant bit planes of the item's id."""
+    digits, labels = digit_images(config.digit_source, split, RANDBIT_SIZE, data_dir=config.data_dir,
+                                  download=config.download)
+    n = _cap(len(digits), size)
+    return ArrayImages(digits[:n, None].clone(), labels[:n].clone()), RandBitOverlay(_randbit_bits(config), split, seed)
+
+
+RECIPES: dict[str, DatasetRecipe] = {
+    recipe.name: recipe
+    for recipe in (
+        _c_plus("c+shapes", ShapeOverlay.num_classes, lambda config, split: ShapeOverlay()),
+        _c_plus("c+digits", DigitOverlay.num_classes, _digit_overlay),
+        _c_plus("c+letters", LetterOverlay.num_classes, lambda config, split: LetterOverlay(), viewmaker_budget=0.1),
+        DatasetRecipe("randbit", _randbit_spec, _randbit_parts),
+    )
+}
+"""Every dataset by name, in the order the CLI lists them."""
+
+DATASETS: tuple[str, ...] = tuple(RECIPES)
+"""Names accepted by :class:`deep_experiments.data.DataConfig` and ``--dataset``."""
+
+
+def dataset_recipe(name: str) -> DatasetRecipe:
+    """The recipe of dataset ``name``.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    return registered(RECIPES, name, "dataset")

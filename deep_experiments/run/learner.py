@@ -1,0 +1,68 @@
+"""One training step of contrastive pretraining: the encoder's step, then the views' own (if any).
+
+Kept apart from the epoch loop so the steps can be tested on one batch: the encoder step must
+lower the contrastive loss and (for the viewmaker) the views' step must raise it (on the same
+batch and noise). The loss is :func:`featuredrop.losses.nt_xent`, the package's only NT-Xent.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deep_experiments.guards import checked_loss, frozen
+from deep_experiments.views import ViewSource
+from featuredrop.losses import nt_xent
+
+__all__ = ["ContrastiveLearner"]
+
+
+class ContrastiveLearner:
+    """The encoder with its optimizer and the view source.
+
+    Args:
+        encoder: maps normalized views ``(B, C, H, W)`` to embeddings ``(B, k)``.
+        views: one random view per image per call (see :mod:`deep_experiments.views`); a kind
+            that trains something of its own (the viewmaker) does so in its ``train_step``.
+        encoder_opt: optimizer of the encoder (SGD in the paper).
+        temperature, variant: NT-Xent settings.
+    """
+
+    def __init__(self, encoder: nn.Module, views: ViewSource, encoder_opt: torch.optim.Optimizer, temperature: float,
+                 variant: str = "symmetric") -> None:
+        self.encoder = encoder
+        self.views = views
+        self.encoder_opt = encoder_opt
+        self.temperature = temperature
+        self.variant = variant
+
+    def loss(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+        """Contrastive loss of two fresh views of every image (both views in one encoder pass).
+
+        Shape: ``image`` / ``base`` ``(B, C, H, W)``; returns a 0-d tensor.
+        """
+        v1 = self.views(image, base, generator)
+        v2 = self.views(image, base, generator)
+        z = self.encoder(torch.cat([v1, v2], dim=0))
+        z1, z2 = z.chunk(2, dim=0)
+        return nt_xent(z1, z2, self.temperature, self.variant)  # type: ignore[arg-type]
+
+    def encoder_step(
+        self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator, where: str = "step"
+    ) -> float:
+        """One optimizer step of the encoder on fresh views (the views' modules frozen); returns the loss."""
+        self.encoder_opt.zero_grad(set_to_none=True)
+        with frozen(*self.views.modules().values()):
+            loss = self.loss(image, base, generator)
+        value = checked_loss(loss, f"encoder loss at {where}")
+        loss.backward()
+        self.encoder_opt.step()
+        return value
+
+    def step(
+        self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator, where: str = "step"
+    ) -> dict[str, float]:
+        """A full training step: the encoder step, then the views' own step on new views."""
+        out = {"loss": self.encoder_step(image, base, generator, where)}
+        out.update(self.views.train_step(self, image, base, generator, where))
+        return out

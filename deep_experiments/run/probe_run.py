@@ -1,0 +1,70 @@
+"""The final probes of a run folder (:func:`probe_run`): fast probe and paper protocol -> ``probe.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from deep_experiments.configs import ProbeConfig
+from deep_experiments.data import build_dataset
+from deep_experiments.device import resolve_device
+from deep_experiments.probe import ProbeRuntime, fast_probe, paper_probe
+from deep_experiments.run.checkpoint import load_checkpoint
+from deep_experiments.run.components import build_components
+from deep_experiments.run.folder import RunFolder
+from deep_experiments.run.train import DatasetBuilder
+from deep_experiments.seeds import make_generator
+from featuredrop.config import save_json, to_dict
+
+__all__ = ["probe_run"]
+
+
+def probe_run(
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    probe: ProbeConfig | None = None,
+    progress: bool = True,
+    argv: Sequence[str] | None = None,
+    dataset_builder: DatasetBuilder = build_dataset,
+) -> dict[str, Any]:
+    """Probe a run's latest checkpoint; write and return ``probe.json``.
+
+    ``probe.json`` holds ``epoch`` (of the checkpoint), ``dataset``, ``method`` (the kind of
+    views), ``fast`` and (unless ``probe.paper`` is false) ``paper`` accuracies per task,
+    ``over_time`` (the fast probes recorded during training) and the ``probe_config`` used (the
+    run's own unless ``probe`` overrides it).
+    """
+    folder = RunFolder(out_dir)
+    config = folder.load_config()
+    if probe is not None:
+        config = replace(config, probe=probe)
+    if not folder.checkpoint.exists():
+        raise FileNotFoundError(f"{folder.root} has no checkpoint.pt; train it first")
+    dev = resolve_device(device)
+    seed = config.train.seed
+    train_set = dataset_builder(config.data, "train", seed)
+    test_set = dataset_builder(config.data, "test", seed)
+    folder.log_command(argv)
+    comps = build_components(config, train_set.spec, dev)
+    state = load_checkpoint(folder.checkpoint)
+    for key, module in comps.modules().items():
+        module.load_state_dict(state["modules"][key])
+        module.eval()
+    pc, nw = config.probe, config.data.num_workers
+    result: dict[str, Any] = {"epoch": int(state["epoch"]), "dataset": config.data.dataset,
+                              "method": config.views.kind}
+    result["fast"] = fast_probe(comps.encoder, comps.normalize, train_set, test_set, pc, dev, nw)
+    if pc.paper:
+        probe_set = train_set.with_base() if comps.views.needs_base else train_set
+        spec = train_set.spec
+        runtime = ProbeRuntime(dev, make_generator(seed, "probe/views", dev), make_generator(seed, "probe/order"),
+                               nw, progress)
+        result["paper"] = paper_probe(comps.encoder, comps.views, comps.normalize, probe_set, test_set,
+                                      (spec.num_classes_a, spec.num_classes_b), pc, runtime)
+    result["over_time"] = folder.fast_probes()
+    result["probe_config"] = to_dict(pc)
+    save_json(folder.probe, result)
+    return result

@@ -1,0 +1,186 @@
+"""Contrastive pretraining with automatic resume (:func:`train`).
+
+:func:`train` runs ``config.train.epochs`` epochs of the chosen views into a run folder (see
+:mod:`deep_experiments.run.folder`), resuming from ``checkpoint.pt`` when the folder has one, and
+records the fast probe after the epochs in ``TrainConfig.probe_epochs()``. The final probes of a
+run are :func:`deep_experiments.run.probe_run.probe_run`.
+
+Random streams (all derived from ``train.seed``): ``data/order`` shuffles batches (CPU),
+``augment`` draws views and viewmaker noise (on the device), ``init/*`` initializes the networks,
+``probe/*`` drives the paper probe. The datasets draw overlays from ``(seed, split, epoch, index)``.
+On CPU a resumed run reproduces an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from deep_experiments.configs import RunConfig
+from deep_experiments.data import DataConfig, TwoTaskDataset, build_dataset, make_loader, unpack_batch
+from deep_experiments.device import resolve_device
+from deep_experiments.probe import fast_probe
+from deep_experiments.run.checkpoint import export_backbone, load_checkpoint, save_checkpoint
+from deep_experiments.run.components import Components, build_components, build_lr_schedule
+from deep_experiments.run.folder import MetricsLog, RunFolder
+from deep_experiments.seeds import make_generator
+from featuredrop.config import to_dict
+
+DatasetBuilder = Callable[[DataConfig, str, int], TwoTaskDataset]
+"""``build_dataset`` or a replacement with its signature (tests)."""
+
+Schedule = torch.optim.lr_scheduler.LRScheduler
+
+__all__ = ["train", "DatasetBuilder"]
+
+
+@dataclass
+class _Session:
+    """Everything the epochs of one :func:`train` call act on."""
+
+    comps: Components
+    schedule: Schedule
+    config: RunConfig
+    loader: torch.utils.data.DataLoader
+    fit_set: Any
+    probe_sets: tuple[TwoTaskDataset, TwoTaskDataset]
+    gens: dict[str, torch.Generator]
+    device: torch.device
+    folder: RunFolder
+    progress: bool
+
+
+def _epoch_loop(session: _Session, epoch: int) -> dict[str, float]:
+    """One pass over the loader; returns mean losses and the step count."""
+    sums: dict[str, float] = {}
+    steps = 0
+    total = session.config.train.epochs
+    bar = tqdm(session.loader, desc=f"epoch {epoch}/{total}", disable=not session.progress, leave=False)
+    for step, batch in enumerate(bar, start=1):
+        image, _, _, base = unpack_batch(batch, session.device)
+        losses = session.comps.learner.step(image, base, session.gens["augment"], where=f"epoch {epoch} step {step}")
+        session.schedule.step()
+        for key, value in losses.items():
+            sums[key] = sums.get(key, 0.0) + value
+        steps += 1
+        bar.set_postfix(loss=f"{losses['loss']:.3f}")
+    if steps == 0:
+        raise ValueError("no training step in an epoch: train size is smaller than the batch size")
+    return {**{k: v / steps for k, v in sums.items()}, "steps": steps}
+
+
+def _state(session: _Session, epoch: int) -> dict[str, Any]:
+    """The checkpoint dict (keys documented in :mod:`deep_experiments.run.checkpoint`)."""
+    return {
+        "epoch": epoch,
+        "modules": {k: m.state_dict() for k, m in session.comps.modules().items()},
+        "optimizers": {k: o.state_dict() for k, o in session.comps.optimizers().items()},
+        "schedule": session.schedule.state_dict(),
+        "generators": {k: g.get_state() for k, g in session.gens.items()},
+        "augment_device": session.gens["augment"].device.type,
+        "config": to_dict(session.config),
+    }
+
+
+def _restore(comps: Components, schedule: Schedule, state: dict[str, Any], gens: dict[str, torch.Generator]) -> int:
+    """Load a checkpoint into the components and generators; returns the completed epochs."""
+    if state["augment_device"] != gens["augment"].device.type:
+        raise ValueError(
+            f"the checkpoint was written on {state['augment_device']}; resume it with --device "
+            f"{state['augment_device']}"
+        )
+    for key, module in comps.modules().items():
+        module.load_state_dict(state["modules"][key])
+    for key, opt in comps.optimizers().items():
+        opt.load_state_dict(state["optimizers"][key])
+    schedule.load_state_dict(state["schedule"])
+    for key, gen in gens.items():
+        gen.set_state(state["generators"][key])
+    return int(state["epoch"])
+
+
+def train(
+    config: RunConfig,
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    progress: bool = True,
+    stop_after: int | None = None,
+    argv: Sequence[str] | None = None,
+    dataset_builder: DatasetBuilder = build_dataset,
+) -> list[dict[str, Any]]:
+    """Pretrain into ``out_dir``, resuming from its checkpoint if there is one.
+
+    Args:
+        config: the run's config (must equal the folder's ``config.json`` when resuming).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
+        progress: show tqdm progress bars.
+        stop_after: stop after this many epochs *in this call* (pre-emption, time limits);
+            calling again resumes.
+        argv: the command line to log (``sys.argv`` by default).
+        dataset_builder: ``build_dataset`` or a replacement with its signature (tests).
+
+    Returns:
+        All metric records of the run so far (also in ``metrics.jsonl``).
+
+    Raises:
+        NonFiniteLossError: a loss became NaN/inf (the message names epoch and step).
+    """
+    if stop_after is not None and stop_after < 1:
+        raise ValueError(f"stop_after must be >= 1, got {stop_after}")
+    dev = resolve_device(device)
+    tc = config.train
+    train_set = dataset_builder(config.data, "train", tc.seed)
+    test_set = dataset_builder(config.data, "test", tc.seed)
+    if len(train_set) < tc.batch_size:
+        raise ValueError(f"train size {len(train_set)} is smaller than the batch size {tc.batch_size}")
+    folder = RunFolder(out_dir)  # created only once the options are known to work
+    folder.prepare(config, argv)
+    comps = build_components(config, train_set.spec, dev)
+    gens = {"order": make_generator(tc.seed, "data/order"), "augment": make_generator(tc.seed, "augment", dev)}
+    schedule = build_lr_schedule(comps.learner.encoder_opt, config, len(train_set) // tc.batch_size)
+    start = 0
+    if folder.checkpoint.exists():
+        start = _restore(comps, schedule, load_checkpoint(folder.checkpoint), gens)
+    folder.truncate_metrics(start)
+    fit_set = train_set.with_base() if comps.views.needs_base else train_set
+    loader = make_loader(fit_set, tc.batch_size, shuffle=True, generator=gens["order"],
+                         num_workers=config.data.num_workers, drop_last=True, pin_memory=dev.type == "cuda")
+    session = _Session(comps, schedule, config, loader, fit_set, (train_set, test_set), gens, dev, folder, progress)
+    log = folder.open_metrics()
+    try:
+        done = _run_epochs(session, log, start, stop_after)
+    finally:
+        log.close()
+    if done == tc.epochs:
+        export_backbone(folder.backbone, comps.encoder, comps.normalize, config.data.dataset)
+    return folder.read_metrics()
+
+
+def _run_epochs(session: _Session, log: MetricsLog, start: int, stop_after: int | None) -> int:
+    """Epochs ``start+1 .. epochs`` (or ``stop_after`` of them): train, probe, log, checkpoint.
+
+    Returns the number of completed epochs.
+    """
+    config, comps = session.config, session.comps
+    tc = config.train
+    end = tc.epochs if stop_after is None else min(tc.epochs, start + stop_after)
+    for module in comps.modules().values():
+        module.train()
+    for epoch in range(start + 1, end + 1):
+        t0 = time.perf_counter()
+        session.fit_set.set_epoch(epoch - 1)
+        stats = _epoch_loop(session, epoch)
+        log.write({"kind": "train", "epoch": epoch, "seconds": round(time.perf_counter() - t0, 3), **stats})
+        if epoch in tc.probe_epochs():
+            acc = fast_probe(comps.encoder, comps.normalize, *session.probe_sets, config.probe, session.device,
+                             config.data.num_workers)
+            log.write({"kind": "fast_probe", "epoch": epoch, **acc})
+        save_checkpoint(session.folder.checkpoint, _state(session, epoch))
+    return end
