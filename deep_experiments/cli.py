@@ -8,8 +8,11 @@
 
 Options override, in increasing priority: the paper defaults, ``--preset``, ``--config FILE.json``
 (a nested RunConfig, e.g. another run's ``config.json``), then the individual flags. Unknown or
-invalid options print one line on stderr and exit with status 2; a NaN/inf loss exits with 1.
-Rerunning the same ``train``/``run`` command on an existing folder resumes it.
+invalid options (and unreadable run files, an ``--out`` that cannot be written, a ``--data-dir``
+that does not exist) print one line on stderr and exit with status 2; a NaN/inf loss or
+non-finite weights exit with 1. Rerunning the same ``train``/``run`` command on an existing folder
+resumes it (from ``checkpoint.prev.pt`` when ``checkpoint.pt`` is unreadable); a folder holding
+a run of another config is refused.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from deep_experiments.configs import PRESETS, ProbeConfig, RunConfig, build_conf
 from deep_experiments.data import DATASETS
 from deep_experiments.guards import NonFiniteLossError
 from deep_experiments.views import METHODS
-from featuredrop.cli import OneLineParser, fail
+from featuredrop.atomic import check_output_dir
+from featuredrop.cli import OneLineParser, fail, prog_name
 from featuredrop.config import from_dict, to_dict
 
 __all__ = ["main", "build_parser"]
@@ -45,7 +49,8 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--dataset", "data", "dataset", str, " | ".join(DATASETS)),
     ("--train-size", "data", "train_size", int, "keep the first N training items"),
     ("--test-size", "data", "test_size", int, "keep the first N test items"),
-    ("--base-source", "data", "base_source", str, "photos (offline stand-in) | cifar10 (--data-dir)"),
+    ("--base-source", "data", "base_source", str, "photos (offline stand-in) | cifar10 | fashion-mnist (--data-dir)"),
+    ("--augmentation", "data", "augmentation", str, "expert views' policy: simclr | crop_only (default: dataset's)"),
     ("--digit-source", "data", "digit_source", str, "sklearn (offline stand-in) | mnist (--data-dir)"),
     ("--data-dir", "data", "data_dir", str, "root of real torchvision datasets"),
     ("--overlay-strength", "data", "overlay_strength", float, "overlay opacity multiplier (1 = paper)"),
@@ -62,6 +67,8 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--weight-decay", "train", "weight_decay", float, "encoder weight decay (paper: 1e-4)"),
     ("--temperature", "train", "temperature", float, "NT-Xent temperature (paper: 0.07)"),
     ("--loss-variant", "train", "loss_variant", str, "symmetric | viewmaker (original one-sided) | cross_view | cross_view_both (colab)"),
+    ("--loss", "train", "loss", str, "nt_xent (default; --loss-variant) | decoupled | swd (Chen et al. 2021's generalized losses)"),
+    ("--loss-weight", "train", "loss_weight", float, "lambda of a generalized loss (default: 0.1 decoupled, 5 swd)"),
     ("--dropout-p", "views.dropout", "p", float, "feature-dropout probability per view"),
     ("--width", "train", "width", int, "encoder first-layer width (ResNet-18: 64 standard; ConvN: 32)"),
     ("--seed", "train", "seed", int, "seed of every random stream"),
@@ -99,7 +106,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``deep_experiments`` argument parser."""
-    parser = OneLineParser(prog="deep_experiments", description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser = OneLineParser(prog=prog_name("python -m deep_experiments"), description=__doc__.split("\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     _add_train_flags(sub.add_parser("train", help="contrastive pretraining into a run folder", allow_abbrev=False))
     _add_train_flags(sub.add_parser("run", help="train, then probe", allow_abbrev=False))
@@ -144,7 +151,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         except json.JSONDecodeError as err:
             raise ValueError(f"--config {path}: invalid JSON ({err})") from None
     layers.append(_flag_overrides(args))
-    return build_config(*layers)
+    config = build_config(*layers)
+    data_dir = config.data.data_dir
+    if data_dir is not None and not config.data.download and not Path(data_dir).is_dir():
+        raise ValueError(f"--data-dir {data_dir}: no such folder (pass --download to let torchvision create it)")
+    return config
 
 
 def _probe_config(args: argparse.Namespace, run: str) -> ProbeConfig | None:
@@ -170,19 +181,31 @@ def _summary(result: dict[str, Any]) -> str:
     return "probe " + " | ".join(parts)
 
 
-def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> None:
+def _check_checkpoint(run: str) -> None:
+    """Refuse an unreadable ``checkpoint.pt`` before the probe logs its command (``ValueError`` naming it)."""
+    from deep_experiments.run.checkpoint import load_checkpoint
+    from deep_experiments.run.folder import RunFolder
+
+    path = RunFolder(run).checkpoint
+    if path.exists():
+        load_checkpoint(path)
+
+
+def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     """Run the chosen command (heavy imports happen here, after the arguments are valid)."""
     from deep_experiments.run.probe_run import probe_run
     from deep_experiments.run.train import train
 
     progress = not args.no_progress
-    cmd = ["python", "-m", "deep_experiments", *argv]
+    cmd = [*prog.split(), *argv]
     if args.command == "probe":
+        _check_checkpoint(args.run)
         result = probe_run(args.run, device=args.device, probe=_probe_config(args, args.run), progress=progress,
                            argv=cmd)
         print(_summary(result))
         return
     config = config_from_args(args)
+    check_output_dir(args.out)
     records = train(config, args.out, device=args.device, progress=progress, stop_after=args.stop_after, argv=cmd)
     done = max((r["epoch"] for r in records if r.get("kind") == "train"), default=0)
     print(f"trained {done}/{config.train.epochs} epochs into {args.out}")
@@ -193,17 +216,24 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 non-finite loss, 2 bad options, 130 interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    where = f"{parser.prog} {args.command}"
     try:
-        _dispatch(args, argv)
+        _dispatch(args, argv, parser.prog)
     except (ValueError, FileNotFoundError) as err:
         if args.traceback:
             traceback.print_exc()
-        fail(f"deep_experiments {args.command}: error: {err}", 2)
+        fail(f"{where}: error: {err}", 2)
     except NonFiniteLossError as err:
         if args.traceback:
             traceback.print_exc()
-        fail(f"deep_experiments {args.command}: stopped: {err}", 1)
+        hint = "" if "--lr" in str(err) else "; the training diverged: try a smaller --lr"
+        fail(f"{where}: stopped: {err}{hint}", 1)
+    except OSError as err:  # a full disk, a folder that became unwritable: the run failed, not the input
+        if args.traceback:
+            traceback.print_exc()
+        fail(f"{where}: failed: {err}", 1)
     except KeyboardInterrupt:
-        fail(f"deep_experiments {args.command}: interrupted; rerun the same command to resume", 130)
+        fail(f"{where}: interrupted; rerun the same command to resume", 130)
     return 0

@@ -16,6 +16,7 @@ so old run folders still load and resume.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from deep_experiments.views import ViewsConfig
 from featuredrop.config import from_dict
 
 LossVariant = Literal["symmetric", "viewmaker", "cross_view", "cross_view_both"]
+LossFamily = Literal["nt_xent", "decoupled", "swd"]
 EncoderName = Literal["resnet18", "convn"]
 OptimizerName = Literal["sgd", "adam"]
 DecayOn = Literal["all", "kernels"]
@@ -59,7 +61,10 @@ class TrainConfig:
     ``lr_schedule``: ``"constant"`` or ``"linear_decay"`` (per step, to 0 at the last step: the
     colab's polynomial decay of power 1). ``probe_at`` lists the fractions of ``epochs`` after
     which the fast probe is recorded (rounded, at least epoch 1; 1.0 = the end). The method (the
-    kind of views) is ``RunConfig.views.kind``.
+    kind of views) is ``RunConfig.views.kind``. ``loss``: ``"nt_xent"`` (``loss_variant``, the
+    default) or a generalized loss of Chen et al. 2021 (:func:`featuredrop.losses.generalized_contrastive`:
+    ``"decoupled"``, ``"swd"``; ``temperature`` is the decoupled log-sum-exp's, 1.0 in their recipe),
+    with weight ``loss_weight`` (``None``: 0.1 / 5, their recipe); old configs without it load as NT-Xent.
     """
 
     epochs: int = 200
@@ -69,6 +74,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     temperature: float = 0.07
     loss_variant: LossVariant = "symmetric"
+    loss: LossFamily = "nt_xent"
+    loss_weight: float | None = None
     encoder: EncoderName = "resnet18"
     optimizer: OptimizerName = "sgd"
     decay_on: DecayOn = "all"
@@ -83,11 +90,13 @@ class TrainConfig:
         positive("train", out_dim=self.out_dim, temperature=self.temperature)
         if self.batch_size < 2:
             raise ValueError(f"train.batch_size must be >= 2 (a negative per anchor), got {self.batch_size}")
-        if not 0 <= self.momentum < 1 or self.weight_decay < 0:
-            raise ValueError(f"train.momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, "
+        if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:  # NaN fails both
+            raise ValueError(f"train.momentum must be in [0, 1) and weight_decay finite >= 0, got {self.momentum}, "
                              f"{self.weight_decay}")
         if any(not 0 < f <= 1 for f in self.probe_at):
             raise ValueError(f"train.probe_at fractions must be in (0, 1], got {list(self.probe_at)}")
+        if self.loss_weight is not None:
+            positive("train", loss_weight=self.loss_weight)
 
     def probe_epochs(self) -> tuple[int, ...]:
         """The (1-based, sorted, distinct) epochs after which the fast probe runs."""
@@ -102,7 +111,9 @@ class ProbeConfig:
     fraction in ``milestones`` (60 %, 80 %), on pre-pool features of the method's own views.
     Fast probe: multinomial logistic regression (L-BFGS, inverse L2 strength ``fast_c``, at most
     ``fast_max_iter`` iterations) on standardized pooled features of clean images.
-    ``paper=False`` skips the paper protocol (sweeps).
+    ``paper=False`` skips the paper protocol (sweeps). ``overlay_controls``: repeat the fast probe
+    on overlay-free images and on full-strength-overlay images (each probe fitted and tested at that
+    strength), so that suppression can be told from occlusion (see :mod:`deep_experiments.probe`).
     """
 
     epochs: int = 100
@@ -115,12 +126,14 @@ class ProbeConfig:
     fast_c: float = 1.0
     fast_max_iter: int = 1000
     paper: bool = True
+    overlay_controls: bool = True
 
     def __post_init__(self) -> None:
         positive("probe", epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, gamma=self.gamma)
         positive("probe", fast_c=self.fast_c, fast_max_iter=self.fast_max_iter)
-        if not 0 <= self.momentum < 1 or self.weight_decay < 0:
-            raise ValueError("probe.momentum must be in [0, 1) and probe.weight_decay >= 0")
+        if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:  # NaN fails both
+            raise ValueError(f"probe.momentum must be in [0, 1) and probe.weight_decay finite >= 0, got "
+                             f"{self.momentum}, {self.weight_decay}")
         if any(not 0 < m < 1 for m in self.milestones):
             raise ValueError(f"probe.milestones must be fractions in (0, 1), got {list(self.milestones)}")
 
@@ -152,6 +165,22 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"train_size": 512, "test_size": 512},
         "train": {"epochs": 2, "width": 8, "batch_size": 128},
         "probe": {"epochs": 5},
+    },
+    # The CPU protocol of the C+* claim (README, "Suppression on CPU"): one (dataset, method, seed)
+    # run in about 4-5 minutes on one core. Departures from the paper, each on purpose: Fashion-MNIST
+    # as the base (pass --data-dir, see scripts/fetch_fashion_mnist_offline.py; a semantic task
+    # instead of "which of ten photos"), the colab's small ConvN with Adam 1e-3 decayed linearly,
+    # temperature 0.1, 10,000 training images, 20 epochs, crop-only expert views (random crop of
+    # area 0.5-1, no colour jitter, grayscale, blur or flip, so the overlay's colour reaches both
+    # views intact), the fast probe only, a viewmaker with one residual block.
+    "cpu": {
+        "data": {"base_source": "fashion-mnist", "train_size": 10000, "test_size": 2000,
+                 "augmentation": "crop_only"},
+        "train": {"encoder": "convn", "width": 32, "out_dim": 64, "optimizer": "adam", "lr": 1e-3,
+                  "lr_schedule": "linear_decay", "weight_decay": 1e-4, "batch_size": 256, "epochs": 20,
+                  "temperature": 0.1, "probe_at": [0.25, 0.5, 1.0]},
+        "views": {"viewmaker": {"num_res_blocks": 1}},
+        "probe": {"paper": False},
     },
     # The RandBits-MNIST colab of Chen et al. 2021 (shared/neighbours.md 1.4): real MNIST (pass
     # --data-dir, see scripts/fetch_mnist_offline.py), 5 random bits, ConvN, the colab's two-way

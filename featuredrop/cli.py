@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import NoReturn
 
-__all__ = ["OneLineParser", "fail"]
+__all__ = ["OneLineParser", "fail", "prog_name"]
+
+
+def prog_name(module_form: str) -> str:
+    """The name the user typed: a console script's own name (``featuredrop-sweep``), else ``module_form``."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("featuredrop-") else module_form
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

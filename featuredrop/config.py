@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from featuredrop.atomic import atomic_write
+
 T = TypeVar("T")
 
 __all__ = ["from_dict", "to_dict", "save_json"]
@@ -110,7 +112,7 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def save_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` (a dataclass or JSON-ready value) to ``path`` as indented JSON."""
+    """Write ``obj`` (a dataclass or JSON-ready value) to ``path`` as indented JSON, atomically."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         obj = to_dict(obj)
-    Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")

@@ -8,6 +8,7 @@ theory; the Feature Dropout paper's theorems are not reproduced verbatim). Publi
 - :func:`spectral_loss`, :func:`spectral_grad`, :func:`spectral_optimum` — the spectral loss;
 - :func:`critical_dropout`, :func:`best_dropout` — where dropout rescues a suppressed feature;
 - :class:`TwoBlock` — the strong/weak two-block setting (models, closed form over grids);
+- :class:`RandBit` — shared random +-1 bits against an image block (Chen et al. 2021's RandBit);
 - :mod:`linear_theory.closed_form` — the same closed forms vectorized over sweeps (``predict``:
   eigenvalue -> captured dims -> probe ``R^2`` -> accuracy);
 - :mod:`linear_theory.dynamics`, :mod:`linear_theory.simulate` — gradient flow and GD/SGD;
@@ -17,6 +18,7 @@ theory; the Feature Dropout paper's theorems are not reproduced verbatim). Publi
 """
 
 from linear_theory.model import FeatureBlock, LinearModel, Views
+from linear_theory.randbit import RandBit
 from linear_theory.simulate import SimulationConfig
 from linear_theory.spectral import (
     BestDropout,
@@ -48,4 +50,5 @@ __all__ = [
     "Trajectory",
     "SimulationConfig",
     "TwoBlock",
+    "RandBit",
 ]

@@ -1,4 +1,4 @@
-"""Final numbers of many InfoNCE runs of the linear model: batched by shape, cached on disk, in processes.
+"""Final numbers of many InfoNCE (or generalized-loss) runs of the linear model: batched, cached, in processes.
 
 A run is a (:class:`LinearModel`, seed) pair trained by :func:`linear_theory.simulate.simulate_many`
 with one :class:`SimulationConfig`. :func:`infonce_runs` trains the runs the cache lacks, one batch
@@ -38,7 +38,8 @@ Entry = dict[str, Any]
 
 def run_key(model: LinearModel, seed: int) -> str:
     """The cache key of one run: every model parameter (exact floats) and the seed."""
-    blocks = " ".join(f"(r={b.dim} s={b.strength!r} p={b.dropout!r} eta={b.aug_noise!r})" for b in model.blocks)
+    blocks = " ".join(f"(r={b.dim} s={b.strength!r} p={b.dropout!r} eta={b.aug_noise!r}{' binary' * b.binary})"
+                      for b in model.blocks)
     return f"k={model.rep_dim} d={model.d} sigma={model.noise!r} {blocks} seed={seed}"
 
 
@@ -121,6 +122,22 @@ def _missing_batches(models: Sequence[LinearModel], seeds: Sequence[int],
     return [(tuple(todo), tuple(sorted(todo_seeds))) for todo, todo_seeds in groups.values()]
 
 
+MAX_BATCH = 250
+"""Most models per trained batch: beyond it a batch is no faster per run, and the cache is written less often."""
+
+
+def _split(batches: list[tuple[tuple[LinearModel, ...], tuple[int, ...]]],
+           workers: int) -> list[tuple[tuple[LinearModel, ...], tuple[int, ...]]]:
+    """Cut each batch's models into equal parts of at most :data:`MAX_BATCH`, and at least ``workers`` parts in all."""
+    total = sum(len(bm) for bm, _ in batches)
+    out = []
+    for bm, bs in batches:
+        parts = max(-(-len(bm) // MAX_BATCH), min(len(bm), -(-workers * len(bm) // max(total, 1))))
+        size = -(-len(bm) // parts)
+        out += [(bm[i:i + size], bs) for i in range(0, len(bm), size)]
+    return out
+
+
 def infonce_runs(models: Sequence[LinearModel], seeds: Sequence[int], simulation: SimulationConfig, *,
                  cache: Path | None = None, workers: int = 1, progress: bool = False,
                  log: Callable[[str], None] = lambda msg: None) -> FinalRuns:
@@ -130,12 +147,13 @@ def infonce_runs(models: Sequence[LinearModel], seeds: Sequence[int], simulation
         models, seeds: the runs are their product (models may differ in shape).
         simulation: the training (its ``seed`` and ``record_every`` are ignored).
         cache: folder of the cache file (``None``: no cache).
-        workers: processes for the batches (results do not depend on it: every run has its own seed).
+        workers: processes for the batches (results do not depend on it: a run depends only on its model
+            and seed, not on its batch-mates); a big batch is cut into parts for them.
         progress: a progress bar per batch (only in-process).
     """
     models, seeds = list(models), [int(s) for s in seeds]
     store = RunCache(cache, simulation)
-    batches = _missing_batches(models, seeds, store)
+    batches = _split(_missing_batches(models, seeds, store), workers)
     cached = len(models) * len(seeds) - sum(1 for m in models for s in seeds if store.get(m, s) is None)
     if cached:
         log(f"  {cached} InfoNCE run(s) from the cache {store.path}")

@@ -11,6 +11,7 @@ destroying the label of every task that reads ``z_i``) and adds label-preserving
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -19,15 +20,20 @@ import numpy as np
 
 from linear_theory.closed_form import block_moments
 
-__all__ = ["FeatureBlock", "LinearModel", "Views", "check_same_shape"]
+__all__ = ["FeatureBlock", "LinearModel", "Views", "check_same_shape", "MAX_STRENGTH"]
+
+MAX_STRENGTH = 1e6
+"""Largest block strength accepted: ``s**4`` stays far from float64 overflow in every closed form."""
 
 
 def _check_number(owner: str, name: str, value: float, *, low: float, low_open: bool, high: float = math.inf) -> float:
-    """Validate a scalar field; the error names the owner, the field and the value."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}.{name} must be a number, got {value!r}") from None
+    """Validate a scalar field; the error names the owner, the field and the value.
+
+    Only real numbers are accepted: a string (``'3'``) or a bool (``True``) is an error, not a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{owner}.{name} must be a number, got {value!r}")
+    value = float(value)
     if math.isnan(value):
         raise ValueError(f"{owner}.{name} must not be NaN")
     bad_low = value <= low if low_open else value < low
@@ -43,23 +49,31 @@ class FeatureBlock:
 
     Attributes:
         dim: number of latent dimensions ``r_i`` (integer >= 1).
-        strength: signal scale ``s_i > 0``.
+        strength: signal scale ``0 < s_i <= MAX_STRENGTH`` (a real number, not a string or bool).
         dropout: probability ``p_i in [0, 1]`` that a view drops the whole block.
         aug_noise: label-preserving augmentation noise ``eta_i >= 0`` added to the latent per view.
+        binary: the latent is ``+-1`` per coordinate (Rademacher) instead of ``N(0, 1)``: a RandBit
+            block (:mod:`linear_theory.randbit`). Same first and second moments, so every closed form
+            is unchanged; only the samplers (and so InfoNCE) see the difference.
     """
 
     dim: int
     strength: float
     dropout: float = 0.0
     aug_noise: float = 0.0
+    binary: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.dim, bool) or not isinstance(self.dim, (int, np.integer)) or self.dim < 1:
             raise ValueError(f"FeatureBlock.dim must be an integer >= 1, got {self.dim!r}")
         object.__setattr__(self, "dim", int(self.dim))
-        object.__setattr__(self, "strength", _check_number("FeatureBlock", "strength", self.strength, low=0, low_open=True))
+        object.__setattr__(self, "strength", _check_number("FeatureBlock", "strength", self.strength, low=0, low_open=True,
+                                                                high=MAX_STRENGTH))
         object.__setattr__(self, "dropout", _check_number("FeatureBlock", "dropout", self.dropout, low=0, low_open=False, high=1.0))
         object.__setattr__(self, "aug_noise", _check_number("FeatureBlock", "aug_noise", self.aug_noise, low=0, low_open=False))
+        if not isinstance(self.binary, (bool, np.bool_)):
+            raise ValueError(f"FeatureBlock.binary must be true or false, got {self.binary!r}")
+        object.__setattr__(self, "binary", bool(self.binary))
 
 
 class Views(NamedTuple):
@@ -181,7 +195,7 @@ class LinearModel:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         K, d = len(self.blocks), self.d
-        latents = tuple(rng.standard_normal((n, b.dim)) for b in self.blocks)
+        latents = tuple(np.sign(z) if b.binary else z for b, z in ((b, rng.standard_normal((n, b.dim))) for b in self.blocks))
         clean = self.noise * rng.standard_normal((n, d))
         views = [self.noise * rng.standard_normal((n, d)) for _ in range(2)]
         keep = np.array([1.0 - b.dropout for b in self.blocks])

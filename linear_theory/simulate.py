@@ -2,9 +2,9 @@
 
 Every step draws a fresh minibatch of ``n`` positive pairs from the model of shared/theory.md
 (:func:`sample_views_torch`, distributed exactly like :meth:`LinearModel.sample_views`) and takes
-one optimizer step on ``W``. Two losses:
+one optimizer step on ``W``. The losses:
 
-``"infonce"``: :func:`featuredrop.losses.nt_xent` with ``variant="cross_view"`` (cross-entropy of
+``"infonce"``: :func:`featuredrop.losses.cross_view_infonce` (= ``nt_xent(variant="cross_view")``, batched over settings; cross-entropy of
     each view-1 embedding against all view-2 embeddings, cosine similarity, temperature ``tau``),
     the package's single InfoNCE. No closed form; float32 is enough.
 
@@ -22,6 +22,10 @@ one optimizer step on ``W``. Two losses:
     ``lr * step``. (The plug-in ``||(Z1^T Z1 + Z2^T Z2) / (2n)||_F^2`` is biased upward by
     ``O(tr(M)^2 / n)``, which shrinks the learned ``W``.) Run it in float64.
 
+``"decoupled"`` / ``"swd"``: the generalized contrastive losses of Chen, Luo & Li 2021
+    (:func:`featuredrop.losses.generalized_contrastive`: alignment + ``lambda`` x log-sum-exp
+    uniformity or sliced-Wasserstein distance to the uniform distribution on the sphere), float32.
+
 The runner is batched: ``M`` models of one shape times ``S`` seeds train together as independent
 problems (one loss per setting; their sum is differentiated, so the gradients do not mix). A seed
 fixes the init and the data stream; every model with that seed sees the same underlying noise
@@ -33,20 +37,25 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from featuredrop.losses import nt_xent
+from featuredrop.losses import cross_view_infonce, generalized_contrastive
 from linear_theory.model import LinearModel, check_same_shape
 from linear_theory.spectral import captured_strength, encoder_probe_r2
 from linear_theory.trajectory import Trajectory
 
+LOSSES: tuple[str, ...] = ("infonce", "spectral", "decoupled", "swd")
+"""The losses a run can train with (``SimulationConfig.loss``, the sweep's ``--loss``)."""
+
 __all__ = [
+    "LOSSES",
     "SimulationConfig",
+    "loss_recipe",
     "initial_encoder",
     "sample_views_torch",
     "spectral_loss_estimate",
@@ -65,11 +74,17 @@ class SimulationConfig:
         steps: optimizer steps (>= 1).
         lr: learning rate (> 0). The spectral loss needs ``lr * 8 max_i c_i < 2`` to be stable.
         batch_size: positive pairs per minibatch (>= 2).
-        temperature: InfoNCE temperature ``tau`` (> 1e-8; unused by the spectral loss).
+        temperature: temperature ``tau`` of InfoNCE and of the decoupled loss's log-sum-exp (> 1e-8;
+            the colab's decoupled NT-Xent uses 1.0).
         init_scale: ``W0 = init_scale * N(0, 1)`` (> 0).
         seed: fixes the init and the data stream (integer >= 0).
         record_every: record the probe, captured strength and window-mean loss every this many steps.
-        loss: ``"infonce"`` or ``"spectral"``.
+        loss: ``"infonce"``, ``"spectral"``, or a generalized loss of Chen et al. 2021
+            (:func:`featuredrop.losses.generalized_contrastive`): ``"decoupled"`` (alignment +
+            log-sum-exp uniformity) or ``"swd"`` (alignment + sliced Wasserstein to the uniform
+            distribution on the sphere; projections and prior samples drawn from the seed's stream).
+        loss_weight: ``lambda`` of a generalized loss (``None``: the colab's, 0.1 / 5).
+        projections: random projections of ``"swd"`` (``None``: ``k``, a random rotation).
         optimizer: ``"sgd"`` (plain, no momentum) or ``"adam"``.
         dtype: ``"auto"`` (float64 for spectral, float32 for InfoNCE), ``"float32"`` or ``"float64"``.
     """
@@ -81,9 +96,11 @@ class SimulationConfig:
     init_scale: float = 0.01
     seed: int = 0
     record_every: int = 50
-    loss: Literal["infonce", "spectral"] = "infonce"
+    loss: Literal["infonce", "spectral", "decoupled", "swd"] = "infonce"
     optimizer: Literal["sgd", "adam"] = "sgd"
     dtype: Literal["auto", "float32", "float64"] = "auto"
+    loss_weight: float | None = None
+    projections: int | None = None
 
     def __post_init__(self) -> None:
         def integer(name: str, low: int) -> None:
@@ -106,7 +123,11 @@ class SimulationConfig:
         positive("lr")
         positive("temperature", 1e-8)
         positive("init_scale")
-        for name, allowed in (("loss", ("infonce", "spectral")), ("optimizer", ("sgd", "adam")),
+        if self.loss_weight is not None:
+            positive("loss_weight")
+        if self.projections is not None:
+            integer("projections", 1)
+        for name, allowed in (("loss", LOSSES), ("optimizer", ("sgd", "adam")),
                               ("dtype", ("auto", "float32", "float64"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"SimulationConfig.{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
@@ -122,6 +143,19 @@ class SimulationConfig:
         """Steps at which a run records: ``0, record_every, ...`` and always the last step."""
         steps = np.arange(0, self.steps + 1, self.record_every)
         return steps if steps[-1] == self.steps else np.append(steps, self.steps)
+
+
+DECOUPLED_LR_SCALE = 10.0
+"""The decoupled loss's step size relative to InfoNCE's: its alignment term is a mean over the ``k``
+coordinates of the embedding and its weight ``lambda = 0.1``, so its gradient is ~10x smaller."""
+
+
+def loss_recipe(loss: str, base: SimulationConfig = SimulationConfig()) -> SimulationConfig:
+    """``base`` trained with ``loss``: ``"decoupled"`` at Chen et al.'s ``tau = 1`` and ``lr x``
+    :data:`DECOUPLED_LR_SCALE`; the other losses as ``base`` (SWD: ``lambda = 5``, ``k`` projections)."""
+    if loss == "decoupled":
+        return replace(base, loss=loss, temperature=1.0, lr=base.lr * DECOUPLED_LR_SCALE)
+    return replace(base, loss=loss)
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, torch.Generator]:
@@ -172,6 +206,7 @@ class _Coords:
     keep: torch.Tensor  # (M, 1, 1, K)
     noise: torch.Tensor  # (M, 1, 1, 1)
     d: int
+    binary: torch.Tensor  # (M, 1, 1, D) bool: a +-1 latent (RandBit block)
 
 
 def _coords(models: Sequence[LinearModel], dtype: torch.dtype) -> _Coords:
@@ -185,7 +220,7 @@ def _coords(models: Sequence[LinearModel], dtype: torch.dtype) -> _Coords:
 
     keep = torch.tensor([[1.0 - b.dropout for b in m.blocks] for m in models], dtype=dtype)[:, None, None, :]
     noise = torch.tensor([m.noise for m in models], dtype=dtype)[:, None, None, None]
-    return _Coords(block_of, per_coord("strength"), per_coord("aug_noise"), keep, noise, ref.d)
+    return _Coords(block_of, per_coord("strength"), per_coord("aug_noise"), keep, noise, ref.d, per_coord("binary") > 0)
 
 
 def _draw(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
@@ -199,10 +234,13 @@ def _draw(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtype: torch
         u = torch.rand(2, n, K, generator=g, dtype=dtype)
         base.append((z, e, xi, u))
     z, e, xi, u = (torch.stack(parts, dim=0) for parts in zip(*base))  # leading axis S
+    latent = z[None]  # RandBit coordinates: sign(N(0, 1)) is +-1 with probability 1/2 each
+    if coords.binary.any():
+        latent = torch.where(coords.binary, torch.sign(latent), latent)
     views = []
     for t in range(2):
         mask = (u[None, :, t] < coords.keep).to(dtype)[..., coords.block_of]  # (M, S, n, D)
-        signal = mask * coords.strength * (z[None] + coords.aug_noise * e[None, :, t])
+        signal = mask * coords.strength * (latent + coords.aug_noise * e[None, :, t])
         noise = coords.noise * xi[None, :, t]
         views.append(torch.cat([signal + noise[..., :D], noise[..., D:]], dim=-1))
     return views[0], views[1]
@@ -247,14 +285,26 @@ def spectral_loss_estimate(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     return -2.0 * pos + quad
 
 
-def _losses(config: SimulationConfig, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-    """Per-setting loss, shape ``(M, S)``, from embeddings ``(M, S, n, k)``."""
+_LOGIT_CHUNK = 2**20  # logits per chunk of settings in the InfoNCE loss
+
+
+def _losses(config: SimulationConfig, z1: torch.Tensor, z2: torch.Tensor,
+            gens: Sequence[torch.Generator]) -> torch.Tensor:
+    """Per-setting loss, shape ``(M, S)``, from embeddings ``(M, S, n, k)``; ``gens``: the seeds' streams."""
     if config.loss == "spectral":
         return spectral_loss_estimate(z1, z2)
+    if config.loss == "decoupled":
+        return generalized_contrastive(z1, z2, "decoupled", temperature=config.temperature, weight=config.loss_weight)
+    if config.loss == "swd":  # one draw of projections and prior per seed, shared by its models
+        return torch.stack([generalized_contrastive(z1[:, j], z2[:, j], "swd", weight=config.loss_weight,
+                                                    generator=g, projections=config.projections)
+                            for j, g in enumerate(gens)], dim=1)
     M, S, n, k = z1.shape
     a, b = z1.reshape(M * S, n, k), z2.reshape(M * S, n, k)
-    # a loop, not torch.func.vmap: as fast here, and vmap's first call costs ~1 s of imports
-    per = torch.stack([nt_xent(a[i], b[i], config.temperature, variant="cross_view") for i in range(M * S)])
+    # chunks of settings whose n x n logits stay in cache (~4 MB): 1.5-2x faster than one big batch
+    chunk = max(1, _LOGIT_CHUNK // (n * n))
+    per = torch.cat([cross_view_infonce(a[i:i + chunk], b[i:i + chunk], config.temperature)
+                     for i in range(0, M * S, chunk)])
     return per.reshape(M, S)
 
 
@@ -307,7 +357,7 @@ def _run(models: list[LinearModel], seeds: list[int], config: SimulationConfig, 
     bar = tqdm(total=config.steps, disable=not progress, desc=f"{config.loss} x{M * S}", leave=False)
     for step in range(config.steps):
         x1, x2 = _draw(coords, gens, config.batch_size, dtype)
-        per = _losses(config, x1 @ W.transpose(-1, -2), x2 @ W.transpose(-1, -2))
+        per = _losses(config, x1 @ W.transpose(-1, -2), x2 @ W.transpose(-1, -2), gens)
         if not torch.all(torch.isfinite(per)):
             raise FloatingPointError(f"non-finite loss at step {step}: lr={config.lr} too large?")
         if step == 0:

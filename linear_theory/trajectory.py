@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from featuredrop.atomic import atomic_open
+
 __all__ = ["Trajectory", "stack_trajectories", "ROW_FIELDS"]
 
 #: Columns of :meth:`Trajectory.to_rows` (long format: one row per batch index, time and block).
@@ -136,9 +138,9 @@ class Trajectory:
         return rows
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write :meth:`to_rows` to ``path`` as CSV (header :data:`ROW_FIELDS`)."""
+        """Write :meth:`to_rows` to ``path`` as CSV (header :data:`ROW_FIELDS`), atomically."""
         path = Path(path)
-        with path.open("w", newline="") as fh:
+        with atomic_open(path, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(ROW_FIELDS))
             writer.writeheader()
             writer.writerows(self.to_rows())

@@ -3,8 +3,10 @@
     python -m paper_figures --out figures [--only NAME ...] [--quick] [--list]
 
 writes ``figures/NAME.{png,pdf,csv,json}`` for every registered figure (the JSON holds the plotted
-numbers with the command, config and git revision). Figures that read experiment results which do
-not exist yet are skipped with one line, never drawn from invented numbers. Modules:
+numbers with the command and config; the git revision and time go to the git-ignored
+``OUT/stamps.json``, so a rerun rewrites the tracked files byte for byte). Figures that read
+experiment results which do not exist yet are skipped with one line, never drawn from invented
+numbers. Modules:
 
 - :mod:`paper_figures.style` - colours per task/block/method, closed form dotted vs simulation
   solid, column-width sizes;

@@ -9,15 +9,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from featuredrop.cli import OneLineParser
+from featuredrop.atomic import check_output_dir
+from featuredrop.cli import OneLineParser, prog_name
 from paper_figures.registry import FigureContext, default_registry, render_all
 
 PROG = "python -m paper_figures"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog=PROG, description="Draw the paper's figures: NAME.png/.pdf plus NAME.csv/.json of the numbers.")
-    p.add_argument("--out", default="figures", help="output folder (default %(default)s); caches go to OUT/cache")
+    p = OneLineParser(prog=prog_name(PROG), description="Draw the paper's figures: NAME.png/.pdf plus NAME.csv/.json of the numbers.")
+    p.add_argument("--out", default="figures", help="output folder (default %(default)s); caches go to OUT/cache; "
+                   "existing figure files of the same names are replaced")
     p.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures (see --list)")
     p.add_argument("--quick", action="store_true", help="few points and steps (seconds; not the paper's numbers)")
     p.add_argument("--results", default="runs", help="root of the experiment results figures read (default %(default)s)")
@@ -37,8 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:<24} {spec.description}")
         return 0
     unknown = [n for n in args.only or () if n not in registry]
-    if unknown:
-        print(f"{PROG}: error: unknown figure(s) {unknown}; known: {list(registry)}", file=sys.stderr)
+    try:
+        if unknown:
+            raise ValueError(f"unknown figure(s) {unknown}; known: {list(registry)}")
+        check_output_dir(args.out)
+    except ValueError as err:
+        sys.stderr.write(f"{parser.prog}: error: {err}\n")
         return 2
     command = shlex.join([*PROG.split(), *(sys.argv[1:] if argv is None else argv)])
     ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results), randbits=Path(args.randbits),

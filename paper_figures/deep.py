@@ -29,6 +29,7 @@ from deep_experiments.run.folder import RunFolder
 from deep_experiments.run.folder import find_runs as find_run_folders
 from deep_experiments.views import METHODS
 from linear_theory.two_block import TwoBlock
+from paper_figures.io import read_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.stats import summarize
 from paper_figures.style import CLOSED_FORM, METHOD_COLORS, SIMULATION, TEXT_WIDTH, new_figure, task_color
@@ -65,9 +66,11 @@ class DeepRun:
     @classmethod
     def read(cls, run: RunFolder) -> DeepRun:
         """The figures' view of a finished run folder."""
-        config = run.load_config()
+        config, probe = run.load_config(), run.read_probe()
+        for task in TASKS:  # what every deep figure reads; a run without it is skipped (read_runs)
+            float(probe["fast"][task])
         return cls(run.root, config.data.dataset, config.views.kind, config.data.overlay_strength,
-                   config.views.dropout.p, config.train.seed, run.read_probe())
+                   config.views.dropout.p, config.train.seed, probe)
 
 
 def find_runs(root: str | Path) -> list[DeepRun]:
@@ -77,7 +80,7 @@ def find_runs(root: str | Path) -> list[DeepRun]:
         MissingResults: no finished run (no ``probe.json`` with a ``config.json`` beside it).
     """
     root = Path(root)
-    runs = [DeepRun.read(run) for run in find_run_folders(root, "*/*/*/seed*/probe.json")]
+    runs = read_runs(find_run_folders(root, "*/*/*/seed*/probe.json"), DeepRun.read)
     if not runs:
         raise MissingResults(root / "<dataset>/<method>/os<s>_p<p>/seed<k>/probe.json", HINT)
     return sorted(runs, key=lambda r: (r.dataset, r.method, r.overlay_strength, r.dropout_p, r.seed))

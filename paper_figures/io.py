@@ -1,8 +1,14 @@
 """Write a figure and the numbers it plots: ``NAME.png``, ``NAME.pdf``, ``NAME.csv``, ``NAME.json``.
 
 The CSV holds the table (one row per plotted number); the JSON holds the same table plus its
-provenance (command line, resolved config, git revision, library versions), so every number in
-the paper can be traced to the code and the settings that produced it.
+provenance (command line, resolved config, library versions), so every number in the paper can be
+traced to the code and the settings that produced it. Rerunning on the same machine rewrites the
+four files byte for byte: floats are rounded to :data:`DIGITS` significant digits, and the run
+stamps that change on every run (git revision, UTC time) go to ``OUT/stamps.json`` (git-ignored)
+instead. Every file is written atomically (:mod:`featuredrop.atomic`).
+
+:func:`read_runs` is how figures read run folders: a run whose files cannot be read is skipped
+with one warning line on stderr naming the file, and the figure is drawn from the rest.
 
 A table is either a list of dict rows (columns may differ between rows: the CSV takes their union
 and leaves missing cells empty) or a dict of equal-shape arrays (one column per key, flattened).
@@ -17,18 +23,27 @@ import json
 import math
 import platform
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from featuredrop.atomic import atomic_open, atomic_write
 from featuredrop.config import to_dict
 
-__all__ = ["Table", "table_rows", "git_revision", "provenance", "to_jsonable", "save_figure", "load_table",
-           "FORMATS"]
+__all__ = ["Table", "table_rows", "git_revision", "provenance", "run_stamps", "to_jsonable", "save_figure",
+           "load_table", "read_runs", "FORMATS", "DIGITS"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Significant digits of every float in a figure's CSV and JSON (the last digits of a recomputed
+#: number vary between runs: thread scheduling, BLAS; rounding keeps reruns byte-identical).
+DIGITS = 8
 
 Table = Sequence[Mapping[str, Any]] | Mapping[str, Any]
 
@@ -76,8 +91,8 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
         obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
+    if isinstance(obj, float):
+        return _round(obj) if math.isfinite(obj) else None
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -94,15 +109,24 @@ def git_revision(cwd: Path = _REPO_ROOT) -> str:
     return rev if rev else "unknown"
 
 
+def _round(value: float) -> float:
+    """``value`` to :data:`DIGITS` significant digits."""
+    return float(f"{value:.{DIGITS}g}")
+
+
+def run_stamps() -> dict[str, str]:
+    """What changes on every run and so stays out of the tracked files: git revision and UTC time."""
+    return {"git_revision": git_revision(),
+            "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+
+
 def provenance(command: str, config: Any) -> dict[str, Any]:
-    """What produced a figure: command line, resolved config, git revision, versions, UTC time."""
+    """What produced a figure: command line, resolved config, versions (stable on one machine)."""
     import scipy
 
     return {
         "command": command,
         "config": to_jsonable(config),
-        "git_revision": git_revision(),
-        "created_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
@@ -113,7 +137,7 @@ def provenance(command: str, config: Any) -> dict[str, Any]:
 def _csv_cell(value: Any) -> Any:
     value = _scalar(value)
     if isinstance(value, float):
-        return f"{value:.10g}"
+        return f"{value:.{DIGITS}g}"
     return value
 
 
@@ -131,9 +155,11 @@ def save_figure(fig: Figure, table: Table, out_dir: str | Path, name: str, *, co
     for row in rows:
         columns += [k for k in row if k not in columns]
     paths = {ext: out / f"{name}.{ext}" for ext in FORMATS}
-    fig.savefig(paths["png"], dpi=200, bbox_inches="tight", pad_inches=0.02)
-    fig.savefig(paths["pdf"], bbox_inches="tight", pad_inches=0.02, metadata={"CreationDate": None})
-    with paths["csv"].open("w", newline="") as fh:
+    with atomic_open(paths["png"], "wb") as fh:
+        fig.savefig(fh, format="png", dpi=200, bbox_inches="tight", pad_inches=0.02)
+    with atomic_open(paths["pdf"], "wb") as fh:
+        fig.savefig(fh, format="pdf", bbox_inches="tight", pad_inches=0.02, metadata={"CreationDate": None})
+    with atomic_open(paths["csv"], "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for row in rows:
@@ -141,8 +167,47 @@ def save_figure(fig: Figure, table: Table, out_dir: str | Path, name: str, *, co
     head = {"name": name, "provenance": provenance(command, config), "columns": columns}
     body = ",\n".join(json.dumps(to_jsonable([row.get(c) for c in columns]), allow_nan=False) for row in rows)
     text = json.dumps(head, indent=1, allow_nan=False)
-    paths["json"].write_text(text[:-2] + ',\n "rows": [\n' + body + "\n ]\n}\n")
+    atomic_write(paths["json"], text[:-2] + ',\n "rows": [\n' + body + "\n ]\n}\n")
+    _record_stamps(out / "stamps.json", name)
     return paths
+
+
+def _record_stamps(path: Path, name: str) -> None:
+    """Add ``name``'s :func:`run_stamps` to ``path`` (one JSON object by figure name; git-ignored)."""
+    try:
+        stamps = json.loads(path.read_text())
+        stamps = stamps if isinstance(stamps, dict) else {}
+    except (OSError, ValueError):
+        stamps = {}
+    stamps[name] = run_stamps()
+    atomic_write(path, json.dumps(stamps, indent=1, sort_keys=True) + "\n")
+
+
+_WARNED: set[str] = set()
+
+
+def read_runs(folders: Iterable[R], read: Callable[[R], T | None]) -> list[T]:
+    """``read(folder)`` of every folder, skipping (with a warning) the ones whose files are bad.
+
+    A run whose ``config.json`` or ``probe.json`` is truncated, corrupt or lacks what the figure
+    reads is left out with one line on stderr naming it (once per process); ``None`` results
+    (runs the figure does not show) are dropped silently.
+    """
+    runs = []
+    for folder in folders:
+        try:
+            run = read(folder)
+        except (ValueError, KeyError, TypeError) as err:
+            where = getattr(folder, "root", folder)
+            text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__} {err}"
+            message = f"warning: skipped run {where}: {text}"
+            if message not in _WARNED:
+                _WARNED.add(message)
+                print(" ".join(message.split()), file=sys.stderr, flush=True)
+            continue
+        if run is not None:
+            runs.append(run)
+    return runs
 
 
 def load_table(path: str | Path) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from deep_experiments.run.folder import RunFolder, find_runs
+from paper_figures.io import read_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.stats import summarize
 from paper_figures.style import SIMULATION, TEXT_WIDTH, new_figure, task_color
@@ -59,9 +60,9 @@ class RandBitsRun:
 
     @classmethod
     def read(cls, run: RunFolder) -> RandBitsRun | None:
-        """The run of a finished run folder, or ``None`` when it is not a RandBit run."""
+        """The run of a finished run folder, or ``None`` when it is not a RandBit run trained with NT-Xent."""
         cfg = run.load_config()
-        if cfg.data.dataset != "randbit":
+        if cfg.data.dataset != "randbit" or cfg.train.loss != "nt_xent":  # generalized-loss runs: not this figure
             return None
         fast = run.read_probe()["fast"]
         p = cfg.views.dropout.p if cfg.views.kind == "dropout" else 0.0
@@ -76,7 +77,7 @@ def find_randbits_runs(root: str | Path) -> list[RandBitsRun]:
         MissingResults: none found.
     """
     root = Path(root)
-    runs = [r for folder in find_runs(root) if (r := RandBitsRun.read(folder)) is not None]
+    runs = read_runs(find_runs(root), RandBitsRun.read)
     if not runs:
         raise MissingResults(root / "b<bits>_t<tau>_p<p>/seed<k>/probe.json", HINT)
     return sorted(runs, key=lambda r: (r.dropout_p, r.temperature, r.bits, r.seed))

@@ -35,7 +35,10 @@ __all__ = [
 
 #: Modules whose ``FIGURES`` make up the paper, in paper order (figures 1-3, 4-7, 8).
 FIGURE_MODULES: tuple[str, ...] = ("paper_figures.phase_diagram", "paper_figures.learning_curves",
-                                   "paper_figures.spectral_vs_infonce", "paper_figures.deep", "paper_figures.randbits")
+                                   "paper_figures.spectral_vs_infonce", "paper_figures.infonce_phase_diagram",
+                                   "paper_figures.loss_families", "paper_figures.randbit_linear", "paper_figures.deep",
+                                   "paper_figures.suppression",
+                                   "paper_figures.randbits")
 
 
 class MissingResults(Exception):

@@ -45,19 +45,26 @@ class Run:
 
 
 def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts: list[float],
-         default_strength: float = 1.0, default_p: float = 0.5) -> list[Run]:
-    """The runs of the grid, without duplicates, in a stable order."""
+         default_strength: float = 1.0, default_p: float = 0.5, methods: tuple[str, ...] = METHODS,
+         sweep_seeds: list[int] | None = None) -> list[Run]:
+    """The runs of the grid, without duplicates, in a stable order (seed by seed).
+
+    ``sweep_seeds``: the seeds of the strength and dropout sweeps (default: the first seed only).
+    """
+    sweep = seeds[:1] if sweep_seeds is None else sweep_seeds
     runs: list[Run] = []
-    for ds in datasets:
-        runs += [Run(ds, m, default_strength, default_p, s) for s in seeds for m in METHODS]
-        runs += [Run(ds, "expert", o, default_p, 0) for o in strengths]
-        runs += [Run(ds, "dropout", default_strength, p, 0) for p in dropouts]
+    for s in seeds:
+        for ds in datasets:
+            runs += [Run(ds, m, default_strength, default_p, s) for m in methods]
+            if s in sweep:
+                runs += [Run(ds, "expert", o, default_p, s) for o in strengths]
+                runs += [Run(ds, "dropout", default_strength, p, s) for p in dropouts]
     return list(dict.fromkeys(runs))
 
 
-def command(run: Run, extra: list[str]) -> GridRun:
+def command(run: Run, extra: list[str], preset: str = "smoke") -> GridRun:
     """The grid run (folder and ``deep_experiments run`` flags) of one run."""
-    flags = ["--preset", "smoke", "--dataset", run.dataset, "--method", run.method,
+    flags = ["--preset", preset, "--dataset", run.dataset, "--method", run.method,
              "--overlay-strength", f"{run.overlay_strength:g}", "--dropout-p", f"{run.dropout_p:g}",
              "--seed", str(run.seed), "--device", "cpu", *extra]
     return GridRun(str(run.folder(Path("."))), tuple(flags))
@@ -70,6 +77,9 @@ def _print(outcome: GridResult) -> None:
     if res is not None:
         acc = res["fast"]
         line += f"  fast task_a {acc['task_a']:.3f} task_b {acc['task_b']:.3f}"
+        for control in ("overlay_free", "full_overlay"):
+            if control in acc:
+                line += f" | {control} task_a {acc[control]['task_a']:.3f}"
         if "paper" in res:
             line += f" | paper task_a {res['paper']['task_a']:.3f} task_b {res['paper']['task_b']:.3f}"
     print(line, flush=True)
@@ -83,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     p.add_argument("--strengths", nargs="+", type=float, default=[0.0, 0.5, 1.0], help="expert overlay strengths")
     p.add_argument("--dropouts", nargs="+", type=float, default=[0.25, 0.5, 0.75], help="dropout p values")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                   help="kinds of views at the default strength and p (default: all)")
+    p.add_argument("--sweep-seeds", nargs="+", type=int, default=None,
+                   help="seeds of the strength and dropout sweeps (default: the first of --seeds)")
+    p.add_argument("--preset", default="smoke", help="deep_experiments preset of every run (default %(default)s)")
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
     p.add_argument("--paper-probe", action="store_true",
                    help="also run the paper-protocol probe (slow on CPU; the figures read the fast probe)")
@@ -90,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="further deep_experiments flags, e.g. --extra --train-size 256")
     args = p.parse_args(argv)
     root = Path(args.out)
-    runs = grid(args.datasets, args.seeds, args.strengths, args.dropouts)
+    runs = grid(args.datasets, args.seeds, args.strengths, args.dropouts, methods=tuple(args.methods),
+                sweep_seeds=args.sweep_seeds)
     extra = list(args.extra) + ([] if args.paper_probe else ["--no-paper-probe"])
-    print(f"{len(runs)} runs into {root} (smoke preset, CPU, offline stand-in data)", flush=True)
+    print(f"{len(runs)} runs into {root} ({args.preset} preset, CPU)", flush=True)
     start = time.perf_counter()
-    order = sorted(runs, key=lambda r: r.method != "viewmaker")  # slowest first: better packing
-    outcomes = run_grid([command(r, extra) for r in order], root, args.jobs, report=_print)
+    order = sorted(runs, key=lambda r: (r.seed, r.method != "viewmaker"))  # seed by seed, slowest first
+    outcomes = run_grid([command(r, extra, args.preset) for r in order], root, args.jobs, report=_print)
     results = [(run, outcome.probe) for run, outcome in zip(order, outcomes)]
     failed = sum(outcome.probe is None for outcome in outcomes)
     wall = time.perf_counter() - start

@@ -18,6 +18,8 @@ Runs go in priority order (the fewest, the dropout and the most bits at temperat
 dropout runs, the other bits, then the other temperatures, bits nearest the first ``--dropout-bits``
 first) so a stopped grid has the most useful part; started again, finished runs are skipped
 and an interrupted one resumes. Prints each run's digit (task A) and bit accuracy as it ends.
+``--loss decoupled|swd`` trains the same grid with a generalized loss of Chen et al. 2021 (``--temperature``
+stays the grid's; give each loss its own ``--out``: figure 8 reads NT-Xent runs only).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from deep_experiments.run.grid import GridResult, GridRun, run_grid
 
 
 def runs(bits: list[int], temperatures: list[float], dropouts: list[float], dropout_bits: list[int],
-         dropout_temperature: float, seeds: list[int], epochs: int, data_dir: str) -> list[GridRun]:
+         dropout_temperature: float, seeds: list[int], epochs: int, data_dir: str,
+         loss: str = "nt_xent") -> list[GridRun]:
     """The grid's runs in priority order, without duplicates."""
     first = sorted(temperatures, key=lambda t: abs(t - dropout_temperature))[:1]
     ends = [b for b in bits if b in (min(bits), *dropout_bits, max(bits))]
@@ -45,6 +48,7 @@ def runs(bits: list[int], temperatures: list[float], dropouts: list[float], drop
             flags = ["--preset", "randbits-colab", "--data-dir", data_dir, "--randbit-bits", str(b),
                      "--temperature", f"{t:g}", "--epochs", str(epochs), "--seed", str(seed), "--device", "cpu",
                      "--method", "dropout" if p > 0 else "expert", "--dropout-p", f"{p:g}"]
+            flags += ["--loss", loss] if loss != "nt_xent" else []
             folder = f"b{b}_t{t:g}_p{p:g}/seed{seed}"
             out.setdefault(folder, GridRun(folder, tuple(flags)))
     return list(out.values())
@@ -72,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--epochs", type=int, default=10, help="pretraining epochs (colab: 10)")
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
+    p.add_argument("--loss", default="nt_xent", choices=["nt_xent", "decoupled", "swd"],
+                   help="loss family (default: the colab's NT-Xent)")
     args = p.parse_args(argv)
     grid = runs(args.bits, args.temperatures, args.dropouts, args.dropout_bits, args.dropout_temperature,
-                args.seeds, args.epochs, args.data_dir)
+                args.seeds, args.epochs, args.data_dir, args.loss)
     print(f"{len(grid)} runs into {args.out} (RandBits-MNIST, colab recipe, CPU)", flush=True)
     start = time.perf_counter()
     outcomes = run_grid(grid, args.out, args.jobs, report=_print)

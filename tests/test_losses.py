@@ -16,7 +16,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from featuredrop.losses import VARIANTS, nt_xent
+from featuredrop.losses import (
+    DEFAULT_WEIGHT,
+    VARIANTS,
+    cross_view_infonce,
+    generalized_contrastive,
+    nt_xent,
+    prior_samples,
+    random_projections,
+    sliced_wasserstein,
+)
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -174,3 +183,90 @@ def test_float32_matches_float64() -> None:
 def test_bad_inputs_raise(z1: torch.Tensor, z2: torch.Tensor, tau: float, variant: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         nt_xent(z1, z2, tau, variant)  # type: ignore[arg-type]
+
+
+# -- the batched cross-view InfoNCE (fused backward) -----------------------------------------------
+def test_batched_cross_view_matches_per_batch_loss_and_autograd() -> None:
+    """Along leading axes, cross_view_infonce is nt_xent("cross_view") of each batch; its hand-written
+    gradient equals autograd's of the reference expression (gradcheck in float64)."""
+    g = torch.Generator().manual_seed(0)
+    z1 = torch.randn(2, 3, 6, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(2, 3, 6, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    batched = cross_view_infonce(z1, z2, 0.3)
+    per = torch.stack([torch.stack([nt_xent(z1[i, j], z2[i, j], 0.3, "cross_view") for j in range(3)]) for i in range(2)])
+    torch.testing.assert_close(batched, per)
+    assert torch.autograd.gradcheck(lambda a, b: cross_view_infonce(a, b, 0.3), (z1[0], z2[0]))
+
+
+# -- the generalized contrastive loss (Chen, Luo & Li 2021) ----------------------------------------
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.linalg.norm(a)
+
+
+def reference_generalized(z1: np.ndarray, z2: np.ndarray, family: str, tau: float, lam: float,
+                          prior: np.ndarray | None = None, rot: np.ndarray | None = None) -> float:
+    """Loop-by-loop colab formula: mean over n*d entries of (h1 - h2)^2 / 2 + lambda * L_dist, with
+    L_dist = mean_i log(sum_j exp(h_i.h_j / t)) - log d over the 2n stacked rows (j = i included), or
+    the mean over projections p and ranks r of (r-th smallest of (P R)_{.p} - r-th smallest of (H R)_{.p})^2."""
+    n, d = z1.shape
+    h = [_unit(v) for v in z1] + [_unit(v) for v in z2]
+    align = sum((h[i][c] - h[n + i][c]) ** 2 for i in range(n) for c in range(d)) / (n * d) / 2
+    if family == "decoupled":
+        dist = sum(math.log(sum(math.exp(float(h[i] @ h[j]) / tau) for j in range(2 * n))) - math.log(d)
+                   for i in range(2 * n)) / (2 * n)
+    else:
+        total, count = 0.0, 0
+        for p in range(rot.shape[1]):
+            ours = sorted(float(h[i] @ rot[:, p]) for i in range(2 * n))
+            ref = sorted(float(prior[i] @ rot[:, p]) for i in range(2 * n))
+            for a, b in zip(ours, ref):
+                total += (a - b) ** 2
+                count += 1
+        dist = total / count
+    return align + lam * dist
+
+
+@pytest.mark.parametrize("family", ["decoupled", "swd"])
+@pytest.mark.parametrize(("n", "d", "projections"), [(1, 2, None), (3, 3, None), (5, 4, 2), (4, 3, 7)])
+def test_generalized_matches_literal_reference(family: str, n: int, d: int, projections: int | None) -> None:
+    rng = np.random.default_rng(10 * n + d)
+    z1, z2 = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    got = generalized_contrastive(torch.from_numpy(z1), torch.from_numpy(z2), family, temperature=0.7,
+                                  generator=torch.Generator().manual_seed(3), projections=projections)
+    g = torch.Generator().manual_seed(3)  # the same draws, in the documented order: projections, then prior
+    rot = random_projections(d, projections or d, g, dtype=torch.float64).numpy()
+    prior = prior_samples((2 * n, d), g, dtype=torch.float64).numpy()
+    want = reference_generalized(z1, z2, family, 0.7, DEFAULT_WEIGHT[family], prior, rot)
+    assert float(got) == pytest.approx(want, rel=1e-10, abs=1e-12)
+
+
+def test_generalized_degenerate_cases() -> None:
+    """Identical views, all rows equal: L_align = 0 and L_dist = log(2n e^{1/t}) - log d = 1/t + log(2n/d).
+    A batch that is its own prior (same rows, any projections): SWD = 0, so the loss is L_align alone."""
+    n, d, tau = 4, 3, 0.5
+    z = torch.ones(n, d, dtype=torch.float64)
+    assert float(generalized_contrastive(z, z, "decoupled", temperature=tau, weight=1.0)) == pytest.approx(
+        1 / tau + math.log(2 * n / d), rel=1e-12)
+    h = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rot = random_projections(3, 5, torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert float(sliced_wasserstein(h, h.flip(0), rot)) == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.parametrize(("dim", "projections"), [(4, 4), (5, 2), (2, 5)])
+def test_random_projections_are_orthonormal_and_reproducible(dim: int, projections: int) -> None:
+    """Orthonormal columns when projections <= dim, orthonormal rows otherwise; same generator seed, same matrix."""
+    r = random_projections(dim, projections, torch.Generator().manual_seed(7), dtype=torch.float64)
+    gram = r.T @ r if projections <= dim else r @ r.T
+    torch.testing.assert_close(gram, torch.eye(min(dim, projections), dtype=torch.float64))
+    torch.testing.assert_close(r, random_projections(dim, projections, torch.Generator().manual_seed(7),
+                                                     dtype=torch.float64))
+
+
+def test_generalized_bad_inputs_raise() -> None:
+    z = torch.randn(3, 2)
+    with pytest.raises(ValueError, match="unknown generalized"):
+        generalized_contrastive(z, z, "nt_xent")
+    with pytest.raises(TypeError, match="Generator"):
+        generalized_contrastive(z, z, "swd")
+    with pytest.raises(ValueError, match="prior"):
+        prior_samples((2, 2), torch.Generator(), prior="cauchy")

@@ -7,12 +7,12 @@ scikit-learn's 8x8 handwritten digits for MNIST; say so wherever results are sho
 MNIST load from ``data_dir`` through torchvision.
 """
 
-from .build import build_dataset, dataset_spec
+from .build import DatasetBuilder, build_dataset, dataset_spec
 from .config import DataConfig
 from .dataset import TwoTaskDataset
 from .loader import make_loader, unpack_batch
 from .recipes import DATASETS, RECIPES, DatasetRecipe, dataset_recipe
 from .spec import DatasetSpec
 
-__all__ = ["DATASETS", "RECIPES", "DataConfig", "DatasetRecipe", "DatasetSpec", "TwoTaskDataset", "build_dataset",
+__all__ = ["DATASETS", "DatasetBuilder", "RECIPES", "DataConfig", "DatasetRecipe", "DatasetSpec", "TwoTaskDataset", "build_dataset",
            "dataset_recipe", "dataset_spec", "make_loader", "unpack_batch"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
+from dataclasses import replace
 
 from deep_experiments.checks import one_of
 
@@ -13,12 +15,21 @@ from .spec import DatasetSpec
 
 SPLITS: tuple[str, ...] = ("train", "test")
 
-__all__ = ["SPLITS", "build_dataset", "dataset_spec"]
+DatasetBuilder = Callable[[DataConfig, str, int], TwoTaskDataset]
+"""``build_dataset`` or a replacement with its signature (tests): ``(data_config, split, seed)``."""
+
+__all__ = ["SPLITS", "DatasetBuilder", "build_dataset", "dataset_spec"]
 
 
 def dataset_spec(config: DataConfig) -> DatasetSpec:
-    """The spec of the dataset ``config`` names (channels, sizes, class counts), loading no image."""
-    return dataset_recipe(config.dataset).spec(config)
+    """The spec of the dataset ``config`` names (channels, sizes, class counts), loading no image.
+
+    ``config.augmentation``, when set, replaces the recipe's expert augmentation policy.
+    """
+    spec = dataset_recipe(config.dataset).spec(config)
+    if config.augmentation is not None:
+        spec = replace(spec, expert_augmentation=config.augmentation)
+    return spec
 
 
 def build_dataset(config: DataConfig, split: str, seed: int = 0) -> TwoTaskDataset:
@@ -36,7 +47,7 @@ def build_dataset(config: DataConfig, split: str, seed: int = 0) -> TwoTaskDatas
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= 2**64 - 1:
         raise ValueError(f"seed must be an integer in [0, {2**64 - 1}], got {seed!r}")
     recipe = dataset_recipe(config.dataset)
-    spec = recipe.spec(config)
+    spec = dataset_spec(config)
     bases, overlay = recipe.parts(config, split, config.size(split), int(seed))
     return TwoTaskDataset(spec, bases, overlay, split=split, seed=int(seed),
                           overlay_strength=float(config.overlay_strength))

@@ -9,6 +9,7 @@ from deep_experiments.checks import one_of
 
 from .digits import DIGIT_SOURCES
 from .recipes import BASE_SOURCES, DATASETS
+from .spec import AUGMENTATIONS
 
 __all__ = ["DataConfig"]
 
@@ -19,6 +20,9 @@ class DataConfig:
 
     ``train_size`` / ``test_size`` of ``None`` take the dataset's own default size.
     ``dataset`` is one of the registered recipes (:data:`deep_experiments.data.DATASETS`).
+    ``base_source``: ``"photos"`` (offline stand-in), ``"cifar10"`` or ``"fashion-mnist"`` (real
+    files in ``data_dir``). ``augmentation``: the expert views' policy (``"simclr"`` or
+    ``"crop_only"``); ``None`` takes the dataset's own (``crop_only`` for randbit, else ``simclr``).
     """
 
     dataset: str = "c+digits"
@@ -31,11 +35,14 @@ class DataConfig:
     overlay_strength: float = 1.0
     randbit_bits: int = 5
     num_workers: int = 0
+    augmentation: str | None = None
 
     def __post_init__(self) -> None:
         one_of("data.dataset", self.dataset, DATASETS)
         one_of("data.base_source", self.base_source, BASE_SOURCES)
         one_of("data.digit_source", self.digit_source, DIGIT_SOURCES)
+        if self.augmentation is not None:
+            one_of("data.augmentation", self.augmentation, AUGMENTATIONS)
         for name in ("train_size", "test_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -1,7 +1,8 @@
-"""Real CIFAR-10 and MNIST read from disk by torchvision, for users who have the data or internet.
+"""Real CIFAR-10, MNIST and Fashion-MNIST read from disk by torchvision, for users who have the data or internet.
 
 The on-disk layout is torchvision's: ``{data_dir}/cifar-10-batches-py/`` (the python pickles of
-``cifar-10-python.tar.gz``) and ``{data_dir}/MNIST/raw/`` (the four uncompressed idx files).
+``cifar-10-python.tar.gz``), ``{data_dir}/MNIST/raw/`` and ``{data_dir}/FashionMNIST/raw/`` (the
+four uncompressed idx files each).
 Nothing is downloaded unless ``download=True``.
 
 Testing decision: torchvision's ``CIFAR10`` verifies the md5 sum of every file. The tests write tiny
@@ -24,6 +25,11 @@ _MNIST_HELP = (
     "uncompressed idx files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
     "t10k-labels-idx1-ubyte) there; offline, use digit_source='sklearn'."
 )
+_FASHION_HELP = (
+    "Fashion-MNIST not found under {root}/FashionMNIST/raw. Pass download=True (needs internet), or put "
+    "the four uncompressed idx files there (offline: `apt-get install dataset-fashion-mnist` and "
+    "`python scripts/fetch_fashion_mnist_offline.py --data-dir {root}`)."
+)
 
 
 def _require_dir(data_dir: str | None, what: str) -> str:
@@ -45,13 +51,26 @@ def cifar10_arrays(data_dir: str | None, split: str, download: bool) -> tuple[np
     return np.asarray(data.data, dtype=np.uint8), np.asarray(data.targets, dtype=np.int64)
 
 
+def _mnist_family(dataset_cls: type, data_dir: str | None, split: str, download: bool, what: str,
+                  help_text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A torchvision MNIST-format dataset's ``split`` as uint8 images (N, 28, 28) and int64 labels (N,)."""
+    root = _require_dir(data_dir, what)
+    try:
+        data = dataset_cls(root, train=split == "train", download=download)
+    except RuntimeError as err:
+        raise FileNotFoundError(help_text.format(root=root)) from err
+    return data.data.numpy().astype(np.uint8), data.targets.numpy().astype(np.int64)
+
+
 def mnist_arrays(data_dir: str | None, split: str, download: bool) -> tuple[np.ndarray, np.ndarray]:
     """MNIST ``split`` as uint8 images (N, 28, 28) and int64 labels (N,)."""
     from torchvision.datasets import MNIST
 
-    root = _require_dir(data_dir, "MNIST")
-    try:
-        data = MNIST(root, train=split == "train", download=download)
-    except RuntimeError as err:
-        raise FileNotFoundError(_MNIST_HELP.format(root=root)) from err
-    return data.data.numpy().astype(np.uint8), data.targets.numpy().astype(np.int64)
+    return _mnist_family(MNIST, data_dir, split, download, "MNIST", _MNIST_HELP)
+
+
+def fashion_mnist_arrays(data_dir: str | None, split: str, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST ``split`` as uint8 images (N, 28, 28) and int64 labels (N,) (torchvision layout)."""
+    from torchvision.datasets import FashionMNIST
+
+    return _mnist_family(FashionMNIST, data_dir, split, download, "Fashion-MNIST", _FASHION_HELP)

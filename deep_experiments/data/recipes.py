@@ -19,19 +19,19 @@ from .dataset import ArrayImages, BaseImages
 from .digits import digit_images
 from .overlays import DIGIT_SIZE, DigitOverlay, LetterOverlay, Overlay, RandBitOverlay, ShapeOverlay
 from .photos import DEFAULT_SIZES, PhotoCrops
-from .real import cifar10_arrays
+from .real import cifar10_arrays, fashion_mnist_arrays
 from .spec import DatasetSpec
 
 if TYPE_CHECKING:
     from .config import DataConfig
 
-BASE_SOURCES: tuple[str, ...] = ("photos", "cifar10")
+BASE_SOURCES: tuple[str, ...] = ("photos", "cifar10", "fashion-mnist")
 MAX_RANDBIT_BITS = 62
 """Ids stay below 2**62 so that labels fit PyTorch's int64 collation."""
 RANDBIT_SIZE = 28
 C_PLUS_SIZE = 32
 BASE_CLASSES = 10
-"""Task-A classes: CIFAR-10's, the ten stand-in photos' and the ten digits'."""
+"""Task-A classes: CIFAR-10's, the ten stand-in photos', Fashion-MNIST's and the ten digits'."""
 
 __all__ = ["DatasetRecipe", "RECIPES", "DATASETS", "BASE_SOURCES", "MAX_RANDBIT_BITS", "dataset_recipe"]
 
@@ -61,9 +61,24 @@ def _base_images(config: DataConfig, split: str, size: int | None, seed: int) ->
     """The C+* base images: crops of the stand-in photos, or real CIFAR-10 from ``data_dir``."""
     if config.base_source == "photos":
         return PhotoCrops(split, _cap(DEFAULT_SIZES[split], size), seed)
+    if config.base_source == "fashion-mnist":
+        return _fashion_bases(config, split, size)
     images, labels = cifar10_arrays(config.data_dir, split, config.download)
     n = _cap(len(images), size)
     return ArrayImages(torch.from_numpy(images[:n]).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels[:n]))
+
+
+def _fashion_bases(config: DataConfig, split: str, size: int | None) -> BaseImages:
+    """Fashion-MNIST as a C+* base: 28x28 grey padded with 2 black pixels to 32x32, copied to 3 channels.
+
+    A semantic 10-class base task whose images carry no colour, unlike the photo crops (whose class,
+    "which photo", is itself a low-level colour-and-texture feature).
+    """
+    images, labels = fashion_mnist_arrays(config.data_dir, split, config.download)
+    n = _cap(len(images), size)
+    pad = (C_PLUS_SIZE - images.shape[1]) // 2
+    grey = torch.nn.functional.pad(torch.from_numpy(images[:n]), (pad, pad, pad, pad))
+    return ArrayImages(grey[:, None].expand(-1, 3, -1, -1).contiguous(), torch.from_numpy(labels[:n]))
 
 
 def _c_plus(name: str, overlay_classes: int, make_overlay: Callable[[DataConfig, str], Overlay],

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_AUGMENTATIONS = ("simclr", "crop_only")
+AUGMENTATIONS: tuple[str, ...] = ("simclr", "crop_only")
+"""Expert augmentation policies (:class:`deep_experiments.augment.ExpertAugment`)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class DatasetSpec:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)!r}")
         if not 0 <= self.shared_channels < self.channels:
             raise ValueError(f"shared_channels must be in [0, channels), got {self.shared_channels!r}")
-        if self.expert_augmentation not in _AUGMENTATIONS:
-            raise ValueError(f"expert_augmentation must be one of {_AUGMENTATIONS}, got {self.expert_augmentation!r}")
+        if self.expert_augmentation not in AUGMENTATIONS:
+            raise ValueError(f"expert_augmentation must be one of {AUGMENTATIONS}, got {self.expert_augmentation!r}")
         if not self.viewmaker_budget > 0:
             raise ValueError(f"viewmaker_budget must be > 0, got {self.viewmaker_budget!r}")
 

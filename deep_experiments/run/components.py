@@ -67,7 +67,7 @@ def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device)
     else:
         encoder_opt = torch.optim.SGD(groups, lr=tc.lr, momentum=tc.momentum)
     views = build_views(config.views, ViewContext(spec, normalize, device, tc.seed))
-    learner = ContrastiveLearner(encoder, views, encoder_opt, tc.temperature, tc.loss_variant)
+    learner = ContrastiveLearner(encoder, views, encoder_opt, tc.temperature, tc.loss_variant, tc.loss, tc.loss_weight)
     return Components(encoder, views, normalize, learner)
 
 

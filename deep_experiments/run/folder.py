@@ -8,11 +8,16 @@ Layout of ``runs/NAME/``::
 
     config.json     resolved RunConfig (a rerun with a different config is refused; older formats
                     are migrated on read, see deep_experiments.configs)
-    command.txt     one line per invocation (train, resume, probe)
+    command.txt     one labelled line per invocation: "train: CMD", "resume: CMD", "probe: CMD"
     metrics.jsonl   one JSON object per line: {"kind": "train" | "fast_probe", "epoch": ...}
     checkpoint.pt   full state after the last completed epoch (see checkpoint.py)
+    checkpoint.prev.pt  the one before (the fallback when checkpoint.pt is unreadable)
     backbone.pt     the encoder alone, written when training completes
     probe.json      final per-task accuracies (fast and paper protocol)
+
+Every file but the append-only ``metrics.jsonl`` and ``command.txt`` is written atomically
+(:mod:`featuredrop.atomic`); an unreadable ``config.json`` or ``probe.json`` is a ``ValueError``
+naming the file.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from deep_experiments.configs import RunConfig, load_config
 from deep_experiments.models import Encoder
 from deep_experiments.models.viewmaker import Viewmaker
 from deep_experiments.run.checkpoint import load_backbone, load_viewmaker
+from featuredrop.atomic import atomic_write
 from featuredrop.config import save_json
 
 __all__ = ["RunFolder", "MetricsLog", "find_runs"]
@@ -61,35 +67,59 @@ class RunFolder:
         self.backbone = self.root / "backbone.pt"
         self.probe = self.root / "probe.json"
 
+    def check(self, config: RunConfig) -> None:
+        """Refuse a folder that holds a run of another config (or an unreadable ``config.json``); writes nothing.
+
+        Raises:
+            ValueError: naming the folder or the file.
+        """
+        if self.config.exists() and self.load_config() != config:
+            raise ValueError(f"{self.root} holds a run with a different config; use another --out")
+
     def prepare(self, config: RunConfig, argv: Sequence[str] | None = None) -> None:
         """Create the folder, write ``config.json`` (or check it matches) and log the command.
 
         Raises:
             ValueError: the folder already holds a run with a different config.
         """
+        self.check(config)
         self.root.mkdir(parents=True, exist_ok=True)
-        if self.config.exists():
-            if self.load_config() != config:
-                raise ValueError(f"{self.root} holds a run with a different config; use another --out")
-        else:
+        resumed = self.config.exists()
+        if not resumed:
             save_json(self.config, config)
-        self.log_command(argv)
+        self.log_command(argv, "resume" if resumed else "train")
 
-    def log_command(self, argv: Sequence[str] | None = None) -> None:
-        """Append the command line (``sys.argv`` by default) to ``command.txt``."""
+    def log_command(self, argv: Sequence[str] | None = None, label: str = "probe") -> None:
+        """Append ``LABEL: COMMAND`` (``sys.argv`` by default) to ``command.txt``.
+
+        ``label`` says what the invocation did: ``train`` and ``resume`` (from :meth:`prepare`)
+        or ``probe`` (the default: the final probes).
+        """
         args = list(sys.argv if argv is None else argv)
         with self.command.open("a", encoding="utf-8") as f:
-            f.write(shlex.join(args) + "\n")
+            f.write(f"{label}: {shlex.join(args)}\n")
+
+    def _read_json(self, path: Path) -> Any:
+        """A JSON file of the folder; ``ValueError`` naming it when it is not valid JSON."""
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: not valid JSON, truncated or corrupt ({err})") from None
 
     def load_config(self) -> RunConfig:
         """The run's resolved config (an older format is migrated; the file is left as it is).
 
         Raises:
             FileNotFoundError: not a run folder.
+            ValueError: ``config.json`` is not valid JSON or not a valid config (names the file).
         """
         if not self.config.exists():
             raise FileNotFoundError(f"{self.root} is not a run folder (no config.json)")
-        return load_config(json.loads(self.config.read_text()))
+        try:
+            return load_config(self._read_json(self.config))
+        except ValueError as err:
+            text = str(err)
+            raise ValueError(text if text.startswith(str(self.config)) else f"{self.config}: {text}") from None
 
     @property
     def finished(self) -> bool:
@@ -101,10 +131,14 @@ class RunFolder:
 
         Raises:
             FileNotFoundError: the run has not been probed.
+            ValueError: ``probe.json`` is not valid JSON or has no ``fast`` results (names the file).
         """
         if not self.probe.exists():
             raise FileNotFoundError(f"{self.root} has no probe.json; probe it first")
-        return json.loads(self.probe.read_text())
+        result = self._read_json(self.probe)
+        if not isinstance(result, dict) or not isinstance(result.get("fast"), dict):
+            raise ValueError(f"{self.probe}: no \"fast\" probe results in it")
+        return result
 
     def fast_probes(self) -> list[dict[str, Any]]:
         """The fast probes recorded during training (``metrics.jsonl``), by epoch."""
@@ -131,9 +165,18 @@ class RunFolder:
         return records
 
     def truncate_metrics(self, epoch: int) -> None:
-        """Drop records of epochs after ``epoch`` (written after the last checkpoint of a crashed run)."""
-        kept = [r for r in self.read_metrics() if r.get("epoch", 0) <= epoch]
-        self.metrics.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept), encoding="utf-8")
+        """Drop records of epochs after ``epoch`` (written after the last checkpoint of a crashed run).
+
+        The file is rewritten atomically, and only when there is something to drop (or a torn line).
+        """
+        if not self.metrics.exists():
+            return
+        lines = self.metrics.read_text(encoding="utf-8").splitlines()
+        records = self.read_metrics()
+        kept = [r for r in records if r.get("epoch", 0) <= epoch]
+        if len(kept) == len(records) == len(lines):
+            return
+        atomic_write(self.metrics, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
     def open_metrics(self) -> MetricsLog:
         """The metrics file, opened for appending."""

@@ -2,7 +2,8 @@
 
 Kept apart from the epoch loop so the steps can be tested on one batch: the encoder step must
 lower the contrastive loss and (for the viewmaker) the views' step must raise it (on the same
-batch and noise). The loss is :func:`featuredrop.losses.nt_xent`, the package's only NT-Xent.
+batch and noise). The loss is :func:`featuredrop.losses.nt_xent`, the package's only NT-Xent, or
+one of the generalized losses :func:`featuredrop.losses.generalized_contrastive` (``family``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from torch import nn
 
 from deep_experiments.guards import checked_loss, frozen
 from deep_experiments.views import ViewSource
-from featuredrop.losses import nt_xent
+from featuredrop.losses import generalized_contrastive, nt_xent
 
 __all__ = ["ContrastiveLearner"]
 
@@ -25,16 +26,20 @@ class ContrastiveLearner:
         views: one random view per image per call (see :mod:`deep_experiments.views`); a kind
             that trains something of its own (the viewmaker) does so in its ``train_step``.
         encoder_opt: optimizer of the encoder (SGD in the paper).
-        temperature, variant: NT-Xent settings.
+        temperature, variant: NT-Xent settings (``temperature`` is also the decoupled loss's).
+        family, weight: ``"nt_xent"`` or a generalized loss (``"decoupled"``, ``"swd"``; the SWD
+            draws its projections and prior samples from the step's view generator) and its ``lambda``.
     """
 
     def __init__(self, encoder: nn.Module, views: ViewSource, encoder_opt: torch.optim.Optimizer, temperature: float,
-                 variant: str = "symmetric") -> None:
+                 variant: str = "symmetric", family: str = "nt_xent", weight: float | None = None) -> None:
         self.encoder = encoder
         self.views = views
         self.encoder_opt = encoder_opt
         self.temperature = temperature
         self.variant = variant
+        self.family = family
+        self.weight = weight
 
     def loss(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         """Contrastive loss of two fresh views of every image (both views in one encoder pass).
@@ -45,7 +50,10 @@ class ContrastiveLearner:
         v2 = self.views(image, base, generator)
         z = self.encoder(torch.cat([v1, v2], dim=0))
         z1, z2 = z.chunk(2, dim=0)
-        return nt_xent(z1, z2, self.temperature, self.variant)  # type: ignore[arg-type]
+        if self.family == "nt_xent":
+            return nt_xent(z1, z2, self.temperature, self.variant)  # type: ignore[arg-type]
+        return generalized_contrastive(z1, z2, self.family, temperature=self.temperature, weight=self.weight,
+                                       generator=generator)
 
     def encoder_step(
         self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator, where: str = "step"

@@ -10,7 +10,8 @@ from typing import Any
 from deep_experiments.configs import ProbeConfig
 from deep_experiments.data import build_dataset
 from deep_experiments.device import resolve_device
-from deep_experiments.probe import ProbeRuntime, fast_probe, paper_probe
+from deep_experiments.overlay_control import build_probe_sets, probe_with_controls
+from deep_experiments.probe import ProbeRuntime, paper_probe
 from deep_experiments.run.checkpoint import load_checkpoint
 from deep_experiments.run.components import build_components
 from deep_experiments.run.folder import RunFolder
@@ -33,7 +34,7 @@ def probe_run(
     """Probe a run's latest checkpoint; write and return ``probe.json``.
 
     ``probe.json`` holds ``epoch`` (of the checkpoint), ``dataset``, ``method`` (the kind of
-    views), ``fast`` and (unless ``probe.paper`` is false) ``paper`` accuracies per task,
+    views), ``fast`` (with its overlay controls, :mod:`deep_experiments.overlay_control`) and (unless ``probe.paper`` is false) ``paper`` accuracies per task,
     ``over_time`` (the fast probes recorded during training) and the ``probe_config`` used (the
     run's own unless ``probe`` overrides it).
     """
@@ -56,7 +57,8 @@ def probe_run(
     pc, nw = config.probe, config.data.num_workers
     result: dict[str, Any] = {"epoch": int(state["epoch"]), "dataset": config.data.dataset,
                               "method": config.views.kind}
-    result["fast"] = fast_probe(comps.encoder, comps.normalize, train_set, test_set, pc, dev, nw)
+    sets = build_probe_sets(config, (train_set, test_set), dataset_builder)
+    result["fast"] = probe_with_controls(comps.encoder, comps.normalize, sets, pc, dev, nw)
     if pc.paper:
         probe_set = train_set.with_base() if comps.views.needs_base else train_set
         spec = train_set.spec

@@ -14,7 +14,7 @@ On CPU a resumed run reproduces an uninterrupted one exactly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,16 +23,16 @@ import torch
 from tqdm import tqdm
 
 from deep_experiments.configs import RunConfig
-from deep_experiments.data import DataConfig, TwoTaskDataset, build_dataset, make_loader, unpack_batch
+from deep_experiments.data import DatasetBuilder, build_dataset, make_loader, unpack_batch
 from deep_experiments.device import resolve_device
-from deep_experiments.probe import fast_probe
-from deep_experiments.run.checkpoint import export_backbone, load_checkpoint, save_checkpoint
+from deep_experiments.guards import NonFiniteLossError
+from deep_experiments.overlay_control import ProbeSets, build_probe_sets, probe_with_controls
+from deep_experiments.run.checkpoint import export_backbone, non_finite, resume_state, save_checkpoint
 from deep_experiments.run.components import Components, build_components, build_lr_schedule
 from deep_experiments.run.folder import MetricsLog, RunFolder
 from deep_experiments.seeds import make_generator
 from featuredrop.config import to_dict
 
-DatasetBuilder = Callable[[DataConfig, str, int], TwoTaskDataset]
 """``build_dataset`` or a replacement with its signature (tests)."""
 
 Schedule = torch.optim.lr_scheduler.LRScheduler
@@ -49,7 +49,7 @@ class _Session:
     config: RunConfig
     loader: torch.utils.data.DataLoader
     fit_set: Any
-    probe_sets: tuple[TwoTaskDataset, TwoTaskDataset]
+    probe_sets: ProbeSets
     gens: dict[str, torch.Generator]
     device: torch.device
     folder: RunFolder
@@ -136,23 +136,26 @@ def train(
         raise ValueError(f"stop_after must be >= 1, got {stop_after}")
     dev = resolve_device(device)
     tc = config.train
+    folder = RunFolder(out_dir)  # created only once the options are known to work
+    folder.check(config)
+    resumed = resume_state(folder.checkpoint)  # a bad checkpoint is refused before anything is written
     train_set = dataset_builder(config.data, "train", tc.seed)
     test_set = dataset_builder(config.data, "test", tc.seed)
     if len(train_set) < tc.batch_size:
         raise ValueError(f"train size {len(train_set)} is smaller than the batch size {tc.batch_size}")
-    folder = RunFolder(out_dir)  # created only once the options are known to work
     folder.prepare(config, argv)
     comps = build_components(config, train_set.spec, dev)
     gens = {"order": make_generator(tc.seed, "data/order"), "augment": make_generator(tc.seed, "augment", dev)}
     schedule = build_lr_schedule(comps.learner.encoder_opt, config, len(train_set) // tc.batch_size)
     start = 0
-    if folder.checkpoint.exists():
-        start = _restore(comps, schedule, load_checkpoint(folder.checkpoint), gens)
+    if resumed is not None:
+        start = _restore(comps, schedule, resumed, gens)
     folder.truncate_metrics(start)
     fit_set = train_set.with_base() if comps.views.needs_base else train_set
     loader = make_loader(fit_set, tc.batch_size, shuffle=True, generator=gens["order"],
                          num_workers=config.data.num_workers, drop_last=True, pin_memory=dev.type == "cuda")
-    session = _Session(comps, schedule, config, loader, fit_set, (train_set, test_set), gens, dev, folder, progress)
+    session = _Session(comps, schedule, config, loader, fit_set,
+                       build_probe_sets(config, (train_set, test_set), dataset_builder), gens, dev, folder, progress)
     log = folder.open_metrics()
     try:
         done = _run_epochs(session, log, start, stop_after)
@@ -161,6 +164,14 @@ def train(
     if done == tc.epochs:
         export_backbone(folder.backbone, comps.encoder, comps.normalize, config.data.dataset)
     return folder.read_metrics()
+
+
+def _check_finite(comps: Components, epoch: int) -> None:
+    """:class:`NonFiniteLossError` naming the parameters and buffers that are NaN/inf after ``epoch``."""
+    bad = non_finite({name: module.state_dict() for name, module in comps.modules().items()})
+    if bad:
+        raise NonFiniteLossError(f"non-finite parameters or buffers after epoch {epoch} ({bad}): training "
+                                 f"diverged; try a smaller --lr (nothing of this epoch was saved)")
 
 
 def _run_epochs(session: _Session, log: MetricsLog, start: int, stop_after: int | None) -> int:
@@ -177,10 +188,11 @@ def _run_epochs(session: _Session, log: MetricsLog, start: int, stop_after: int 
         t0 = time.perf_counter()
         session.fit_set.set_epoch(epoch - 1)
         stats = _epoch_loop(session, epoch)
+        _check_finite(comps, epoch)  # before anything probes or saves a diverged network
         log.write({"kind": "train", "epoch": epoch, "seconds": round(time.perf_counter() - t0, 3), **stats})
         if epoch in tc.probe_epochs():
-            acc = fast_probe(comps.encoder, comps.normalize, *session.probe_sets, config.probe, session.device,
-                             config.data.num_workers)
+            acc = probe_with_controls(comps.encoder, comps.normalize, session.probe_sets, config.probe,
+                                      session.device, config.data.num_workers)
             log.write({"kind": "fast_probe", "epoch": epoch, **acc})
         save_checkpoint(session.folder.checkpoint, _state(session, epoch))
     return end

@@ -52,9 +52,9 @@ def write_idx(path, array):
         f.write(array.astype(np.uint8).tobytes())
 
 
-def write_mnist(root, rng, sizes=(("train", 12, 7), ("t10k", 5, 3))):
-    """MNIST idx files whose digits all have one class per split (7 train, 3 test)."""
-    folder = os.path.join(root, "MNIST", "raw")
+def write_mnist(root, rng, sizes=(("train", 12, 7), ("t10k", 5, 3)), dataset="MNIST"):
+    """MNIST-format idx files (``dataset``: torchvision's folder name) with one class per split (7 train, 3 test)."""
+    folder = os.path.join(root, dataset, "raw")
     os.makedirs(folder)
     written = {}
     for prefix, count, label in sizes:
@@ -129,3 +129,24 @@ def test_mnist_digit_overlays_come_from_the_split(tmp_path, split):
         assert b == label
         changed = (image != base).any(dim=0)
         assert changed[4:14, 4:14].any() and not changed[:4].any() and not changed[:, 26:].any()
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_fashion_mnist_bases_are_padded_grey_images(tmp_path, split):
+    """Fashion-MNIST as a C+* base: each 28x28 image sits in a 2-pixel black frame, same in R, G, B."""
+    written = write_mnist(str(tmp_path), np.random.default_rng(1), dataset="FashionMNIST")
+    images, label = written[split]
+    ds = make_dataset("c+shapes", split, base_source="fashion-mnist", data_dir=str(tmp_path), overlay_strength=0.0)
+    assert len(ds) == len(images)
+    for i in (0, len(ds) - 1):
+        image, label_a, _ = ds[i]
+        assert image.shape == (3, 32, 32) and label_a == label
+        expected = torch.from_numpy(images[i]).float() / 255
+        for c in range(3):
+            assert torch.equal(image[c, 2:30, 2:30], expected)
+        assert image[:, :2].abs().sum() == 0 and image[:, :, 30:].abs().sum() == 0
+
+
+def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
+        make_dataset("c+letters", "train", base_source="fashion-mnist", data_dir=str(tmp_path))

@@ -71,8 +71,9 @@ def _render(name: str, results: Path, out: Path):
 
 def test_registered() -> None:
     names = list(default_registry())
-    assert names[-5:] == ["deep_probe_accuracy", "deep_probe_over_time", "viewmaker_views", "theory_vs_deep",
-                          "randbits"]
+    deep = ["deep_probe_accuracy", "deep_probe_over_time", "viewmaker_views", "theory_vs_deep", "deep_suppression",
+            "randbits"]
+    assert [n for n in names if n in deep] == deep
 
 
 def test_probe_accuracy_table(tree: Path, tmp_path: Path) -> None:

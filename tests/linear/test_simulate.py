@@ -52,8 +52,10 @@ def test_config_defaults_loading_and_record_steps():
 
 
 def test_infonce_is_the_package_nt_xent():
-    """The simulation calls the package's single NT-Xent (no private copy)."""
-    assert sim.nt_xent is featuredrop.losses.nt_xent
+    """The simulation calls the package's single cross-view InfoNCE (no private copy), which is nt_xent's."""
+    assert sim.cross_view_infonce is featuredrop.losses.cross_view_infonce
+    z1, z2 = torch.randn(5, 3, generator=torch.Generator().manual_seed(0)), torch.randn(5, 3)
+    assert torch.allclose(sim.cross_view_infonce(z1, z2, 0.3), featuredrop.losses.nt_xent(z1, z2, 0.3, "cross_view"))
 
 
 # -- sampler and estimator --------------------------------------------------------------------------------
@@ -130,6 +132,30 @@ def test_runs_are_reproducible_and_independent_of_the_batch():
     assert final_probe_r2([SPECTRAL, other], [0, 1, 2], cfg).shape == (2, 3, 2)
     # InfoNCE runs in float32: the recorded init is the float64 init rounded
     np.testing.assert_allclose(alone.encoders[0], initial_encoder(SPECTRAL, dataclasses.replace(cfg, seed=4)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["infonce", "decoupled", "swd"])
+def test_batched_runs_match_one_at_a_time_runs(loss, monkeypatch):
+    """A run depends only on its (model, seed): training 4 models x 2 seeds in one batch, with the
+    InfoNCE cut into chunks of 3 settings, gives each run's single-run trajectory (float32 tolerance)."""
+    monkeypatch.setattr(sim, "_LOGIT_CHUNK", 3 * 16 * 16)
+    cfg = SimulationConfig(steps=40, record_every=10, batch_size=16, loss=loss)
+    base = _theory_model(4, 12)
+    models = [base.with_block(0, dropout=p) for p in (0.0, 0.2, 0.4, 0.6)]
+    batched = simulate_many(models, [3, 5], cfg)
+    for i, model in enumerate(models):
+        for j, seed in enumerate((3, 5)):
+            single = simulate(model, dataclasses.replace(cfg, seed=seed))
+            np.testing.assert_allclose(batched.encoders[i, j], single.encoders, rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(batched.loss[i, j], single.loss, rtol=1e-5)
+            np.testing.assert_allclose(batched.probe_r2[i, j], single.probe_r2, atol=1e-5)
+
+
+def test_generalized_loss_options_are_validated():
+    assert SimulationConfig(loss="swd", loss_weight=2, projections=3).loss_weight == 2.0
+    for field, value in (("loss_weight", 0.0), ("projections", 0)):
+        with pytest.raises(ValueError, match=field):
+            SimulationConfig(**{field: value})
 
 
 def test_recorded_loss_is_the_window_mean_of_minibatch_losses():

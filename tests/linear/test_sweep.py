@@ -81,3 +81,27 @@ def test_infonce_sweep_writes_simulated_rows_that_follow_the_phases(tmp_path):
     assert len(rows) == 2
     by_p = {float(r["dropout"]): float(r["probe_r2_1"]) for r in rows}
     assert by_p[0.0] < 0.2 and by_p[0.6] > 0.7
+
+
+def test_existing_out_same_config_is_rewritten_another_needs_overwrite(tmp_path, capsys):
+    """The sweep's answer to an existing --out (README: 'Existing output folders and bad input')."""
+    out = str(tmp_path / "s")
+    assert main(["--ratio", "0.5", "--dropout", "0:0.5:3", "--out", out, "--no-progress"]) == 0
+    csv_before = (tmp_path / "s" / "sweep.csv").read_bytes()
+    assert main(["--ratio", "0.5", "--dropout", "0:0.5:3", "--out", out, "--no-progress"]) == 0
+    assert (tmp_path / "s" / "sweep.csv").read_bytes() == csv_before
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["--ratio", "0.7", "--dropout", "0:0.5:3", "--out", out, "--no-progress"])
+    assert exc.value.code == 2 and "different config" in capsys.readouterr().err
+    assert (tmp_path / "s" / "sweep.csv").read_bytes() == csv_before
+    assert main(["--ratio", "0.7", "--dropout", "0:0.5:3", "--out", out, "--no-progress", "--overwrite"]) == 0
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["config"]["ratio"] == [0.7, 0.7, 1]
+
+
+def test_infonce_summary_says_what_was_computed(tmp_path, capsys):
+    argv = ["--loss", "infonce", "--ratio", "0.34", "--dropout", "0:0.6:2", "--steps", "20", "--batch-size", "16",
+            "--input-dim", "16", "--seeds", "2", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "spectral closed form:" in out and "infonce_simulation (mean of 2 seed(s)):" in out

@@ -1,0 +1,123 @@
+"""Figure ``deep_suppression``: suppression of the base task against the occlusion control, and its rescue.
+
+Reads run folders whose probes carry the overlay controls (:mod:`deep_experiments.overlay_control`:
+the fast probe repeated on overlay-free and on full-overlay images of the same bases). For every
+run at overlay strength 1, paired by seed with the **control**, an expert run at overlay strength
+0 (the encoder that never saw an overlay; same dataset if there is one, else any dataset, since at
+strength 0 the training images are the same base images whatever the overlay)::
+
+    suppression     = full_overlay.task_a(control) - full_overlay.task_a(run)   # occlusion cancels
+    overlay-free gap = overlay_free.task_a(control) - overlay_free.task_a(run)
+    rescue          = full_overlay.task_a(dropout or viewmaker) - full_overlay.task_a(expert)
+
+Each is reported as mean +- std (ddof 1) over the paired seeds, with ``beyond_2_std``: whether
+the mean lies more than two standard deviations (of the per-seed values) from zero; an effect
+that does not is reported as within seed noise. Only runs whose ``probe.json`` has the controls
+are used; others are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from paper_figures.deep import DeepRun, find_runs
+from paper_figures.registry import FigureContext, FigureSpec, MissingResults
+from paper_figures.stats import summarize
+from paper_figures.style import METHOD_COLORS, TEXT_WIDTH, new_figure
+
+__all__ = ["SuppressionConfig", "suppression_rows", "FIGURES"]
+
+HINT = ("OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --preset cpu --strengths 0 --extra --data-dir .data "
+        "--out DIR, then --results DIR")
+QUANTITIES = ("suppression", "overlay_free_gap", "rescue")
+
+
+@dataclass(frozen=True)
+class SuppressionConfig:
+    """``dropout_p``: the dropout runs compared (the others are ignored)."""
+
+    dropout_p: float = 0.5
+
+
+def _controlled(run: DeepRun) -> bool:
+    fast = run.probe.get("fast", {})
+    return "full_overlay" in fast and "overlay_free" in fast
+
+
+def _task_a(run: DeepRun, control: str) -> float:
+    return float(run.probe["fast"][control]["task_a"])
+
+
+def _paired(values: dict[int, float], reference: dict[int, float]) -> tuple[list[int], list[float]]:
+    seeds = sorted(set(values) & set(reference))
+    return seeds, [reference[s] - values[s] for s in seeds]
+
+
+def _row(dataset: str, method: str, quantity: str, seeds: list[int], diffs: list[float],
+         folders: list[str]) -> dict[str, Any]:
+    mean, std = summarize(diffs)
+    n = len(diffs)
+    return {"dataset": dataset, "method": method, "quantity": quantity, "mean": mean, "std": std, "n_seeds": n,
+            "seeds": ",".join(map(str, seeds)), "beyond_2_std": bool(n > 1 and abs(mean) > 2 * std),
+            "folders": ";".join(folders)}
+
+
+def suppression_rows(runs: list[DeepRun], config: SuppressionConfig) -> list[dict[str, Any]]:
+    """The table of the figure: one row per (dataset, method, quantity); see the module docstring."""
+    runs = [r for r in runs if _controlled(r) and (r.method != "dropout" or np.isclose(r.dropout_p, config.dropout_p))]
+    controls = [r for r in runs if r.method == "expert" and r.overlay_strength == 0]
+    rows: list[dict[str, Any]] = []
+    for dataset in sorted({r.dataset for r in runs if r.overlay_strength == 1}):
+        own = [r for r in controls if r.dataset == dataset] or controls
+        ref = {kind: {r.seed: _task_a(r, kind) for r in own} for kind in ("full_overlay", "overlay_free")}
+        trained = [r for r in runs if r.dataset == dataset and r.overlay_strength == 1]
+        expert = {r.seed: _task_a(r, "full_overlay") for r in trained if r.method == "expert"}
+        for method in sorted({r.method for r in trained}, key=lambda m: (m != "expert", m)):
+            group = {r.seed: r for r in trained if r.method == method}
+            for quantity, kind, reference, sign in (("suppression", "full_overlay", ref["full_overlay"], 1),
+                                                    ("overlay_free_gap", "overlay_free", ref["overlay_free"], 1),
+                                                    ("rescue", "full_overlay", expert, -1)):
+                if quantity == "rescue" and method == "expert":
+                    continue
+                seeds, diffs = _paired({s: _task_a(r, kind) for s, r in group.items()}, reference)
+                if seeds:
+                    folders = [str(group[s].folder) for s in seeds]
+                    rows.append(_row(dataset, method, quantity, seeds, [sign * d for d in diffs], folders))
+    return rows
+
+
+def _draw(config: SuppressionConfig, ctx: FigureContext) -> tuple[Figure, list[dict[str, Any]]]:
+    rows = suppression_rows(find_runs(ctx.results), config)
+    if not rows:
+        raise MissingResults(f"{ctx.results}: runs with overlay controls and an overlay-strength-0 expert control",
+                             HINT)
+    datasets = sorted({r["dataset"] for r in rows})
+    fig, axes = new_figure(len(QUANTITIES), 1, width=TEXT_WIDTH, height=2.4, sharey=True)
+    for ax, quantity in zip(np.atleast_1d(axes), QUANTITIES):
+        chosen = [r for r in rows if r["quantity"] == quantity]
+        methods = sorted({r["method"] for r in chosen}, key=lambda m: (m != "expert", m))
+        width = 0.8 / max(1, len(methods))
+        for j, method in enumerate(methods):
+            for i, dataset in enumerate(datasets):
+                match = [r for r in chosen if r["method"] == method and r["dataset"] == dataset]
+                if match:
+                    x = i + (j - (len(methods) - 1) / 2) * width
+                    ax.bar(x, match[0]["mean"], width * 0.92, yerr=match[0]["std"], capsize=2,
+                           color=METHOD_COLORS.get(method, "0.5"), label=method if i == 0 else None,
+                           error_kw={"linewidth": 0.8})
+        ax.axhline(0, color="0.3", linewidth=0.6)
+        ax.set_xticks(range(len(datasets)), datasets)
+        ax.set_title(quantity.replace("_", " "), fontsize=7)
+        ax.legend(fontsize=6)
+    np.atleast_1d(axes)[0].set_ylabel("task-A accuracy difference\n(mean $\\pm$ std over seeds)")
+    return fig, rows
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("deep_suppression", "deep runs: base-task suppression against the no-overlay control, and rescue",
+               lambda quick: SuppressionConfig(), _draw, hint=HINT),
+)

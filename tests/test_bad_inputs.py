@@ -1,0 +1,288 @@
+"""A table of bad inputs through the real CLIs: one line on stderr naming the input, exit 2, nothing changed.
+
+Every row runs ``python -m MODULE ARGS`` in a subprocess (:mod:`tests.cli_runner`: one process pays
+the imports, each row runs in a forked child exactly as ``python -m`` would) inside a scratch
+folder holding the files the row needs (a finished tiny run folder, a sweep folder, a plain file
+in the way, ...). For each row: exit status 2, exactly one line on stderr, that line names the
+bad input, no ``Traceback`` anywhere, and no file in the scratch folder created, changed or
+removed. Two rows per CLI also go through a plain ``sys.executable -m`` subprocess, and the
+console scripts' own names are checked the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import deep_experiments.run.train as train_module
+from deep_experiments.cli import main as deep_main
+from deep_experiments.configs import PRESETS, build_config
+from deep_experiments.guards import NonFiniteLossError
+from deep_experiments.run.folder import RunFolder
+from featuredrop.config import save_json, to_dict
+from linear_theory import FeatureBlock
+from linear_theory.sweep import main as sweep_main
+from tests.cli_runner import run_clis
+
+SWEEP, DEEP, FIGURES = "linear_theory.sweep", "deep_experiments", "paper_figures"
+
+# a tiny run: 16 images, batch 8, width 4, one epoch, fast probe only (what the `run` rows point at)
+TINY = ["--preset", "smoke", "--train-size", "16", "--test-size", "16", "--batch-size", "8", "--epochs", "1",
+        "--width", "4", "--no-paper-probe", "--device", "cpu", "--no-progress"]
+INFONCE = ["--loss", "infonce", "--ratio", "0.5", "--dropout", "0", "--steps", "3", "--batch-size", "8",
+           "--input-dim", "16", "--no-progress"]
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _corrupt_both(run: Path) -> None:
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (run / "checkpoint.prev.pt").write_bytes(b"")
+
+
+def _backbone_over_checkpoint(run: Path) -> None:
+    shutil.copy(run / "backbone.pt", run / "checkpoint.pt")
+
+
+def _infinite_batchnorm(run: Path) -> None:
+    """What an lr of 1e10 left behind before the finiteness check: infinite BatchNorm statistics."""
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    key = next(k for k in state["modules"]["encoder"] if k.endswith("running_var"))
+    state["modules"]["encoder"][key].fill_(float("inf"))
+    torch.save(state, run / "checkpoint.pt")
+
+
+# id, module, args, setup of the scratch folder (files it needs), the text stderr must contain
+# ("_" and "-" count as the same character). Scratch folder: `afile` (a plain file), `run` (a
+# finished tiny run of TINY, with checkpoint.pt and no earlier checkpoint), `sweep` (a sweep of
+# --ratio 0.5 --dropout 0).
+ROWS: list[tuple[str, str, list[str], object, str]] = [
+    # --- the sweep ------------------------------------------------------------------------------
+    ("sweep-grid-too-big", SWEEP, ["--ratio", "0.02:1:1000000000"], None, "ratio"),
+    ("sweep-input-dim-too-big", SWEEP, ["--input-dim", "100000000"], None, "--input-dim"),
+    ("sweep-dims-too-big", SWEEP, ["--dims", "100000000,4"], None, "--dims"),
+    ("sweep-rep-dim-too-big", SWEEP, ["--rep-dim", "1000000"], None, "--rep-dim"),
+    ("sweep-seeds-too-many", SWEEP, [*INFONCE, "--seeds", "1000000000"], None, "--seeds"),
+    ("sweep-infonce-batch-too-big", SWEEP, [*INFONCE, "--batch-size", "100000000"], None, "--batch-size"),
+    ("sweep-reversed-dropout", SWEEP, ["--dropout", "0.9:0:3"], None, "dropout"),
+    ("sweep-reversed-ratio", SWEEP, ["--ratio", "1:0.1:3"], None, "ratio"),
+    ("sweep-range-syntax", SWEEP, ["--ratio", "0.1:1"], None, "--ratio"),
+    ("sweep-strength-overflow", SWEEP, ["--strong-strength", "1e200"], None, "strong-strength"),
+    ("sweep-noise-overflow", SWEEP, ["--noise", "1e200"], None, "--noise"),
+    ("sweep-noise-nan", SWEEP, ["--noise", "nan"], None, "noise"),
+    ("sweep-init-scale-diverges", SWEEP, [*INFONCE, "--init-scale", "1e200"], None, "--init-scale"),
+    ("sweep-temperature-tiny", SWEEP, [*INFONCE, "--temperature", "1e-300"], None, "temperature"),
+    ("sweep-seed-negative", SWEEP, [*INFONCE, "--seed", "-1"], None, "seed"),
+    ("sweep-loss-unknown", SWEEP, ["--loss", "mse"], None, "--loss"),
+    ("sweep-out-is-a-file", SWEEP, ["--out", "afile"], None, "afile"),
+    ("sweep-out-below-a-file", SWEEP, ["--out", "afile/sub"], None, "afile"),
+    ("sweep-out-other-config", SWEEP, ["--out", "sweep", "--ratio", "0.7", "--dropout", "0"], None, "sweep"),
+    ("sweep-out-csv-without-config", SWEEP, ["--out", "sweep", "--ratio", "0.5", "--dropout", "0"],
+     lambda ws: (ws / "sweep" / "config.json").unlink(), "sweep.csv"),
+    ("sweep-out-config-not-json", SWEEP, ["--out", "sweep", "--ratio", "0.5", "--dropout", "0"],
+     lambda ws: _truncate(ws / "sweep" / "config.json"), "config.json"),
+    # --- the deep CLI ---------------------------------------------------------------------------
+    ("deep-weight-decay-nan", DEEP, ["run", *TINY, "--weight-decay", "nan", "--out", "new"], None, "weight_decay"),
+    ("deep-lr-nan", DEEP, ["run", *TINY, "--lr", "nan", "--out", "new"], None, "lr"),
+    ("deep-data-dir-missing", DEEP, ["run", *TINY, "--data-dir", "no/such/dir", "--out", "new"], None, "--data-dir"),
+    ("deep-config-file-truncated", DEEP, ["run", *TINY, "--config", "run/config.json", "--out", "new"],
+     lambda ws: _truncate(ws / "run" / "config.json"), "run/config.json"),
+    ("deep-out-is-a-file", DEEP, ["run", *TINY, "--out", "afile"], None, "afile"),
+    ("deep-out-below-a-file", DEEP, ["train", *TINY, "--out", "afile/run"], None, "afile"),
+    ("deep-out-other-config", DEEP, ["train", *TINY, "--seed", "3", "--out", "run"], None, "run"),
+    ("deep-checkpoint-truncated", DEEP, ["train", *TINY, "--out", "run"],
+     lambda ws: _truncate(ws / "run" / "checkpoint.pt"), "checkpoint.pt"),
+    ("deep-checkpoint-empty", DEEP, ["train", *TINY, "--out", "run"],
+     lambda ws: (ws / "run" / "checkpoint.pt").write_bytes(b""), "checkpoint.pt"),
+    ("deep-checkpoint-garbage", DEEP, ["train", *TINY, "--out", "run"],
+     lambda ws: (ws / "run" / "checkpoint.pt").write_bytes(os.urandom(4096)), "checkpoint.pt"),
+    ("deep-checkpoint-is-a-backbone", DEEP, ["train", *TINY, "--out", "run"],
+     lambda ws: _backbone_over_checkpoint(ws / "run"), "checkpoint.pt"),
+    ("deep-checkpoint-and-previous-bad", DEEP, ["train", *TINY, "--out", "run"],
+     lambda ws: _corrupt_both(ws / "run"), "checkpoint.pt"),
+    ("deep-config-json-truncated", DEEP, ["train", *TINY, "--out", "run"],
+     lambda ws: _truncate(ws / "run" / "config.json"), "config.json"),
+    ("deep-probe-config-truncated", DEEP, ["probe", "--run", "run", "--device", "cpu"],
+     lambda ws: _truncate(ws / "run" / "config.json"), "config.json"),
+    ("deep-probe-checkpoint-garbage", DEEP, ["probe", "--run", "run", "--device", "cpu"],
+     lambda ws: (ws / "run" / "checkpoint.pt").write_bytes(b"\x80\x02garbage"), "checkpoint.pt"),
+    ("deep-probe-checkpoint-non-finite", DEEP, ["probe", "--run", "run", "--device", "cpu"],
+     lambda ws: _infinite_batchnorm(ws / "run"), "checkpoint.pt"),
+    ("deep-probe-not-a-run", DEEP, ["probe", "--run", "nowhere", "--device", "cpu"], None, "nowhere"),
+    ("deep-unknown-method", DEEP, ["run", *TINY, "--method", "magic", "--out", "new"], None, "magic"),
+    # --- the figures ----------------------------------------------------------------------------
+    ("figures-unknown-name", FIGURES, ["--only", "nope", "--out", "figs"], None, "nope"),
+    ("figures-out-is-a-file", FIGURES, ["--only", "phase_diagram", "--quick", "--out", "afile"], None, "afile"),
+]
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every file and folder below ``root`` with a hash of its bytes (folders: "dir")."""
+    return {str(p.relative_to(root)): ("dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scratch folder with `afile`, a finished tiny run (`run`) and a sweep (`sweep`)."""
+    root = tmp_path_factory.mktemp("template")
+    (root / "afile").write_text("in the way\n")
+    assert deep_main(["run", *TINY, "--out", str(root / "run")]) == 0
+    assert not (root / "run" / "checkpoint.prev.pt").exists()  # one epoch: no earlier checkpoint
+    assert sweep_main(["--ratio", "0.5", "--dropout", "0", "--out", str(root / "sweep"), "--no-progress"]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def outcomes(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
+    """Run every row of the table once; ``{id: (outcome, snapshot before, snapshot after)}``."""
+    base = tmp_path_factory.mktemp("rows")
+    cases, before = [], {}
+    for row_id, module, args, setup, _ in [*ROWS, *OTHER_CASES]:  # one runner: the imports are paid once
+        ws = base / row_id
+        shutil.copytree(template, ws)
+        if callable(setup):
+            setup(ws)
+        before[row_id] = _snapshot(ws)
+        cases.append((module, args, ws))
+    results = run_clis(cases, tmp_path_factory.mktemp("logs"))
+    return {row[0]: (res, before[row[0]], _snapshot(base / row[0]), base / row[0])
+            for row, res in zip([*ROWS, *OTHER_CASES], results)}
+
+
+@pytest.mark.parametrize("row_id,must_name", [(r[0], r[4]) for r in ROWS], ids=[r[0] for r in ROWS])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(outcomes: dict, row_id: str, must_name: str) -> None:
+    result, before, after, _ = outcomes[row_id]
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = result.stderr.splitlines()
+    assert result.code == 2, (result.code, result.stderr)
+    assert len(lines) == 1, lines
+    assert "error" in lines[0]
+    assert must_name.replace("_", "-") in lines[0].replace("_", "-"), lines[0]
+    assert after == before, "a file was created, changed or removed"
+
+
+def test_the_table_covers_every_cli() -> None:
+    assert {r[1] for r in ROWS} == {SWEEP, DEEP, FIGURES} and len(ROWS) >= 35
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.parametrize("module,args", [(SWEEP, ["--out", "ro/sweep"]), (DEEP, ["run", *TINY, "--out", "ro/run"])])
+def test_read_only_out_is_refused(tmp_path: Path, module: str, args: list[str]) -> None:
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o555)
+    try:
+        (result,) = run_clis([(module, args, tmp_path)], tmp_path.parent / f"{tmp_path.name}-logs")
+    finally:
+        (tmp_path / "ro").chmod(0o755)
+    assert result.code == 2 and len(result.stderr.splitlines()) == 1 and "not writable" in result.stderr
+    assert not any((tmp_path / "ro").iterdir())
+
+
+def test_plain_python_m_subprocess(tmp_path: Path) -> None:
+    """The same answer from a plain ``python -m`` process as from the table's runner."""
+    args = ["run", "--preset", "smoke", "--weight-decay", "nan", "--out", "x"]
+    proc = subprocess.run([sys.executable, "-m", DEEP, *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"python -m {DEEP} run: error:") and "weight_decay" in proc.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_console_script_names_itself(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "featuredrop-sweep"
+    if not exe.exists():
+        pytest.skip(f"featuredrop-sweep is not installed beside {sys.executable}")
+    proc = subprocess.run([str(exe), "--dropout", "0.9:0:3"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("featuredrop-sweep: error:") and "python -m" not in proc.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_diverging_run_stops_with_exit_1_and_saves_nothing(outcomes: dict) -> None:
+    result, _, _, ws = outcomes["deep-diverges"]
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "--lr" in result.stderr and "stopped" in result.stderr
+    assert not (ws / "lr" / "checkpoint.pt").exists() and not (ws / "lr" / "probe.json").exists()
+
+
+def test_non_finite_weights_stop_before_probe_and_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finite loss with infinite BatchNorm statistics (lr 1e10) stops the run before it is probed or saved."""
+    from tests.deep.test_train import tiny
+
+    real = train_module._epoch_loop
+
+    def diverging(session, epoch):  # type: ignore[no-untyped-def]
+        stats = real(session, epoch)
+        if epoch == 2:
+            bn = next(m for m in session.comps.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+            bn.running_var.fill_(float("inf"))
+        return stats
+
+    monkeypatch.setattr(train_module, "_epoch_loop", diverging)
+    with pytest.raises(NonFiniteLossError, match="after epoch 2 .*running_var.*--lr"):
+        train_module.train(tiny("c+shapes", epochs=2, size=8, probe_at=[1.0]), tmp_path, device="cpu",
+                           progress=False, argv=["test"])
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 1  # epoch 2 was not saved
+    assert max(r["epoch"] for r in RunFolder(tmp_path).read_metrics()) == 1
+
+
+# --- the Python API -------------------------------------------------------------------------------
+@pytest.mark.parametrize("strength,match", [("3", "must be a number"), (True, "must be a number"),
+                                            (1e200, "must be in"), (float("nan"), "must not be NaN"), (0, "must be in")])
+def test_feature_block_rejects_bad_strengths(strength: object, match: str) -> None:
+    with pytest.raises(ValueError, match=f"FeatureBlock.strength {match}"):
+        FeatureBlock(4, strength)  # type: ignore[arg-type]
+
+
+# --- figures read what they can and say what they skipped -----------------------------------------
+def _deep_run(root: Path, seed: int) -> RunFolder:
+    config = build_config(PRESETS["smoke"], {"train": {"seed": seed}})
+    folder = RunFolder(root / "c+digits" / "expert" / "os1_p0.5" / f"seed{seed}")
+    folder.root.mkdir(parents=True)
+    save_json(folder.config, config)
+    save_json(folder.probe, {"epoch": 2, "dataset": "c+digits", "method": "expert",
+                             "fast": {"task_a": 0.5, "task_b": 0.2}, "over_time": [],
+                             "probe_config": to_dict(config.probe)})
+    return folder
+
+
+def test_figures_skip_runs_with_bad_files_and_draw_the_rest(outcomes: dict) -> None:
+    result, _, _, ws = outcomes["figures-skip-bad-runs"]
+    assert result.code == 0 and "Traceback" not in result.stderr, result.stderr
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 3, warnings
+    for seed, name in ((2, "probe.json"), (3, "probe.json"), (4, "config.json")):
+        assert any(f"seed{seed}/{name}" in w and w.startswith("warning: skipped run") for w in warnings), warnings
+    table = json.loads((ws / "figs" / "deep_probe_accuracy.json").read_text())
+    n_seeds = table["columns"].index("n_seeds")
+    assert {row[n_seeds] for row in table["rows"]} == {2}  # seeds 0 and 1 drawn
+
+
+def _results_with_bad_runs(ws: Path) -> None:
+    """Five expert runs: seeds 0, 1 fine; 2 a truncated probe.json, 3 no "fast", 4 a truncated config.json."""
+    runs = [_deep_run(ws / "results", seed) for seed in range(5)]
+    _truncate(runs[2].probe)
+    bad = json.loads(runs[3].probe.read_text())
+    del bad["fast"]
+    runs[3].probe.write_text(json.dumps(bad))
+    _truncate(runs[4].config)
+
+
+# cases run by the same runner as the table, checked by their own tests
+OTHER_CASES: list[tuple[str, str, list[str], object, str]] = [
+    ("deep-diverges", DEEP, ["run", *TINY, "--lr", "1e10", "--out", "lr"], None, ""),
+    ("figures-skip-bad-runs", FIGURES, ["--only", "deep_probe_accuracy", "--results", "results", "--out", "figs"],
+     _results_with_bad_runs, ""),
+]
