@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 import linear_theory.simulate
 from featuredrop.config import to_dict
@@ -149,7 +150,8 @@ def infonce_runs(models: Sequence[LinearModel], seeds: Sequence[int], simulation
         cache: folder of the cache file (``None``: no cache).
         workers: processes for the batches (results do not depend on it: a run depends only on its model
             and seed, not on its batch-mates); a big batch is cut into parts for them.
-        progress: a progress bar per batch (only in-process).
+        progress: a progress bar: per training step in-process, per finished run with ``workers > 1``
+            (shown only on a terminal).
     """
     models, seeds = list(models), [int(s) for s in seeds]
     store = RunCache(cache, simulation)
@@ -173,8 +175,12 @@ def infonce_runs(models: Sequence[LinearModel], seeds: Sequence[int], simulation
         # spawn, not fork: the parent has torch (and its thread pools) loaded
         with ProcessPoolExecutor(min(workers, len(batches)), mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(train_batch, bm, bs, simulation) for bm, bs in batches]
-            for future in as_completed(futures):
-                record(future.result())
+            total = sum(len(bm) * len(bs) for bm, bs in batches)
+            with tqdm(total=total, desc="InfoNCE runs", unit="run", disable=None if progress else True) as bar:
+                for future in as_completed(futures):
+                    entries = future.result()
+                    record(entries)
+                    bar.update(len(entries))
     entries = [[store.get(m, s) for s in seeds] for m in models]
     return FinalRuns(np.array([[e["probe_r2"] for e in row] for row in entries]),
                      np.array([[e["captured_strength"] for e in row] for row in entries]),

@@ -85,7 +85,8 @@ def infonce_phase_diagram(config: InfoNCEPhaseConfig | None = None, cache: Path 
     s1 = config.setting.strong_strength
     closed = config.setting.ratio_grid(ratios, ps, config.rep_dim)
     models = [replace(config.setting, weak_strength=s1 * r).model(float(p), config.rep_dim) for r in ratios for p in ps]
-    runs = infonce_runs(models, range(config.seeds), config.simulation, cache=cache, workers=config.workers, log=log)
+    runs = infonce_runs(models, range(config.seeds), config.simulation, cache=cache, workers=config.workers, log=log,
+                        progress=True)
     sim = runs.probe_r2.mean(axis=1).reshape(len(ratios), len(ps), 2)
     spec = closed["probe_r2"]
     diff = sim[..., 1] - spec[..., 1]

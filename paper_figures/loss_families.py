@@ -91,7 +91,7 @@ def loss_families(config: LossFamiliesConfig | None = None, cache: Path | None =
     level = {k: float(config.setting.predict([0.0, 0.999], k).probe_r2[:, 1].mean()) for k in config.rep_dims}
     for loss in config.losses:
         runs = infonce_runs(models, range(config.seeds), loss_recipe(loss, config.simulation), cache=cache,
-                            workers=config.workers, log=log)
+                            workers=config.workers, log=log, progress=True)
         r2 = runs.probe_r2.reshape(len(config.rep_dims), len(ps), config.seeds, 2)
         for ax, k, sims in zip(axes, config.rep_dims, r2):
             mean = sims.mean(axis=1)

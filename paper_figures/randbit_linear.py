@@ -106,9 +106,9 @@ def randbit_linear(config: RandBitLinearConfig | None = None, cache: Path | None
     for loss in config.losses:
         sim = loss_recipe(loss, config.simulation)
         by_bits = infonce_runs([rb.with_bits(b).model(0.0, k) for b in config.bits], seeds, sim, cache=cache,
-                               workers=config.workers, log=log).probe_r2
+                               workers=config.workers, log=log, progress=True).probe_r2
         by_p = infonce_runs([fixed.model(float(p), k) for p in ps], seeds, sim, cache=cache,
-                            workers=config.workers, log=log).probe_r2
+                            workers=config.workers, log=log, progress=True).probe_r2
         for panel, xs, runs in (("bits", config.bits, by_bits), ("dropout", ps, by_p)):
             for i, x in enumerate(xs):
                 b, p = (x, 0.0) if panel == "bits" else (config.dropout_bits, x)

@@ -97,7 +97,8 @@ def spectral_vs_infonce(config: SpectralVsInfoNCEConfig | None = None, cache: Pa
     """
     config = SpectralVsInfoNCEConfig() if config is None else config
     models = [config.setting.model(p, k) for k in config.rep_dims for p in config.dropouts]
-    runs = infonce_runs(models, range(config.seeds), config.simulation, cache=cache, workers=config.workers, log=log)
+    runs = infonce_runs(models, range(config.seeds), config.simulation, cache=cache, workers=config.workers, log=log,
+                        progress=True)
     all_sims = runs.probe_r2.reshape(len(config.rep_dims), len(config.dropouts), config.seeds, 2)
     rows: list[dict[str, Any]] = []
     fig, axes = new_figure(len(config.rep_dims), width=TEXT_WIDTH, height=2.3, sharey=True)
