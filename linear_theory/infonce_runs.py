@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 import linear_theory.simulate
+from featuredrop.atomic import atomic_write
 from featuredrop.config import to_dict
 from linear_theory.model import LinearModel
 from linear_theory.simulate import SimulationConfig, simulate_many
@@ -78,9 +79,7 @@ class RunCache:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**self.header, "runs": self.runs}, indent=1, sort_keys=True) + "\n")
-        tmp.replace(self.path)
+        atomic_write(self.path, json.dumps({**self.header, "runs": self.runs}, indent=1, sort_keys=True) + "\n")
 
 
 @dataclass(frozen=True)

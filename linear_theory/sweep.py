@@ -36,7 +36,7 @@ from featuredrop.config import from_dict, to_dict
 from linear_theory.closed_form import sign_accuracy
 from linear_theory.infonce_runs import infonce_runs
 from linear_theory.model import FeatureBlock
-from linear_theory.simulate import SimulationConfig
+from linear_theory.simulate import SimulationConfig, loss_recipe
 from linear_theory.two_block import TwoBlock
 
 __all__ = ["SweepConfig", "parse_range", "closed_form_sweep", "main"]
@@ -321,9 +321,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--aug-noise", default="0,0.5", help="augmentation noise eta_1,eta_2 (default %(default)s)")
     p.add_argument("--input-dim", type=int, default=None, help="input dim d (default: sum of dims; InfoNCE: 32)")
     p.add_argument("--steps", type=int, default=sim.steps, help="InfoNCE SGD steps")
-    p.add_argument("--lr", type=float, default=sim.lr, help="InfoNCE SGD learning rate")
+    p.add_argument("--lr", type=float, default=None, help=f"SGD learning rate (default {sim.lr:g}; --loss decoupled: "
+                   f"{loss_recipe('decoupled', sim).lr:g}, linear_theory.simulate.loss_recipe)")
     p.add_argument("--batch-size", type=int, default=sim.batch_size, help="InfoNCE pairs per minibatch")
-    p.add_argument("--temperature", type=float, default=sim.temperature, help="InfoNCE temperature tau")
+    p.add_argument("--temperature", type=float, default=None, help=f"temperature tau (default {sim.temperature:g}; "
+                   f"--loss decoupled: {loss_recipe('decoupled', sim).temperature:g}, Chen et al.'s recipe)")
     p.add_argument("--init-scale", type=float, default=sim.init_scale, help="std of the initial W entries")
     p.add_argument("--seeds", type=int, default=d.seeds, help="InfoNCE runs per grid point")
     p.add_argument("--seed", type=int, default=sim.seed, help="first seed")
@@ -348,6 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 on bad arguments, with a one-line message)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    recipe = loss_recipe(args.loss)  # decoupled: Chen et al.'s tau = 1 and a 10x step (figures use the same)
+    args.lr = recipe.lr if args.lr is None else args.lr
+    args.temperature = recipe.temperature if args.temperature is None else args.temperature
     try:
         config = from_dict(SweepConfig, {
             "ratio": parse_range(args.ratio, "ratio"), "dropout": parse_range(args.dropout, "dropout"),
@@ -380,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _divergence_hint(args: argparse.Namespace, err: FloatingPointError) -> str:
     """Say that the simulation diverged and which of the options that scale it differ from their defaults."""
     defaults = _parser().parse_args([])
+    recipe = loss_recipe(args.loss)
+    defaults.lr, defaults.temperature = recipe.lr, recipe.temperature
     scale = ("lr", "init_scale", "temperature", "strong_strength", "noise", "batch_size")
     changed = [f"--{name.replace('_', '-')} {getattr(args, name):g}" for name in scale
                if getattr(args, name) != getattr(defaults, name)]

@@ -9,7 +9,7 @@ overlay strength, dropout p, seed - the folder name is not trusted; older format
 ``metrics.jsonl`` (records ``{"kind": "fast_probe", "epoch", "task_a", "task_b"}``) and, for the
 viewmaker views, ``checkpoint.pt``. Task A is the base image's class, task B the overlay's.
 
-Caveat: the numbers of ``scripts/deep_cpu_grid.py`` are small CPU smoke runs (2 epochs, tiny
+Caveat: the numbers of ``scripts/deep_cpu_grid.py`` are CPU-sized runs (``--preset smoke``: 2 epochs, tiny
 ResNet, 512 images) on offline stand-in data, not the paper's full-size runs; the figure titles
 say so. With no run folders a figure is skipped with one line; nothing is ever invented.
 """
@@ -40,7 +40,7 @@ __all__ = ["DeepRun", "find_runs", "DeepFigureConfig", "TheoryVsDeepConfig", "li
 TASKS = ("task_a", "task_b")
 TASK_LABELS = {"task_a": "task A (base photo)", "task_b": "task B (overlay)"}
 HINT = "OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --out DIR, then --results DIR"
-CAVEAT = "small CPU smoke runs on offline stand-in data, not the paper's full-size runs"
+CAVEAT = "CPU-sized runs (protocol in results/README.md), not the paper's full-size runs"
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,7 @@ def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[Fig
     ``s_2 = 1`` (strength 1 <-> ratio ``s_2/s_1 = 1/3``, theory.md's reference; the ratio scales as
     ``1/overlay_strength``); dropout p on the overlay <-> ``p_1``; ``k = r_1 = 4``. Left: expert
     runs (no dropout) over overlay strength; right: dropout runs at overlay strength 1 over p.
-    The deep numbers are small CPU smoke runs on offline stand-in data, not the paper's runs.
+    The deep numbers are CPU-sized runs (see results/README.md), not the paper's runs.
 
     Rows: ``panel`` ``overlay``/``dropout``, ``source`` ``deep`` (``dataset``, ``task``, ``x``,
     raw ``mean``/``std`` over seeds, ``chance``, ``normalized``, ``folders``) or ``closed_form``

@@ -2,9 +2,10 @@
 
 Reads run folders whose probes carry the overlay controls (:mod:`deep_experiments.overlay_control`:
 the fast probe repeated on overlay-free and on full-overlay images of the same bases). For every
-run at overlay strength 1, paired by seed with the **control**, an expert run at overlay strength
-0 (the encoder that never saw an overlay; same dataset if there is one, else any dataset, since at
-strength 0 the training images are the same base images whatever the overlay)::
+run at overlay strength 1, paired by seed with the **control**, an expert run of the same dataset
+at overlay strength 0 (the encoder that never saw an overlay). Its training is the same for every
+C+* dataset, but its full-overlay probe is not: each dataset occludes the base with its own
+overlay, so a control is only used for its own dataset::
 
     suppression     = full_overlay.task_a(control) - full_overlay.task_a(run)   # occlusion cancels
     overlay-free gap = overlay_free.task_a(control) - overlay_free.task_a(run)
@@ -31,8 +32,8 @@ from paper_figures.style import METHOD_COLORS, TEXT_WIDTH, new_figure
 
 __all__ = ["SuppressionConfig", "suppression_rows", "FIGURES"]
 
-HINT = ("OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --preset cpu --strengths 0 --extra --data-dir .data "
-        "--out DIR, then --results DIR")
+HINT = ("OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --preset cpu --strengths 0 --out DIR --extra --data-dir "
+        ".data, then --results DIR")  # --extra takes every flag after it
 QUANTITIES = ("suppression", "overlay_free_gap", "rescue")
 
 
@@ -72,7 +73,7 @@ def suppression_rows(runs: list[DeepRun], config: SuppressionConfig) -> list[dic
     controls = [r for r in runs if r.method == "expert" and r.overlay_strength == 0]
     rows: list[dict[str, Any]] = []
     for dataset in sorted({r.dataset for r in runs if r.overlay_strength == 1}):
-        own = [r for r in controls if r.dataset == dataset] or controls
+        own = [r for r in controls if r.dataset == dataset]
         ref = {kind: {r.seed: _task_a(r, kind) for r in own} for kind in ("full_overlay", "overlay_free")}
         trained = [r for r in runs if r.dataset == dataset and r.overlay_strength == 1]
         expert = {r.seed: _task_a(r, "full_overlay") for r in trained if r.method == "expert"}
@@ -91,7 +92,11 @@ def suppression_rows(runs: list[DeepRun], config: SuppressionConfig) -> list[dic
 
 
 def _draw(config: SuppressionConfig, ctx: FigureContext) -> tuple[Figure, list[dict[str, Any]]]:
-    rows = suppression_rows(find_runs(ctx.results), config)
+    try:
+        runs = find_runs(ctx.results)
+    except MissingResults as err:  # say which runs this figure needs, not the generic grid
+        raise MissingResults(err.path, HINT) from None
+    rows = suppression_rows(runs, config)
     if not rows:
         raise MissingResults(f"{ctx.results}: runs with overlay controls and an overlay-strength-0 expert control",
                              HINT)

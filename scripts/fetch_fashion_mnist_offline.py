@@ -4,7 +4,7 @@
 
     apt-get install dataset-fashion-mnist        # 31 MB, MIT; the four gzipped idx files
     python scripts/fetch_fashion_mnist_offline.py --data-dir .data
-    python -m deep_experiments run --preset cpu --data-dir .data --out runs/cpu-letters
+    python -m deep_experiments run --preset cpu --dataset c+letters --data-dir .data --out runs/cpu-letters
 
 The Debian package installs ``/usr/share/datasets/fashion-mnist/*-ubyte.gz``; torchvision's
 ``FashionMNIST`` reads the uncompressed files from ``DATA_DIR/FashionMNIST/raw/``. This script

@@ -162,6 +162,24 @@ def test_figure_files(tmp_path: Path, step: str, nth: int) -> None:
     assert len(load_table(tmp_path / "demo.json")) in (1, 5000)
 
 
+@pytest.mark.parametrize("step,nth", MOMENTS)
+def test_infonce_run_cache(tmp_path: Path, step: str, nth: int) -> None:
+    """The linear InfoNCE cache (figures/cache) is a result file too: whole, fsynced, old or new."""
+    from linear_theory.infonce_runs import RunCache
+    from linear_theory.simulate import SimulationConfig
+    from linear_theory.two_block import TwoBlock
+
+    model = TwoBlock().model(0.0, 4)
+    cache = RunCache(tmp_path, SimulationConfig(steps=5))
+    cache.put_many({(model, 0): {"probe_r2": [0.5, 0.5]}})
+    assert cache.path is not None
+    old = cache.path.read_bytes()
+    killed_at(step, nth, lambda: cache.put_many({(model, s): {"probe_r2": [0.1] * 999} for s in range(1, 50)}))
+    assert cache.path.read_bytes() == old
+    _assert_no_partial(tmp_path, cache.path.name)
+    assert RunCache(tmp_path, SimulationConfig(steps=5)).get(model, 0) == {"probe_r2": [0.5, 0.5]}
+
+
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "config.json"
     atomic_write(path, "old\n")

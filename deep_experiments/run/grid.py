@@ -3,8 +3,9 @@
 A grid is a list of :class:`GridRun` (a folder under the grid's root and the CLI flags of that
 run). :func:`run_grid` runs each in its own process (one CPU thread each unless
 ``OMP_NUM_THREADS`` says otherwise), ``jobs`` at a time. A run whose ``probe.json`` exists is
-skipped and an interrupted one resumes from its checkpoint (the CLI does both), so a grid can be
-stopped and started again at any point without losing finished work. Used by the scripts under
+skipped (reported as failed when its ``config.json`` is another config's) and an interrupted one
+resumes from its checkpoint (the CLI does both), so a grid can be stopped and started again at
+any point without losing finished work. Used by the scripts under
 ``scripts/`` that make the committed ``results/``.
 """
 
@@ -48,9 +49,29 @@ class GridResult:
     status: str
 
 
+def _another_config(run: GridRun, folder: RunFolder) -> str:
+    """Why a finished ``folder`` is not ``run`` (it holds another config), or ``""``.
+
+    ``""`` too when that cannot be told (no ``config.json``, or flags that do not resolve here).
+    """
+    if not folder.config.exists():
+        return ""
+    from deep_experiments.cli import build_parser, config_from_args  # the CLI's own resolution of the flags
+
+    try:
+        wanted = config_from_args(build_parser().parse_args(["run", *run.flags, "--out", str(folder.root)]))
+        saved = folder.load_config()
+    except (ValueError, SystemExit):
+        return ""
+    return "" if saved == wanted else f"{folder.root} holds a finished run of another config; use another root"
+
+
 def _execute(run: GridRun, root: Path) -> GridResult:
     folder = RunFolder(root / run.folder)
     if folder.probe.exists():
+        other = _another_config(run, folder)  # never report another run's probe.json as this one's
+        if other:
+            return GridResult(run, None, 0.0, f"FAILED: {other}")
         return GridResult(run, folder.read_probe(), 0.0, "skipped (probe.json exists)")
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MPLBACKEND": "Agg"}
     t0 = time.perf_counter()
