@@ -1,8 +1,8 @@
 # featuredrop — common tasks. Run inside the environment where `pip install -e ".[dev]"` went.
 PYTHON ?= python
-# deep results the figures read: committed CPU smoke runs; pass RESULTS=runs/deep-cpu after
-# `python scripts/deep_cpu_grid.py` (adds the viewmaker-views grid, which needs checkpoints)
-RESULTS ?= results/deep-cpu-smoke
+# deep results the figures read: the committed --preset cpu runs of the C+* claim (results/README.md);
+# RESULTS=results/deep-cpu-smoke for the smoke grid, RESULTS=runs/deep-cpu for one with viewmaker checkpoints
+RESULTS ?= results/claim-cpu
 # RandBits-MNIST runs (colab recipe, real MNIST) that figure 8 reads; see scripts/randbits_colab.py
 RANDBITS ?= results/randbits-mnist-cpu
 

@@ -38,9 +38,9 @@ __all__ = ["DeepRun", "find_runs", "DeepFigureConfig", "TheoryVsDeepConfig", "li
            "FIGURES"]
 
 TASKS = ("task_a", "task_b")
-TASK_LABELS = {"task_a": "task A (base photo)", "task_b": "task B (overlay)"}
+TASK_LABELS = {"task_a": "task A (base image)", "task_b": "task B (overlay)"}
 HINT = "OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --out DIR, then --results DIR"
-CAVEAT = "CPU-sized runs (protocol in results/README.md), not the paper's full-size runs"
+CAVEAT = "CPU-sized runs; see results/README.md"
 
 
 @dataclass(frozen=True)

@@ -106,14 +106,16 @@ def _draw(config: SuppressionConfig, ctx: FigureContext) -> tuple[Figure, list[d
         chosen = [r for r in rows if r["quantity"] == quantity]
         methods = sorted({r["method"] for r in chosen}, key=lambda m: (m != "expert", m))
         width = 0.8 / max(1, len(methods))
+        labelled: set[str] = set()
         for j, method in enumerate(methods):
             for i, dataset in enumerate(datasets):
                 match = [r for r in chosen if r["method"] == method and r["dataset"] == dataset]
                 if match:
                     x = i + (j - (len(methods) - 1) / 2) * width
                     ax.bar(x, match[0]["mean"], width * 0.92, yerr=match[0]["std"], capsize=2,
-                           color=METHOD_COLORS.get(method, "0.5"), label=method if i == 0 else None,
+                           color=METHOD_COLORS.get(method, "0.5"), label=method if method not in labelled else None,
                            error_kw={"linewidth": 0.8})
+                    labelled.add(method)
         ax.axhline(0, color="0.3", linewidth=0.6)
         ax.set_xticks(range(len(datasets)), datasets)
         ax.set_title(quantity.replace("_", " "), fontsize=7)
