@@ -181,16 +181,6 @@ def _summary(result: dict[str, Any]) -> str:
     return "probe " + " | ".join(parts)
 
 
-def _check_checkpoint(run: str) -> None:
-    """Refuse an unreadable ``checkpoint.pt`` before the probe logs its command (``ValueError`` naming it)."""
-    from deep_experiments.run.checkpoint import load_checkpoint
-    from deep_experiments.run.folder import RunFolder
-
-    path = RunFolder(run).checkpoint
-    if path.exists():
-        load_checkpoint(path)
-
-
 def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     """Run the chosen command (heavy imports happen here, after the arguments are valid)."""
     from deep_experiments.run.probe_run import probe_run
@@ -199,7 +189,6 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     progress = not args.no_progress
     cmd = [*prog.split(), *argv]
     if args.command == "probe":
-        _check_checkpoint(args.run)
         result = probe_run(args.run, device=args.device, probe=_probe_config(args, args.run), progress=progress,
                            argv=cmd)
         print(_summary(result))

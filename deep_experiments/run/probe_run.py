@@ -44,13 +44,13 @@ def probe_run(
         config = replace(config, probe=probe)
     if not folder.checkpoint.exists():
         raise FileNotFoundError(f"{folder.root} has no checkpoint.pt; train it first")
+    state = load_checkpoint(folder.checkpoint)  # an unreadable checkpoint is refused before anything is written
     dev = resolve_device(device)
     seed = config.train.seed
     train_set = dataset_builder(config.data, "train", seed)
     test_set = dataset_builder(config.data, "test", seed)
     folder.log_command(argv)
     comps = build_components(config, train_set.spec, dev)
-    state = load_checkpoint(folder.checkpoint)
     for key, module in comps.modules().items():
         module.load_state_dict(state["modules"][key])
         module.eval()
