@@ -152,27 +152,20 @@ class RunFolder:
         """The viewmaker of the latest checkpoint, in eval mode (viewmaker runs only)."""
         return load_viewmaker(self.checkpoint, self.load_config())
 
+    def _metric_lines(self) -> list[str]:
+        return self.metrics.read_text(encoding="utf-8").splitlines() if self.metrics.exists() else []
+
     def read_metrics(self) -> list[dict[str, Any]]:
         """All metric records, in order (a torn last line from a crash is skipped)."""
-        if not self.metrics.exists():
-            return []
-        records = []
-        for line in self.metrics.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return records
+        return _parse_records(self._metric_lines())
 
     def truncate_metrics(self, epoch: int) -> None:
         """Drop records of epochs after ``epoch`` (written after the last checkpoint of a crashed run).
 
         The file is rewritten atomically, and only when there is something to drop (or a torn line).
         """
-        if not self.metrics.exists():
-            return
-        lines = self.metrics.read_text(encoding="utf-8").splitlines()
-        records = self.read_metrics()
+        lines = self._metric_lines()
+        records = _parse_records(lines)
         kept = [r for r in records if r.get("epoch", 0) <= epoch]
         if len(kept) == len(records) == len(lines):
             return
@@ -181,6 +174,17 @@ class RunFolder:
     def open_metrics(self) -> MetricsLog:
         """The metrics file, opened for appending."""
         return MetricsLog(self.metrics)
+
+
+def _parse_records(lines: list[str]) -> list[dict[str, Any]]:
+    """The JSON records of ``lines``; an unparsable (torn) line is skipped."""
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
 
 
 def find_runs(root: str | Path, pattern: str = "**/probe.json") -> list[RunFolder]:
