@@ -22,14 +22,14 @@ run's own is not recomputed: it is the run's own probe.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from deep_experiments.configs import ProbeConfig, RunConfig
-from deep_experiments.data import DatasetBuilder, TwoTaskDataset, build_dataset
+from deep_experiments.data import TwoTaskDataset
 from deep_experiments.probe import TASKS, fast_probe
 
 OVERLAY_CONTROLS: dict[str, float] = {"overlay_free": 0.0, "full_overlay": 1.0}
@@ -52,16 +52,13 @@ class ProbeSets:
     controls: Mapping[str, Split | None]
 
 
-def build_probe_sets(config: RunConfig, own: Split, builder: DatasetBuilder = build_dataset) -> ProbeSets:
-    """The run's own splits plus the control splits its config asks for (same base images and seed)."""
+def build_probe_sets(config: RunConfig, own: Split) -> ProbeSets:
+    """The run's own splits plus the control splits its config asks for: the same items at the control strengths."""
     controls: dict[str, Split | None] = {}
     if config.probe.overlay_controls:
         for name, strength in OVERLAY_CONTROLS.items():
-            if strength == config.data.overlay_strength:
-                controls[name] = None
-                continue
-            data = replace(config.data, overlay_strength=strength)
-            controls[name] = (builder(data, "train", config.train.seed), builder(data, "test", config.train.seed))
+            same = strength == config.data.overlay_strength
+            controls[name] = None if same else (own[0].at_strength(strength), own[1].at_strength(strength))
     return ProbeSets(own, controls)
 
 

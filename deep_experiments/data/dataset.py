@@ -98,6 +98,11 @@ class TwoTaskDataset(Dataset):
         image, label_a, label_b, _ = self._load(i)
         return image, label_a, label_b
 
+    def at_strength(self, overlay_strength: float) -> TwoTaskDataset:
+        """The same items (bases, overlay draws, split, seed; epoch 0) at another overlay strength."""
+        return TwoTaskDataset(self.spec, self._bases, self._overlay, split=self.split, seed=self.seed,
+                              overlay_strength=overlay_strength)
+
     def with_base(self) -> WithBase:
         """A view of this dataset whose items also carry ``base`` (for feature-dropout views)."""
         return WithBase(self)

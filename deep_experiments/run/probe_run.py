@@ -57,7 +57,7 @@ def probe_run(
     pc, nw = config.probe, config.data.num_workers
     result: dict[str, Any] = {"epoch": int(state["epoch"]), "dataset": config.data.dataset,
                               "method": config.views.kind}
-    sets = build_probe_sets(config, (train_set, test_set), dataset_builder)
+    sets = build_probe_sets(config, (train_set, test_set))
     result["fast"] = probe_with_controls(comps.encoder, comps.normalize, sets, pc, dev, nw)
     if pc.paper:
         probe_set = train_set.with_base() if comps.views.needs_base else train_set

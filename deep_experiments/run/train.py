@@ -155,7 +155,7 @@ def train(
     loader = make_loader(fit_set, tc.batch_size, shuffle=True, generator=gens["order"],
                          num_workers=config.data.num_workers, drop_last=True, pin_memory=dev.type == "cuda")
     session = _Session(comps, schedule, config, loader, fit_set,
-                       build_probe_sets(config, (train_set, test_set), dataset_builder), gens, dev, folder, progress)
+                       build_probe_sets(config, (train_set, test_set)), gens, dev, folder, progress)
     log = folder.open_metrics()
     try:
         done = _run_epochs(session, log, start, stop_after)

@@ -111,6 +111,9 @@ class _NaNImages(torch.utils.data.Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.dataset.set_epoch(epoch)
 
+    def at_strength(self, overlay_strength: float) -> _NaNImages:
+        return _NaNImages(self.dataset.at_strength(overlay_strength))
+
 
 def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path: Path) -> None:
     def poisoned(*args: object, **kwargs: object) -> _NaNImages:
