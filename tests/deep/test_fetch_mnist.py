@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.deep.test_data_real import write_mnist
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_mnist_offline.py"
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def fetch():  # noqa: ANN201
-    spec = importlib.util.spec_from_file_location("fetch_mnist_offline", SCRIPT)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_script("fetch_mnist_offline")
 
 
 def test_check_refuses_files_that_are_not_the_real_mnist(tmp_path: Path, fetch) -> None:  # noqa: ANN001
