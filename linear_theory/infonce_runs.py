@@ -7,8 +7,8 @@ on up to ``workers`` processes, and returns every run's final probe ``R^2``, cap
 loss. The sweep's ``--loss infonce`` and figure 3 both use it.
 
 The cache is one JSON file per simulation setting (:func:`cache_settings`, which includes a hash of
-the trainer's source, so a fix to the simulator starts a fresh cache instead of re-using stale
-runs); entries are keyed by the model's parameters and the seed and written after every batch
+the source of the trainer and of every project module it imports (:data:`TRAINER_MODULES`), so
+a fix to the simulator, the losses or the probe starts a fresh cache instead of re-using stale runs); entries are keyed by the model's parameters and the seed and written after every batch
 (atomically), so a grid that grows re-uses the runs it has and an interrupted one resumes.
 """
 
@@ -27,15 +27,24 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+import featuredrop.losses
+import linear_theory.closed_form
+import linear_theory.model
 import linear_theory.simulate
+import linear_theory.spectral
+import linear_theory.trajectory
 from featuredrop.atomic import atomic_write
 from featuredrop.config import to_dict
 from linear_theory.model import LinearModel
 from linear_theory.simulate import SimulationConfig, simulate_many
 
-__all__ = ["FinalRuns", "RunCache", "cache_settings", "run_key", "train_batch", "infonce_runs"]
+__all__ = ["FinalRuns", "RunCache", "TRAINER_MODULES", "cache_settings", "run_key", "train_batch", "infonce_runs"]
 
 Entry = dict[str, Any]
+
+TRAINER_MODULES = (linear_theory.simulate, featuredrop.losses, linear_theory.model, linear_theory.closed_form,
+                   linear_theory.spectral, linear_theory.trajectory)
+"""The modules whose source determines a run's numbers: the trainer and the project modules it imports."""
 
 
 def run_key(model: LinearModel, seed: int) -> str:
@@ -52,7 +61,10 @@ def _final_only(simulation: SimulationConfig) -> SimulationConfig:
 
 def cache_settings(simulation: SimulationConfig) -> dict[str, Any]:
     """Everything that determines a run besides its model and seed (the cache file's identity)."""
-    source = hashlib.sha256(Path(linear_theory.simulate.__file__).read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    for module in TRAINER_MODULES:
+        digest.update(Path(module.__file__).read_bytes())  # type: ignore[arg-type]
+    source = digest.hexdigest()[:12]
     return {"simulation": to_dict(_final_only(simulation)), "trainer": f"linear_theory.simulate.simulate_many@{source}"}
 
 

@@ -77,6 +77,16 @@ def test_cache_is_reused_and_keyed_by_the_run_settings(fake_runs, tmp_path):
     assert len(list(tmp_path.glob("infonce-*.json"))) == 2
 
 
+@pytest.mark.parametrize("module", infonce_runs.TRAINER_MODULES, ids=lambda m: m.__name__)
+def test_cache_key_changes_with_the_source_of_every_trainer_module(module, monkeypatch, tmp_path):
+    """A fix to the simulator, the losses or the probe (any module in TRAINER_MODULES) starts a fresh cache."""
+    before = infonce_runs.cache_settings(CONFIG.simulation)["trainer"]
+    edited = tmp_path / "edited.py"
+    edited.write_bytes(open(module.__file__, "rb").read() + b"\n# edited\n")
+    monkeypatch.setattr(module, "__file__", str(edited))
+    assert infonce_runs.cache_settings(CONFIG.simulation)["trainer"] != before
+
+
 @pytest.mark.parametrize("change", [{"seeds": 0}, {"dropouts": (0.0, 1.0)}, {"rep_dims": ()}, {"closed_form_points": 0},
                                     {"simulation": SimulationConfig(loss="spectral")}])
 def test_config_rejects_bad_values(change):
