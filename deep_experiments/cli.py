@@ -65,7 +65,7 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--lr", "train", "lr", float, "encoder learning rate (paper: SGD 0.03)"),
     ("--momentum", "train", "momentum", float, "encoder SGD momentum (paper: 0.9)"),
     ("--weight-decay", "train", "weight_decay", float, "encoder weight decay (paper: 1e-4)"),
-    ("--temperature", "train", "temperature", float, "NT-Xent temperature (paper: 0.07)"),
+    ("--temperature", "train", "temperature", float, "NT-Xent temperature (paper: 0.07; --loss decoupled: 1, Chen et al.)"),
     ("--loss-variant", "train", "loss_variant", str, "symmetric | viewmaker (original one-sided) | cross_view | cross_view_both (colab)"),
     ("--loss", "train", "loss", str, "nt_xent (default; --loss-variant) | decoupled | swd (Chen et al. 2021's generalized losses)"),
     ("--loss-weight", "train", "loss_weight", float, "lambda of a generalized loss (default: 0.1 decoupled, 5 swd)"),
@@ -139,6 +139,18 @@ def _flag_overrides(args: argparse.Namespace, flags: Sequence[str] | None = None
     return out
 
 
+DECOUPLED_RECIPE: dict[str, Any] = {"train": {"temperature": 1.0}}
+"""Chen et al.'s decoupled NT-Xent recipe (tau = 1; neighbours.md 1.2): the temperature of a
+``--loss decoupled`` run that sets none itself (by ``--temperature`` or ``--config``); a preset's
+NT-Xent temperature is not meant for it. The linear arm's :func:`linear_theory.simulate.loss_recipe`
+uses the same tau."""
+
+
+def _sets_temperature(layers: Sequence[Any]) -> bool:
+    """Whether one of the user's layers (``--config`` file, flags) sets ``train.temperature``."""
+    return any(isinstance(layer, dict) and "temperature" in (layer.get("train") or {}) for layer in layers)
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Resolve preset, ``--config`` file and flags into a RunConfig (``ValueError`` when invalid)."""
     layers: list[Any] = [PRESETS[args.preset or "paper"]]
@@ -152,6 +164,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             raise ValueError(f"--config {path}: invalid JSON ({err})") from None
     layers.append(_flag_overrides(args))
     config = build_config(*layers)
+    if config.train.loss == "decoupled" and not _sets_temperature(layers[1:]):
+        config = build_config(layers[0], DECOUPLED_RECIPE, *layers[1:])
     data_dir = config.data.data_dir
     if data_dir is not None and not config.data.download and not Path(data_dir).is_dir():
         raise ValueError(f"--data-dir {data_dir}: no such folder (pass --download to let torchvision create it)")

@@ -102,6 +102,25 @@ def test_run_command_trains_probes_and_resumes(tmp_path: Path, capsys: pytest.Ca
     assert len((out / "command.txt").read_text().splitlines()) == 3  # train, probe (of run), probe
 
 
+@pytest.mark.parametrize(("extra", "config_file", "expected"), [
+    ([], None, 0.1),                                          # the preset's NT-Xent temperature
+    (["--loss", "decoupled"], None, 1.0),                     # Chen et al.'s decoupled recipe
+    (["--loss", "decoupled", "--temperature", "0.3"], None, 0.3),
+    (["--loss", "decoupled"], {"train": {"temperature": 0.5}}, 0.5),
+    ([], {"train": {"loss": "decoupled"}}, 1.0),
+    (["--loss", "swd"], None, 0.1),
+])
+def test_decoupled_loss_takes_the_recipe_temperature_unless_one_is_given(tmp_path: Path, extra, config_file,
+                                                                          expected) -> None:
+    """``--loss decoupled`` runs at tau = 1 (Chen et al.) unless --temperature or --config sets one."""
+    argv = ["train", "--out", "r", "--preset", "cpu", *extra]
+    if config_file is not None:
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps(config_file))
+        argv += ["--config", str(path)]
+    assert config_from_args(build_parser().parse_args(argv)).train.temperature == expected
+
+
 def test_choices_come_from_the_registries() -> None:
     """``--method`` lists the registered kinds of views, ``--dataset`` the dataset recipes."""
     from deep_experiments.data import DATASETS
