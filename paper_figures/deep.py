@@ -1,4 +1,4 @@
-"""Figures of the deep arm, read from run folders of ``deep_experiments`` (figures 4-7).
+"""Figures of the deep arm, read from run folders of ``deep_experiments`` (figures 4-6; figure 7 is :mod:`paper_figures.theory_vs_deep`).
 
 The results root (``FigureContext.results``, ``--results DIR``) holds run folders laid out as
 ``DIR/<dataset>/<method>/os<overlay_strength>_p<dropout_p>/seed<k>/`` (what
@@ -22,20 +22,17 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from deep_experiments.run.folder import RunFolder
 from deep_experiments.run.folder import find_runs as find_run_folders
 from deep_experiments.views import METHODS
-from linear_theory.two_block import TwoBlock
 from paper_figures.io import read_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.stats import summarize
-from paper_figures.style import CLOSED_FORM, METHOD_COLORS, SIMULATION, TEXT_WIDTH, new_figure, task_color
+from paper_figures.style import METHOD_COLORS, SIMULATION, TEXT_WIDTH, new_figure
 
-__all__ = ["DeepRun", "find_runs", "DeepFigureConfig", "TheoryVsDeepConfig", "linear_prediction",
-           "FIGURES"]
+__all__ = ["DeepRun", "find_runs", "DeepFigureConfig", "FIGURES"]
 
 TASKS = ("task_a", "task_b")
 TASK_LABELS = {"task_a": "task A (base image)", "task_b": "task B (overlay)"}
@@ -294,120 +291,6 @@ def _views_draw(config: ViewmakerViewsConfig, ctx: FigureContext) -> tuple[Figur
     return viewmaker_views(best, config)
 
 
-# ---------------------------------------------------------------------------------------------
-# Figure 7: deep runs against the linear theory
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TheoryVsDeepConfig:
-    """The linear two-block model the deep runs are set against, and the mapping between them.
-
-    Mapping (documented in :func:`theory_vs_deep`): the overlay is the strong block 1 (deep
-    task B), the base photo the weak block 2 (deep task A) of ``setting``; ``s_1 = strong_strength *
-    overlay_strength``, ``s_2 = weak_strength``, so overlay strength 1 is the reference ratio
-    ``s_2/s_1 = weak_strength / strong_strength`` (1/3, theory.md) and the ratio scales as
-    ``1 / overlay_strength``; feature dropout ``p`` on the overlay is dropout ``p_1`` on block 1.
-    """
-
-    protocol: str = "fast"
-    setting: TwoBlock = TwoBlock()
-    rep_dim: int = 4
-    points: int = 201
-
-
-def _theory_config(quick: bool) -> TheoryVsDeepConfig:
-    return TheoryVsDeepConfig()
-
-
-def linear_prediction(config: TheoryVsDeepConfig, overlay_strength: np.ndarray | float,
-                      dropout: np.ndarray | float) -> np.ndarray:
-    """Closed-form sign-task accuracy ``(..., 2)`` of (block 1 = overlay, block 2 = base photo).
-
-    ``s_1 = strong_strength * overlay_strength``, ``s_2 = weak_strength``, dropout on block 1;
-    :meth:`linear_theory.two_block.TwoBlock.predict` (eigenvalues -> capacity allocation -> probe
-    ``R^2`` -> ``1/2 + arcsin(sqrt(R^2))/pi``).
-    """
-    strong = config.setting.strong_strength * np.asarray(overlay_strength, dtype=float)
-    return config.setting.predict(dropout, config.rep_dim, strong=strong).probe_accuracy
-
-
-def _normalized(acc: float, chance: float) -> float:
-    return (acc - chance) / (1.0 - chance)
-
-
-def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[Figure, list[dict[str, Any]]]:
-    """Figure 7: deep task-A/B accuracy vs overlay strength (expert) and vs dropout p, with the linear model.
-
-    Both are drawn as accuracy above chance, ``(acc - chance) / (1 - chance)`` (deep chance:
-    ``1 / classes`` of the task; linear sign task: 1/2), on the same axes. Mapping: overlay =
-    strong block 1 (task B), base photo = weak block 2 (task A); ``s_1 = 3 * overlay_strength``,
-    ``s_2 = 1`` (strength 1 <-> ratio ``s_2/s_1 = 1/3``, theory.md's reference; the ratio scales as
-    ``1/overlay_strength``); dropout p on the overlay <-> ``p_1``; ``k = r_1 = 4``. Left: expert
-    runs (no dropout) over overlay strength; right: dropout runs at overlay strength 1 over p.
-    The deep numbers are CPU-sized runs (see results/README.md), not the paper's runs.
-
-    Rows: ``panel`` ``overlay``/``dropout``, ``source`` ``deep`` (``dataset``, ``task``, ``x``,
-    raw ``mean``/``std`` over seeds, ``chance``, ``normalized``, ``folders``) or ``closed_form``
-    (``x``, ``task``, ``accuracy``, ``normalized``).
-    """
-    from deep_experiments.data import DataConfig, dataset_spec
-
-    panels = {
-        "overlay": ([r for r in runs if r.method == "expert"], lambda r: r.overlay_strength, "overlay strength"),
-        "dropout": ([r for r in runs if r.method == "dropout" and np.isclose(r.overlay_strength, 1.0)],
-                    lambda r: r.dropout_p, "feature dropout $p$ on the overlay ($p_1$)"),
-    }
-    if not any(group for group, _, _ in panels.values()):
-        raise MissingResults("expert or dropout runs under the results root", HINT)
-    fig, axes = new_figure(2, width=TEXT_WIDTH, height=2.6, sharey=True)
-    rows: list[dict[str, Any]] = []
-    for ax, (panel, (group, key, label)) in zip(axes, panels.items()):
-        xs = sorted({key(r) for r in group})
-        hi = max(xs + [1.0])
-        grid = np.linspace(0.0, hi if panel == "overlay" else 0.99, config.points)
-        pred = linear_prediction(config, grid, 0.0) if panel == "overlay" else linear_prediction(config, 1.0, grid)
-        # deep task B = overlay = linear block 1; deep task A = base photo = linear block 2
-        for task, block in (("task_b", 0), ("task_a", 1)):
-            color = task_color(block)
-            ax.plot(grid, [_normalized(a, 0.5) for a in pred[:, block]], color=color, **CLOSED_FORM)
-            rows += [{"panel": panel, "source": "closed_form", "task": task, "block": block + 1, "x": float(x),
-                      "accuracy": float(a), "normalized": _normalized(float(a), 0.5)}
-                     for x, a in zip(grid, pred[:, block])]
-            for ds in sorted({r.dataset for r in group}):
-                spec = dataset_spec(DataConfig(dataset=ds))
-                chance = 1.0 / (spec.num_classes_a if task == "task_a" else spec.num_classes_b)
-                means, stds = [], []
-                for x in xs:
-                    at = [r for r in group if r.dataset == ds and np.isclose(key(r), x)]
-                    if not at:
-                        continue
-                    mean, std = summarize([r.accuracy(config.protocol, task) for r in at])
-                    means.append((x, _normalized(mean, chance)))
-                    stds.append(std / (1.0 - chance))
-                    rows.append({"panel": panel, "source": "deep", "dataset": ds, "task": task, "block": block + 1,
-                                 "x": x, "mean": mean, "std": std, "n_seeds": len(at), "chance": chance,
-                                 "normalized": _normalized(mean, chance), "protocol": config.protocol,
-                                 "folders": _folders(at)})
-                if means:
-                    mx, my = zip(*means)
-                    ax.errorbar(mx, my, yerr=stds, color=color, marker="o", markersize=3.5, capsize=2, **SIMULATION)
-        ax.set_xlabel(label)
-        ax.axhline(0.0, color="0.7", linewidth=0.5)
-    axes[0].set_ylabel("accuracy above chance\n(acc - chance)/(1 - chance)")
-    axes[0].set_title("(a) expert views, overlay strength $o$ ($s_2/s_1 = 1/(3o)$)")
-    axes[1].set_title("(b) feature dropout at overlay strength 1 ($s_2/s_1 = 1/3$)")
-    handles = [Line2D([], [], color=task_color(0), label="task B / block 1 (overlay, strong)"),
-               Line2D([], [], color=task_color(1), label="task A / block 2 (photo, weak)"),
-               Line2D([], [], color="0.3", marker="o", markersize=3.5, **SIMULATION, label="deep runs (mean ± std)"),
-               Line2D([], [], color="0.3", **CLOSED_FORM, label=f"linear closed form ($k = {config.rep_dim}$)")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=6)
-    fig.suptitle(f"deep runs vs linear theory (deep: {CAVEAT})", fontsize=7)
-    return fig, rows
-
-
-def _theory_draw(config: TheoryVsDeepConfig, ctx: FigureContext) -> tuple[Figure, list[dict[str, Any]]]:
-    return theory_vs_deep(find_runs(ctx.results), config)
-
-
 FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("deep_probe_accuracy", "deep runs: final per-task probe accuracy per method (mean +- std over seeds)",
                _config, _probe_draw, hint=HINT),
@@ -415,6 +298,4 @@ FIGURES: tuple[FigureSpec, ...] = (
                _config, _over_time_draw, hint=HINT),
     FigureSpec("viewmaker_views", "deep runs: test images, viewmaker views and amplified differences",
                _views_config, _views_draw, hint=HINT),
-    FigureSpec("theory_vs_deep", "deep accuracy vs overlay strength and dropout p against the linear closed form",
-               _theory_config, _theory_draw, hint=HINT),
 )

@@ -37,7 +37,7 @@ __all__ = [
 FIGURE_MODULES: tuple[str, ...] = ("paper_figures.phase_diagram", "paper_figures.learning_curves",
                                    "paper_figures.spectral_vs_infonce", "paper_figures.infonce_phase_diagram",
                                    "paper_figures.loss_families", "paper_figures.randbit_linear", "paper_figures.deep",
-                                   "paper_figures.suppression",
+                                   "paper_figures.theory_vs_deep", "paper_figures.suppression",
                                    "paper_figures.randbits")
 
 

@@ -103,36 +103,6 @@ def test_probe_over_time_table(tree: Path, tmp_path: Path) -> None:
         assert row["n_seeds"] == 2
 
 
-def test_theory_vs_deep_table(tree: Path, tmp_path: Path) -> None:
-    outcome = _render("theory_vs_deep", tree, tmp_path)
-    assert outcome.status == "written", outcome.message
-    rows = load_table(tmp_path / "theory_vs_deep.json")
-    deep_rows = [r for r in rows if r["source"] == "deep"]
-    # overlay panel: expert at strengths 0, 0.5, 1; dropout panel: p 0.25, 0.5, 0.75 (strength 1); 2 tasks
-    assert sorted((r["panel"], r["x"]) for r in deep_rows if r["task"] == "task_a") == [
-        ("dropout", 0.25), ("dropout", 0.5), ("dropout", 0.75), ("overlay", 0.0), ("overlay", 0.5), ("overlay", 1.0)]
-    for r in deep_rows:
-        if r["panel"] == "overlay":
-            seeds = (0, 1) if r["x"] == 1.0 else (0,)
-            vals = [_acc("expert", r["x"], 0.5, s, r["task"], EPOCHS[-1]) for s in seeds]
-        else:
-            seeds = (0, 1) if r["x"] == 0.5 else (0,)
-            vals = [_acc("dropout", 1.0, r["x"], s, r["task"], EPOCHS[-1]) for s in seeds]
-        assert r["mean"] == pytest.approx(np.mean(vals))
-        assert r["n_seeds"] == len(seeds)
-        assert r["chance"] == pytest.approx(0.1)  # c+digits: 10 photo classes, 10 digit classes
-        assert r["normalized"] == pytest.approx((r["mean"] - 0.1) / 0.9)
-    cf = [r for r in rows if r["source"] == "closed_form"]
-    cfg = deep.TheoryVsDeepConfig()
-    for r in cf[:: max(1, len(cf) // 20)]:
-        args = (r["x"], 0.0) if r["panel"] == "overlay" else (1.0, r["x"])
-        assert r["accuracy"] == pytest.approx(float(deep.linear_prediction(cfg, *args)[r["block"] - 1]))
-    # theory: with k = r_1 and no dropout the overlay (strong) block wins, the photo block is at chance
-    pred = deep.linear_prediction(cfg, 1.0, 0.0)
-    assert pred[0] > 0.9 and pred[1] == pytest.approx(0.5)
-    assert deep.linear_prediction(cfg, 0.0, 0.0)[0] == pytest.approx(0.5)  # no overlay: nothing to learn
-
-
 def test_paper_protocol_is_read_when_asked(tree: Path, tmp_path: Path) -> None:
     root = tmp_path / "r"
     _write_run(root, "expert", 1.0, 0.5, 0, paper=True)
