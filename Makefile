@@ -6,7 +6,7 @@ RESULTS ?= results/claim-cpu
 # RandBits-MNIST runs (colab recipe, real MNIST) that figure 8 reads; see scripts/randbits_colab.py
 RANDBITS ?= results/randbits-mnist-cpu
 
-.PHONY: install sweep test test-slow lint figures bench smoke mnist randbits
+.PHONY: install sweep test test-slow lint figures bench smoke mnist randbits gpu-check
 
 install:
 	$(PYTHON) -m pip install -e ".[dev]"
@@ -42,3 +42,7 @@ bench:  ## speed targets (printed tables, each with its thread count and load; n
 	$(PYTHON) benchmarks/bench_dynamics.py
 	$(PYTHON) benchmarks/bench_infonce_batch.py
 	$(PYTHON) benchmarks/bench_augment.py
+	$(PYTHON) benchmarks/bench_deep_step.py
+
+gpu-check:  ## the device check on one GPU (< 8 min) into $OUT or runs/gpu-check (scripts/gpu_check.py)
+	$(PYTHON) scripts/gpu_check.py

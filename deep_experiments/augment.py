@@ -21,6 +21,16 @@ Policy ``"simclr"`` (Chen et al. 2020, as used by the Viewmaker paper for CIFAR-
 Policy ``"crop_only"`` (the RandBit dataset, Chen et al. 2021): RandomResizedCrop with area
 0.5-1 and aspect 3/4-4/3, then normalize; nothing else.
 
+Policy ``"audio"`` (log-mel spectrograms of the audio dataset): speed, time shift, pitch, gain,
+SpecAugment masks and log-domain noise, :mod:`deep_experiments.augment_audio`, then normalize.
+
+Parameters and subsets (for the hierarchical views, :mod:`deep_experiments.views.hierarchical`):
+:meth:`ExpertAugment.with_params` also returns each view's random parameters (:class:`ViewParams`:
+crop box, flip, colour-jitter factors), and ``ExpertAugment(ops=...)`` applies only some of the
+policy's operations (:data:`POLICY_OPS`). Both draw exactly the random numbers of the full policy,
+in the same order, so ``__call__`` is unchanged and a subset's views differ from the full policy's
+only by the operations left out.
+
 Channels: saturation, hue and grayscale need RGB and are skipped for other channel counts;
 brightness and contrast apply to any count (contrast blends with the per-image mean over all
 channels, torchvision's rule for one channel). The last ``shared_channels`` channels (RandBit's
@@ -45,20 +55,29 @@ in ``tests/deep/test_augment.py``.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
+from deep_experiments.augment_audio import AudioAugment
 from deep_experiments.normalize import Normalize
 
-Policy = Literal["simclr", "crop_only"]
+Policy = Literal["simclr", "crop_only", "audio"]
 
 _LUMA = (0.2989, 0.587, 0.114)
 
+POLICY_OPS: dict[str, tuple[str, ...]] = {"simclr": ("crop", "flip", "jitter", "grayscale", "blur"),
+                                          "crop_only": ("crop",),
+                                          "audio": ("crop",)}  # one op: its own policy (augment_audio), no subsets
+"""The operations of each policy, in the order they are applied (``ExpertAugment(ops=...)`` picks some)."""
+
 __all__ = [
     "ExpertAugment",
+    "ViewParams",
+    "POLICY_OPS",
     "crop_flip",
     "sample_crop_boxes",
     "adjust_brightness",
@@ -234,15 +253,32 @@ class _Probabilities:
     sigma: tuple[float, float] = (0.1, 2.0)
 
 
+@dataclass(frozen=True)
+class ViewParams:
+    """The random parameters of a batch of views; identity values where an operation was not applied.
+
+    Attributes:
+        boxes: crop boxes ``(x0, y0, w, h)`` as fractions of the image. Shape: ``(B, 4)``.
+        flip: whether each view was flipped horizontally. Shape: ``(B,)`` bool.
+        jitter: brightness, contrast and saturation factors and hue shift, ``(1, 1, 1, 0)`` where no
+            jitter was applied (saturation and hue also for non-RGB images). Shape: ``(B, 4)``.
+    """
+
+    boxes: torch.Tensor
+    flip: torch.Tensor
+    jitter: torch.Tensor
+
+
 class ExpertAugment:
     """Batched SimCLR / crop-only views (see the module docstring for the exact policy).
 
     Args:
         channels: channels of the input images (including ``shared_channels``).
         size: output side length (32 for the CIFAR-sized datasets).
-        policy: ``"simclr"`` or ``"crop_only"``.
+        policy: ``"simclr"``, ``"crop_only"`` or ``"audio"``.
         shared_channels: trailing channels passed through untouched.
         normalize: apply :class:`Normalize` at the end (turn off to inspect views in [0, 1]).
+        ops: the policy's operations to apply (:data:`POLICY_OPS`; ``"crop"`` always); ``None``: all.
     """
 
     def __init__(
@@ -252,9 +288,10 @@ class ExpertAugment:
         policy: Policy = "simclr",
         shared_channels: int = 0,
         normalize: bool = True,
+        ops: Collection[str] | None = None,
     ) -> None:
-        if policy not in ("simclr", "crop_only"):
-            raise ValueError(f"unknown augmentation policy {policy!r}; choose 'simclr' or 'crop_only'")
+        if policy not in ("simclr", "crop_only", "audio"):
+            raise ValueError(f"unknown augmentation policy {policy!r}; choose 'simclr', 'crop_only' or 'audio'")
         if size < 1:
             raise ValueError(f"size must be positive, got {size}")
         self.normalizer = Normalize(channels, shared_channels)
@@ -267,6 +304,10 @@ class ExpertAugment:
         self.ratio = (3 / 4, 4 / 3)
         self.p = _Probabilities()
         self.kernel_size = 2 * math.ceil(3 * self.p.sigma[1]) + 1
+        known = POLICY_OPS.get(policy, ())
+        self.ops = frozenset(known if ops is None else ops)
+        if "crop" not in self.ops or not self.ops <= set(known):
+            raise ValueError(f"ops must include 'crop' and be among {list(known)} (policy {policy!r}), got {sorted(self.ops)}")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """One random view of every image.
@@ -278,34 +319,54 @@ class ExpertAugment:
         Returns:
             Views (normalized unless ``normalize=False``). Shape: ``(B, channels, size, size)``.
         """
+        return self.with_params(x, generator)[0]
+
+    def with_params(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ViewParams]:
+        """What :meth:`__call__` returns (same draws, same views) and the views' :class:`ViewParams`."""
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"expected images of shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
         k = self.channels - self.shared_channels
-        views = self._augment(x[:, :k], generator)
+        views, params = self._augment(x[:, :k], generator)
         if self.shared_channels:
             shared = x[:, k:]
             if shared.shape[-2:] != views.shape[-2:]:
                 shared = F.interpolate(shared, size=views.shape[-2:], mode="nearest")
             views = torch.cat([views, shared], dim=1)
-        return self.normalizer(views) if self.normalize else views
+        return (self.normalizer(views) if self.normalize else views), params
 
-    def _augment(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Apply the policy to the augmented channels. Shape: ``(B, k, H, W)`` -> ``(B, k, size, size)``."""
-        n, dev, p = x.shape[0], x.device, self.p
+    def _augment(self, x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, ViewParams]:
+        """Apply the policy's ``ops`` to the augmented channels (every draw made, in the policy's order).
+
+        Shape: ``(B, k, H, W)`` -> ``(B, k, size, size)``, with the views' parameters.
+        """
+        n, dev, p, ops = x.shape[0], x.device, self.p, self.ops
+        identity = torch.tensor([1.0, 1.0, 1.0, 0.0], device=dev).expand(n, 4)
+        if self.policy == "audio":  # parameters not recorded: whole-image boxes, no flip, no jitter
+            whole = torch.tensor([0.0, 0.0, 1.0, 1.0], device=dev).expand(n, 4)
+            return AudioAugment(self.size)(x, g), ViewParams(whole, torch.zeros(n, dtype=torch.bool, device=dev), identity)
         boxes = sample_crop_boxes(n, x.shape[2], x.shape[3], self.scale, self.ratio, g, dev)
         if self.policy == "crop_only":
-            return crop_flip(x, boxes, torch.zeros(n, dtype=torch.bool, device=dev), self.size)
-        x = crop_flip(x, boxes, _bernoulli(n, p.flip, g, dev), self.size)
-        x = torch.where(_per_example(_bernoulli(n, p.jitter, g, dev)), self._jitter(x, g), x)
+            flip = torch.zeros(n, dtype=torch.bool, device=dev)
+            return crop_flip(x, boxes, flip, self.size), ViewParams(boxes, flip, identity)
+        flip = _bernoulli(n, p.flip, g, dev) & ("flip" in ops)
+        x = crop_flip(x, boxes, flip, self.size)
+        jitter = _bernoulli(n, p.jitter, g, dev) & ("jitter" in ops)
+        jittered, factors = self._jitter(x, g)
+        x = torch.where(_per_example(jitter), jittered, x)
         if x.shape[1] == 3:
             grey = rgb_to_grayscale(x).expand_as(x)
-            x = torch.where(_per_example(_bernoulli(n, p.grayscale, g, dev)), grey, x)
+            x = torch.where(_per_example(_bernoulli(n, p.grayscale, g, dev) & ("grayscale" in ops)), grey, x)
         sigma = _uniform(n, p.sigma[0], p.sigma[1], g, dev)
-        blurred = gaussian_blur(x, sigma, self.kernel_size)
-        return torch.where(_per_example(_bernoulli(n, p.blur, g, dev)), blurred, x)
+        blur = _bernoulli(n, p.blur, g, dev)
+        if "blur" in ops:
+            x = torch.where(_per_example(blur), gaussian_blur(x, sigma, self.kernel_size), x)
+        return x, ViewParams(boxes, flip, torch.where(jitter[:, None], factors, identity))
 
-    def _jitter(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """ColorJitter with per-example factors and one random op order per batch."""
+    def _jitter(self, x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """ColorJitter with per-example factors and one random op order per batch.
+
+        Returns the jittered images and the factors in effect (``(B, 4)``, as :attr:`ViewParams.jitter`).
+        """
         n, dev, p = x.shape[0], x.device, self.p
         factors = {
             "brightness": _uniform(n, 1 - p.brightness, 1 + p.brightness, g, dev),
@@ -321,9 +382,12 @@ class ExpertAugment:
         }
         names = list(ops)
         rgb_only = {"saturation", "hue"}
+        rgb = x.shape[1] == 3
         for i in torch.randperm(4, generator=g, device=dev).tolist():
             name = names[i]
-            if name in rgb_only and x.shape[1] != 3:
+            if name in rgb_only and not rgb:
                 continue
             x = ops[name](x, factors[name])
-        return x
+        if not rgb:
+            factors["saturation"], factors["hue"] = torch.ones_like(factors["hue"]), torch.zeros_like(factors["hue"])
+        return x, torch.stack([factors[name] for name in names], dim=1)

@@ -13,6 +13,9 @@ that does not exist) print one line on stderr and exit with status 2; a NaN/inf 
 non-finite weights exit with 1. Rerunning the same ``train``/``run`` command on an existing folder
 resumes it (from ``checkpoint.prev.pt`` when ``checkpoint.pt`` is unreadable); a folder holding
 a run of another config is refused.
+
+Several GPUs: ``torchrun --standalone --nproc_per_node N -m deep_experiments run ...`` trains data-parallel
+(``--batch-size`` is the global batch; see :mod:`deep_experiments.run.distributed`); rank 0 writes and probes.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from deep_experiments.configs import PRESETS, ProbeConfig, RunConfig, build_config, merge
+from deep_experiments.configs import PERF_FLAGS, PRESETS, ProbeConfig, RunConfig, build_config, merge
 from deep_experiments.data import DATASETS
 from deep_experiments.guards import NonFiniteLossError
 from deep_experiments.views import METHODS
@@ -44,15 +47,28 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _perf(text: str) -> dict[str, bool]:
+    """Parse ``"bf16,channels-last"`` (or ``all`` / ``none``) into the whole ``train.perf`` section."""
+    names = {t.strip().replace("-", "_") for t in text.split(",") if t.strip()}
+    if "all" in names:
+        names = (names - {"all"}) | set(PERF_FLAGS)
+    names.discard("none")
+    unknown = sorted(names - set(PERF_FLAGS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown switch(es) {unknown}; choose from {', '.join(PERF_FLAGS)}, "
+                                         f"all or none")
+    return {name: name in names for name in PERF_FLAGS}
+
+
 # flag, config section (dotted), field, argparse type, help
 _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--dataset", "data", "dataset", str, " | ".join(DATASETS)),
     ("--train-size", "data", "train_size", int, "keep the first N training items"),
     ("--test-size", "data", "test_size", int, "keep the first N test items"),
     ("--base-source", "data", "base_source", str, "photos (offline stand-in) | cifar10 | fashion-mnist (--data-dir)"),
-    ("--augmentation", "data", "augmentation", str, "expert views' policy: simclr | crop_only (default: dataset's)"),
+    ("--augmentation", "data", "augmentation", str, "expert views' policy: simclr | crop_only | audio (default: dataset's)"),
     ("--digit-source", "data", "digit_source", str, "sklearn (offline stand-in) | mnist (--data-dir)"),
-    ("--data-dir", "data", "data_dir", str, "root of real torchvision datasets"),
+    ("--data-dir", "data", "data_dir", str, "root of real torchvision datasets; audio: the folder of audio-digits.npz"),
     ("--overlay-strength", "data", "overlay_strength", float, "overlay opacity multiplier (1 = paper)"),
     ("--randbit-bits", "data", "randbit_bits", int, "bits of the randbit overlay (0 = digits alone)"),
     ("--num-workers", "data", "num_workers", int, "DataLoader worker processes"),
@@ -73,6 +89,8 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--width", "train", "width", int, "encoder first-layer width (ResNet-18: 64 standard; ConvN: 32)"),
     ("--seed", "train", "seed", int, "seed of every random stream"),
     ("--probe-at", "train", "probe_at", _floats, "fractions of training at which to run the fast probe"),
+    ("--perf", "train", "perf", _perf, "fast-path switches, comma-separated (exactly these on, the others off): "
+     + " | ".join(PERF_FLAGS) + " | all | none (default: none; see README, Throughput)"),
     ("--viewmaker-budget", "views.viewmaker", "budget", float, "mean |delta| per example (default: dataset's)"),
     ("--viewmaker-lr", "views.viewmaker", "lr", float, "viewmaker Adam learning rate (paper: 1e-3)"),
     ("--probe-epochs", "probe", "epochs", int, "paper-protocol probe epochs (paper: 100)"),
@@ -197,23 +215,33 @@ def _summary(result: dict[str, Any]) -> str:
 
 def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     """Run the chosen command (heavy imports happen here, after the arguments are valid)."""
+    from deep_experiments.run.distributed import close_world, init_world, world_from_env
     from deep_experiments.run.probe_run import probe_run
     from deep_experiments.run.train import train
 
     progress = not args.no_progress
     cmd = [*prog.split(), *argv]
     if args.command == "probe":
+        if world_from_env().distributed:
+            raise ValueError("probe runs in one process; start it without torchrun")
         result = probe_run(args.run, device=args.device, probe=_probe_config(args, args.run), progress=progress,
                            argv=cmd)
         print(_summary(result))
         return
     config = config_from_args(args)
     check_output_dir(args.out)
-    records = train(config, args.out, device=args.device, progress=progress, stop_after=args.stop_after, argv=cmd)
+    world, device = init_world(args.device)  # torchrun: this process's rank and GPU, and the process group
+    try:
+        records = train(config, args.out, device=str(device), progress=progress, stop_after=args.stop_after,
+                        argv=cmd, world=world)
+    finally:
+        close_world(world)
+    if not world.is_main:  # rank 0 reports and probes
+        return
     done = max((r["epoch"] for r in records if r.get("kind") == "train"), default=0)
     print(f"trained {done}/{config.train.epochs} epochs into {args.out}")
     if args.command == "run" and done == config.train.epochs:
-        print(_summary(probe_run(args.out, device=args.device, progress=progress, argv=cmd)))
+        print(_summary(probe_run(args.out, device=str(device), progress=progress, argv=cmd)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,8 @@ values raise ``ValueError`` in ``__post_init__``. Every field is read by the tra
 Config format (``RunConfig.format``, :data:`CONFIG_FORMAT`): 1 (no ``format`` key) held the method
 and ``dropout_p`` in ``train`` and the viewmaker section at the top; 2 holds them in ``views``
 (``kind``, ``dropout.p``, ``viewmaker``). :func:`migrate` turns a format-1 mapping into format 2,
-so old run folders still load and resume.
+so old run folders still load and resume. Keys added later with defaults (``train.loss``,
+``train.perf``) need no migration: a file without them loads with the defaults.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ CONFIG_FORMAT = 2
 
 __all__ = [
     "CONFIG_FORMAT",
+    "PERF_FLAGS",
+    "PerfConfig",
     "TrainConfig",
     "ProbeConfig",
     "RunConfig",
@@ -47,6 +50,38 @@ __all__ = [
     "migrate",
     "merge",
 ]
+
+
+PERF_FLAGS: tuple[str, ...] = ("bf16", "channels_last", "device_data", "fused_optimizer", "compile")
+"""The fast-path switches of :class:`PerfConfig`, in the order ``--perf`` lists them."""
+
+
+@dataclass(frozen=True)
+class PerfConfig:
+    """Fast-path switches of pretraining; all off by default (off = the reference path, bit for bit).
+
+    ``bf16``: the encoder's forward (and so its backward) under ``torch.autocast(device, bfloat16)``;
+    the views and the loss stay float32. ``channels_last``: the encoder's weights and inputs in
+    channels-last memory format (the layout tensor cores and oneDNN prefer). ``device_data``: each
+    epoch's items are computed once and copied to the device in one transfer (uint8 when every
+    image is exactly 8-bit, else float32), and batches are gathered there in the order of the
+    ``data/order`` stream (the same batches as the DataLoader). ``fused_optimizer``: the encoder
+    optimizer's ``fused=True`` kernel when this torch offers it on the device, else
+    ``foreach=True``. ``compile``: ``torch.compile`` of the encoder's training forward (the
+    checkpoint, the probes and the exported backbone use the plain module). Float32 switches
+    (``channels_last``, ``fused_optimizer``) change results by rounding only; ``device_data``
+    changes nothing; ``bf16`` changes the loss at the 1 % level (``tests/deep/test_fast_path.py``).
+    """
+
+    bf16: bool = False
+    channels_last: bool = False
+    device_data: bool = False
+    fused_optimizer: bool = False
+    compile: bool = False
+
+    def enabled(self) -> tuple[str, ...]:
+        """The names of the switches that are on, in :data:`PERF_FLAGS` order."""
+        return tuple(name for name in PERF_FLAGS if getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -65,6 +100,7 @@ class TrainConfig:
     default) or a generalized loss of Chen et al. 2021 (:func:`featuredrop.losses.generalized_contrastive`:
     ``"decoupled"``, ``"swd"``; ``temperature`` is the decoupled log-sum-exp's, 1.0 in their recipe),
     with weight ``loss_weight`` (``None``: 0.1 / 5, their recipe); old configs without it load as NT-Xent.
+    ``perf``: the fast-path switches (:class:`PerfConfig`; configs without it load with all off).
     """
 
     epochs: int = 200
@@ -84,6 +120,7 @@ class TrainConfig:
     out_dim: int = 128
     probe_at: tuple[float, ...] = (0.05, 0.4, 1.0)
     seed: int = 0
+    perf: PerfConfig = field(default_factory=PerfConfig)
 
     def __post_init__(self) -> None:
         positive("train", epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, width=self.width)
@@ -178,6 +215,20 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "augmentation": "crop_only"},
         "train": {"encoder": "convn", "width": 32, "out_dim": 64, "optimizer": "adam", "lr": 1e-3,
                   "lr_schedule": "linear_decay", "weight_decay": 1e-4, "batch_size": 256, "epochs": 20,
+                  "temperature": 0.1, "probe_at": [0.25, 0.5, 1.0]},
+        "views": {"viewmaker": {"num_res_blocks": 1}},
+        "probe": {"paper": False},
+    },
+    # The CPU protocol of the audio dataset (README, "Audio on CPU"): spoken digit + background noise,
+    # the espeak-ng stand-in for AudioMNIST (pass --data-dir, see scripts/build_audio_offline.py).
+    # As "cpu" (ConvN, Adam 1e-3 decayed linearly, temperature 0.1, fast probe only, a one-block
+    # viewmaker), with the dataset's own "audio" expert policy and experiments.md's audio batch, 128;
+    # ConvN width 16 and 12 epochs (936 steps) so that a run takes about 6-8 minutes on one CPU core
+    # (an expert step at 64x64 is 0.33 s at width 16, 0.8 s at width 32; a viewmaker step ~30 s).
+    "audio-cpu": {
+        "data": {"dataset": "audio", "train_size": 10000, "test_size": 2000},
+        "train": {"encoder": "convn", "width": 16, "out_dim": 64, "optimizer": "adam", "lr": 1e-3,
+                  "lr_schedule": "linear_decay", "weight_decay": 1e-4, "batch_size": 128, "epochs": 12,
                   "temperature": 0.1, "probe_at": [0.25, 0.5, 1.0]},
         "views": {"viewmaker": {"num_res_blocks": 1}},
         "probe": {"paper": False},

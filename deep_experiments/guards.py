@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-__all__ = ["NonFiniteLossError", "frozen", "checked_loss"]
+__all__ = ["NonFiniteLossError", "frozen", "trainable", "checked_loss"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -17,17 +17,31 @@ class NonFiniteLossError(FloatingPointError):
 
 
 @contextlib.contextmanager
-def frozen(*modules: nn.Module) -> Iterator[None]:
-    """No parameter gradients for ``modules`` inside the block (gradients still flow through them)."""
+def _requires_grad(flag: bool, modules: tuple[nn.Module, ...]) -> Iterator[None]:
+    """Set ``requires_grad`` of every parameter of ``modules`` to ``flag`` inside the block, then restore it."""
     params = [p for module in modules for p in module.parameters()]
     saved = [p.requires_grad for p in params]
     for p in params:
-        p.requires_grad_(False)
+        p.requires_grad_(flag)
     try:
         yield
     finally:
-        for p, flag in zip(params, saved):
-            p.requires_grad_(flag)
+        for p, was in zip(params, saved):
+            p.requires_grad_(was)
+
+
+def frozen(*modules: nn.Module) -> contextlib.AbstractContextManager[None]:
+    """No parameter gradients for ``modules`` inside the block (gradients still flow through them)."""
+    return _requires_grad(False, modules)
+
+
+def trainable(*modules: nn.Module) -> contextlib.AbstractContextManager[None]:
+    """Parameter gradients for ``modules`` inside the block, even within :func:`frozen` of them.
+
+    For modules trained jointly with the encoder that the encoder step freezes as the views' own
+    (the hierarchical heads, :mod:`deep_experiments.views.hierarchical`).
+    """
+    return _requires_grad(True, modules)
 
 
 def checked_loss(loss: torch.Tensor, where: str) -> float:

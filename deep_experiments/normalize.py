@@ -34,12 +34,22 @@ class Normalize:
         self.channels = channels
         self.shared_channels = shared_channels
         self.mean, self.std = channel_stats(channels - shared_channels)
+        self._stats: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _tensors(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mean`` and ``std`` as ``(1, k, 1, 1)`` tensors on ``like``'s device and dtype, made once per
+        pair (not a host->device copy on every call)."""
+        key = (like.device, like.dtype)
+        if key not in self._stats:
+            k = self.channels - self.shared_channels
+            self._stats[key] = (torch.tensor(self.mean, dtype=like.dtype, device=like.device).view(1, k, 1, 1),
+                                torch.tensor(self.std, dtype=like.dtype, device=like.device).view(1, k, 1, 1))
+        return self._stats[key]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Shape: ``x`` is ``(B, channels, H, W)``; returns the same shape."""
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"expected (B, {self.channels}, H, W), got {tuple(x.shape)}")
         k = self.channels - self.shared_channels
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, k, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, k, 1, 1)
+        mean, std = self._tensors(x)
         return torch.cat([(x[:, :k] - mean) / std, x[:, k:]], dim=1)

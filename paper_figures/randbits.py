@@ -60,9 +60,10 @@ class RandBitsRun:
 
     @classmethod
     def read(cls, run: RunFolder) -> RandBitsRun | None:
-        """The run of a finished run folder, or ``None`` when it is not a RandBit run trained with NT-Xent."""
+        """The run of a finished run folder, or ``None`` when it is not a RandBit run of expert or dropout
+        views trained with NT-Xent (generalized-loss and other kinds of views: not this figure)."""
         cfg = run.load_config()
-        if cfg.data.dataset != "randbit" or cfg.train.loss != "nt_xent":  # generalized-loss runs: not this figure
+        if cfg.data.dataset != "randbit" or cfg.train.loss != "nt_xent" or cfg.views.kind not in ("expert", "dropout"):
             return None
         fast = run.read_probe()["fast"]
         p = cfg.views.dropout.p if cfg.views.kind == "dropout" else 0.0

@@ -8,7 +8,7 @@
 Runs ``python -m deep_experiments run --preset smoke`` (offline stand-in data, tiny ResNet, 2
 epochs: NOT the paper's full-size runs) into ``OUT/<dataset>/<method>/os<strength>_p<p>/seed<k>/``:
 
-- every registered kind of views (``deep_experiments.views.METHODS``: expert, viewmaker, dropout)
+- every registered kind of views (``deep_experiments.views.METHODS``: expert, viewmaker, dropout, hierarchical)
   x seeds 0, 1 at overlay strength 1, dropout p 0.5;
 - expert runs at overlay strengths 0, 0.5, 1 (seed 0);
 - dropout runs at p 0.25, 0.5, 0.75 (seed 0).

@@ -121,6 +121,12 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
      lambda ws: _infinite_batchnorm(ws / "run"), "checkpoint.pt"),
     ("deep-probe-not-a-run", DEEP, ["probe", "--run", "nowhere", "--device", "cpu"], None, "nowhere"),
     ("deep-unknown-method", DEEP, ["run", *TINY, "--method", "magic", "--out", "new"], None, "magic"),
+    ("deep-perf-unknown-switch", DEEP, ["run", *TINY, "--perf", "bf16,turbo", "--out", "new"], None, "turbo"),
+    ("deep-perf-config-not-a-bool", DEEP, ["train", *TINY, "--config", "perf.json", "--out", "new"],
+     lambda ws: (ws / "perf.json").write_text('{"train": {"perf": {"bf16": "yes"}}}'), "bf16"),
+    ("deep-perf-config-unknown-key", DEEP, ["train", *TINY, "--config", "perf.json", "--out", "new"],
+     lambda ws: (ws / "perf.json").write_text('{"train": {"perf": {"channels_first": true}}}'), "channels_first"),
+    ("deep-perf-on-a-run-without-it", DEEP, ["train", *TINY, "--perf", "bf16", "--out", "run"], None, "run"),
     # --- the figures ----------------------------------------------------------------------------
     ("figures-unknown-name", FIGURES, ["--only", "nope", "--out", "figs"], None, "nope"),
     ("figures-out-is-a-file", FIGURES, ["--only", "phase_diagram", "--quick", "--out", "afile"], None, "afile"),

@@ -49,6 +49,6 @@ def build_dataset(config: DataConfig, split: str, seed: int = 0) -> TwoTaskDatas
     recipe = dataset_recipe(config.dataset)
     spec = dataset_spec(config)
     bases, overlay = recipe.parts(config, split, config.size(split), int(seed))
-    return TwoTaskDataset(spec, bases, overlay, split=split, seed=int(seed),
+    return recipe.dataset(spec, bases, overlay, split=split, seed=int(seed),
                           overlay_strength=float(config.overlay_strength))
 

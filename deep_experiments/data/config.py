@@ -21,8 +21,9 @@ class DataConfig:
     ``train_size`` / ``test_size`` of ``None`` take the dataset's own default size.
     ``dataset`` is one of the registered recipes (:data:`deep_experiments.data.DATASETS`).
     ``base_source``: ``"photos"`` (offline stand-in), ``"cifar10"`` or ``"fashion-mnist"`` (real
-    files in ``data_dir``). ``augmentation``: the expert views' policy (``"simclr"`` or
-    ``"crop_only"``); ``None`` takes the dataset's own (``crop_only`` for randbit, else ``simclr``).
+    files in ``data_dir``). ``augmentation``: the expert views' policy (``"simclr"``, ``"crop_only"``
+    or ``"audio"``); ``None`` takes the dataset's own (``crop_only`` randbit, ``audio`` audio, else
+    ``simclr``). The ``audio`` dataset reads ``data_dir/audio-digits.npz`` (``scripts/build_audio_offline.py``).
     """
 
     dataset: str = "c+digits"

@@ -1,13 +1,21 @@
-"""Data loaders over two-task datasets, and unpacking their batches onto a device."""
+"""Data loaders over two-task datasets, and unpacking their batches onto a device.
+
+:func:`make_loader` is the DataLoader of every pass over a dataset; :class:`DeviceLoader` yields the
+same training batches from one copy of the epoch's items kept on the device (``train.perf.device_data``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["make_loader", "unpack_batch"]
+__all__ = ["make_loader", "unpack_batch", "DeviceLoader"]
+
+_MATERIALIZE_CHUNK = 1024
+"""Items per DataLoader batch while an epoch is materialized (memory only; any value gives the same items)."""
 
 
 def make_loader(
@@ -44,3 +52,89 @@ def unpack_batch(
     moved = [t.to(device, non_blocking=True) for t in batch]
     base = moved[3] if len(moved) == 4 else None
     return moved[0], moved[1], moved[2], base
+
+
+class _Indices(Dataset):
+    """``0 .. n-1``: a DataLoader over it draws exactly the order a DataLoader over ``n`` items draws."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def _lossless_uint8(images: torch.Tensor) -> torch.Tensor | None:
+    """``images`` (float in [0, 1]) as uint8 when ``k / 255`` (the value :class:`ArrayImages` makes of
+    ``k``) reproduces every pixel bit for bit, else None."""
+    if images.dtype != torch.float32 or images.numel() == 0:
+        return None
+    codes = images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+    decoded = _uint8_table(images.device)[codes.long()]
+    if not torch.equal(decoded.view(torch.int32), images.view(torch.int32)):  # bits, so -0.0 and NaN count
+        return None
+    return codes
+
+
+def _uint8_table(device: torch.device) -> torch.Tensor:
+    """The 256 float32 values ``k / 255`` computed on the CPU exactly as ``ArrayImages`` does, on ``device``.
+
+    Decoding by table lookup copies these bits, so a device whose division rounds differently
+    (CUDA divides by a scalar through its reciprocal) still yields the DataLoader's values.
+    """
+    return torch.arange(256, dtype=torch.uint8).float().div_(255.0).to(device)
+
+
+class DeviceLoader:
+    """Training batches gathered on the device from one host->device copy of the epoch's items.
+
+    Each ``iter()`` (one epoch) loads every item of ``dataset`` once (in ``num_workers``
+    processes, in index order; items depend on their index and epoch only), stores the images on
+    ``device`` as uint8 when they are exactly 8-bit (else float32) with the labels, and then yields
+    ``(image, label_a, label_b[, base])`` batches indexed on the device. The order comes from a
+    DataLoader over the indices with the same ``generator``, batch size and ``drop_last`` as
+    :func:`make_loader`'s, so the batches, and the generator state after an epoch, are those of
+    ``make_loader(dataset, batch_size, shuffle=True, generator=generator, drop_last=drop_last)``.
+    The epoch's index batches are drawn before the first batch and copied in one transfer as well.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, *, generator: torch.Generator, device: torch.device,
+                 num_workers: int = 0, drop_last: bool = False) -> None:
+        self.dataset = dataset
+        self.device = device
+        self.num_workers = num_workers
+        self._order = make_loader(_Indices(len(dataset)), batch_size, shuffle=True,  # type: ignore[arg-type]
+                                  generator=generator, drop_last=drop_last)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def materialize(self) -> tuple[torch.Tensor, ...]:
+        """Every item of the current epoch, field by field, on the device (images possibly as uint8)."""
+        loader = make_loader(self.dataset, _MATERIALIZE_CHUNK, shuffle=False, num_workers=self.num_workers,
+                             generator=torch.Generator())  # seeds the workers without touching the global RNG
+        fields = [torch.cat(parts) for parts in zip(*loader)]
+        if len(fields) not in (3, 4):
+            raise ValueError(f"expected items (image, label_a, label_b[, base]), got {len(fields)} fields")
+        stored = []
+        for i, tensor in enumerate(fields):
+            codes = _lossless_uint8(tensor) if i in (0, 3) else None
+            stored.append((tensor if codes is None else codes).to(self.device))
+        return tuple(stored)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        stored = self.materialize()
+        table = _uint8_table(self.device) if any(t.dtype == torch.uint8 for t in stored) else None
+        order = list(self._order)  # draws this epoch's order from the generator, as a DataLoader pass does
+        if not order:
+            return
+        batches = torch.cat(order).to(self.device).split([len(index) for index in order])
+        for index in batches:
+            out = []
+            for tensor in stored:
+                picked = tensor[index]
+                out.append(table[picked.long()] if tensor.dtype == torch.uint8 and table is not None else picked)
+            yield tuple(out)

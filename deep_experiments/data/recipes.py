@@ -15,7 +15,8 @@ import torch
 
 from deep_experiments.checks import registered
 
-from .dataset import ArrayImages, BaseImages
+from .audio import AudioTwoTaskDataset, audio_parts
+from .dataset import ArrayImages, BaseImages, TwoTaskDataset
 from .digits import digit_images
 from .overlays import DIGIT_SIZE, DigitOverlay, LetterOverlay, Overlay, RandBitOverlay, ShapeOverlay
 from .photos import DEFAULT_SIZES, PhotoCrops
@@ -46,11 +47,13 @@ class DatasetRecipe:
         name: the registry name (``--dataset``).
         spec: the dataset's :class:`DatasetSpec` for a data config (no image is loaded).
         parts: base images and overlay of one split, ``(config, split, size, seed)``.
+        dataset: the dataset class that composes them (the audio recipe mixes noise its own way).
     """
 
     name: str
     spec: Callable[[DataConfig], DatasetSpec]
     parts: Callable[[DataConfig, str, int | None, int], Parts]
+    dataset: type[TwoTaskDataset] = TwoTaskDataset
 
 
 def _cap(count: int, size: int | None) -> int:
@@ -122,6 +125,21 @@ def _randbit_parts(config: DataConfig, split: str, size: int | None, seed: int) 
     return ArrayImages(digits[:n, None].clone(), labels[:n].clone()), RandBitOverlay(_randbit_bits(config), split, seed)
 
 
+AUDIO_SIZE = 64
+NOISE_CLASSES = 3
+
+
+def _audio_spec(config: DataConfig) -> DatasetSpec:
+    """Spoken digit (task A) under babble / traffic / machinery noise (task B), 1 x 64 x 64 log-mel."""
+    return DatasetSpec("audio", channels=1, image_size=AUDIO_SIZE, num_classes_a=BASE_CLASSES,
+                       num_classes_b=NOISE_CLASSES, expert_augmentation="audio", viewmaker_budget=0.125)
+
+
+def _audio_parts(config: DataConfig, split: str, size: int | None, seed: int) -> Parts:
+    """Clean clips and noise bank from ``data_dir`` (see :mod:`.audio`; built by scripts/build_audio_offline.py)."""
+    return audio_parts(config.data_dir, split, size, seed)  # type: ignore[return-value]
+
+
 RECIPES: dict[str, DatasetRecipe] = {
     recipe.name: recipe
     for recipe in (
@@ -129,6 +147,7 @@ RECIPES: dict[str, DatasetRecipe] = {
         _c_plus("c+digits", DigitOverlay.num_classes, _digit_overlay),
         _c_plus("c+letters", LetterOverlay.num_classes, lambda config, split: LetterOverlay(), viewmaker_budget=0.1),
         DatasetRecipe("randbit", _randbit_spec, _randbit_parts),
+        DatasetRecipe("audio", _audio_spec, _audio_parts, AudioTwoTaskDataset),
     )
 }
 """Every dataset by name, in the order the CLI lists them."""

@@ -11,10 +11,12 @@ import struct
 
 import torch
 
-# Streams keep the base crop, the per-epoch overlay and the randbit id statistically independent.
+# Streams keep the base crop, the per-epoch overlay, the randbit id and the audio noise type statistically
+# independent.
 BASE_STREAM = 0
 OVERLAY_STREAM = 1
 RANDBIT_ID_STREAM = 2
+NOISE_TYPE_STREAM = 3
 SPLIT_CODES = {"train": 0, "test": 1}
 
 

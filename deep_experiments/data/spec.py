@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AUGMENTATIONS: tuple[str, ...] = ("simclr", "crop_only")
+AUGMENTATIONS: tuple[str, ...] = ("simclr", "crop_only", "audio")
 """Expert augmentation policies (:class:`deep_experiments.augment.ExpertAugment`)."""
 
 
@@ -23,9 +23,10 @@ class DatasetSpec:
         num_classes_b: classes of the overlay task (randbit: ``2**bits`` ids).
         shared_channels: trailing channels that views append after augmentation and never augment
             (randbit: the ``bits`` constant planes, identical in both views).
-        expert_augmentation: ``"simclr"`` (experiments.md) or ``"crop_only"`` (randbit: random crop
-            of area 0.5-1 resized back, as the Chen et al. colab).
-        viewmaker_budget: mean |delta| per pixel of a viewmaker view (0.1 for letters, else 0.05).
+        expert_augmentation: ``"simclr"`` (experiments.md), ``"crop_only"`` (randbit: random crop
+            of area 0.5-1 resized back, as the Chen et al. colab) or ``"audio"`` (log-mel
+            spectrograms, :mod:`deep_experiments.augment_audio`).
+        viewmaker_budget: mean |delta| per pixel of a viewmaker view (0.1 letters, 0.125 audio, else 0.05).
     """
 
     name: str

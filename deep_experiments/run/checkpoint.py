@@ -9,8 +9,11 @@
     modules        {"encoder": state_dict, ["viewmaker": state_dict]}
     optimizers     {"encoder": state_dict, ["viewmaker": state_dict]}
     schedule       state_dict of the encoder's learning-rate schedule
-    generators     {"order": CPU state, "augment": state of the device generator}
+    generators     {"order": CPU state, "augment": state of the device generator}; a data-parallel
+                   run adds every other process's augment stream, "augment/rankR"
     augment_device "cpu" or "cuda" (a CUDA generator state cannot seed a CPU generator)
+    world_size     the number of data-parallel processes that wrote it (1; absent in older files:
+                   1); a run resumes with the same number only (deep_experiments.run.distributed)
     config         the resolved RunConfig as a dict
 
 ``backbone.pt`` holds only what is needed to use the encoder elsewhere::

@@ -6,6 +6,7 @@ training and probing use the same views; the encoder from :mod:`deep_experiments
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,7 @@ from deep_experiments.data import DatasetSpec
 from deep_experiments.models import Encoder, build_encoder
 from deep_experiments.normalize import Normalize
 from deep_experiments.run.learner import ContrastiveLearner
+from deep_experiments.run.perf import optimizer_kernel
 from deep_experiments.seeds import seeded_init
 from deep_experiments.views import ViewContext, ViewSource, build_views
 
@@ -54,20 +56,43 @@ def _decay_groups(module: torch.nn.Module, weight_decay: float, decay_on: str) -
     return [{"params": kernels, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
+def _train_jointly(optimizer: torch.optim.Optimizer, weight_decay: float,
+                   decay_on: str) -> Callable[[torch.nn.Module], None]:
+    """``ViewContext.train_jointly``: add a module's parameters to the encoder's optimizer, same decay rule."""
+
+    def add(module: torch.nn.Module) -> None:
+        for group in _decay_groups(module, weight_decay, decay_on):
+            optimizer.add_param_group(group)
+
+    return add
+
+
 def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device) -> Components:
-    """Build the encoder, its optimizer, the views (with their own parts) and the learner, seeded."""
-    tc = config.train
+    """Build the encoder, its optimizer, the views (with their own parts) and the learner, seeded.
+
+    The fast-path switches (``train.perf``) act here: channels-last weights, the optimizer kernel
+    (:func:`deep_experiments.run.perf.optimizer_kernel`) and a compiled forward that only the learner
+    calls (``Components.encoder`` stays the plain module: checkpoints, probes, backbone).
+    """
+    tc, perf = config.train, config.train.perf
     normalize = build_normalize(spec)
     with seeded_init(tc.seed, "init/encoder"):
         encoder = build_encoder(tc.encoder, spec.channels, tc.out_dim, tc.width, spec.image_size).to(device)
+    if perf.channels_last:
+        encoder = encoder.to(memory_format=torch.channels_last)
     groups = _decay_groups(encoder, tc.weight_decay, tc.decay_on)
     encoder_opt: torch.optim.Optimizer
     if tc.optimizer == "adam":
-        encoder_opt = torch.optim.Adam(groups, lr=tc.lr)
+        encoder_opt = torch.optim.Adam(groups, lr=tc.lr, **optimizer_kernel(torch.optim.Adam, device,
+                                                                             perf.fused_optimizer))
     else:
-        encoder_opt = torch.optim.SGD(groups, lr=tc.lr, momentum=tc.momentum)
-    views = build_views(config.views, ViewContext(spec, normalize, device, tc.seed))
-    learner = ContrastiveLearner(encoder, views, encoder_opt, tc.temperature, tc.loss_variant, tc.loss, tc.loss_weight)
+        encoder_opt = torch.optim.SGD(groups, lr=tc.lr, momentum=tc.momentum,
+                                      **optimizer_kernel(torch.optim.SGD, device, perf.fused_optimizer))
+    views = build_views(config.views, ViewContext(spec, normalize, device, tc.seed, encoder,
+                                                  _train_jointly(encoder_opt, tc.weight_decay, tc.decay_on)))
+    forward = torch.compile(encoder) if perf.compile else encoder
+    learner = ContrastiveLearner(forward, views, encoder_opt, tc.temperature, tc.loss_variant, tc.loss, tc.loss_weight,
+                                 bf16=perf.bf16, channels_last=perf.channels_last)
     return Components(encoder, views, normalize, learner)
 
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from deep_experiments.guards import checked_loss, frozen
 from deep_experiments.views import ViewSource
+from featuredrop.distributed import gather_pairs
 from featuredrop.losses import generalized_contrastive, nt_xent
 
 __all__ = ["ContrastiveLearner"]
@@ -29,10 +30,16 @@ class ContrastiveLearner:
         temperature, variant: NT-Xent settings (``temperature`` is also the decoupled loss's).
         family, weight: ``"nt_xent"`` or a generalized loss (``"decoupled"``, ``"swd"``; the SWD
             draws its projections and prior samples from the step's view generator) and its ``lambda``.
+        bf16, channels_last: fast-path switches of the encoder forward (:meth:`embed`;
+            :class:`deep_experiments.configs.PerfConfig`); both off reproduce the reference path exactly.
+
+    ``process_group`` (``None``: one process) is set by :func:`deep_experiments.run.distributed.data_parallel`:
+    the loss is then that of the gathered embeddings of every process's rows (the global batch).
     """
 
     def __init__(self, encoder: nn.Module, views: ViewSource, encoder_opt: torch.optim.Optimizer, temperature: float,
-                 variant: str = "symmetric", family: str = "nt_xent", weight: float | None = None) -> None:
+                 variant: str = "symmetric", family: str = "nt_xent", weight: float | None = None, *,
+                 bf16: bool = False, channels_last: bool = False) -> None:
         self.encoder = encoder
         self.views = views
         self.encoder_opt = encoder_opt
@@ -40,16 +47,39 @@ class ContrastiveLearner:
         self.variant = variant
         self.family = family
         self.weight = weight
+        self.bf16 = bf16
+        self.channels_last = channels_last
+        self.process_group: torch.distributed.ProcessGroup | None = None
+
+    def embed(self, views: torch.Tensor) -> torch.Tensor:
+        """Float32 embeddings of normalized views; the encoder runs in bf16 autocast and on a
+        channels-last input when the switches say so (the loss on top stays float32).
+
+        Shape: ``(B, C, H, W)`` -> ``(B, k)``.
+        """
+        if self.channels_last:
+            views = views.contiguous(memory_format=torch.channels_last)
+        if not self.bf16:
+            return self.encoder(views)
+        with torch.autocast(views.device.type, dtype=torch.bfloat16):
+            z = self.encoder(views)
+        return z.float()
 
     def loss(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         """Contrastive loss of two fresh views of every image (both views in one encoder pass).
 
-        Shape: ``image`` / ``base`` ``(B, C, H, W)``; returns a 0-d tensor.
+        Shape: ``image`` / ``base`` ``(B, C, H, W)``; returns a 0-d tensor. A view source with a
+        loss of its own (``contrastive_loss``: the hierarchical views) computes it instead.
         """
+        own = getattr(self.views, "contrastive_loss", None)
+        if own is not None:
+            return own(self, image, base, generator)
         v1 = self.views(image, base, generator)
         v2 = self.views(image, base, generator)
-        z = self.encoder(torch.cat([v1, v2], dim=0))
+        z = self.embed(torch.cat([v1, v2], dim=0))
         z1, z2 = z.chunk(2, dim=0)
+        if self.process_group is not None:  # data-parallel: the global batch's pairs, rank order
+            z1, z2 = gather_pairs(z1, z2, self.process_group)
         if self.family == "nt_xent":
             return nt_xent(z1, z2, self.temperature, self.variant)  # type: ignore[arg-type]
         return generalized_contrastive(z1, z2, self.family, temperature=self.temperature, weight=self.weight,

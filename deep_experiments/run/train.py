@@ -9,6 +9,9 @@ Random streams (all derived from ``train.seed``): ``data/order`` shuffles batche
 ``augment`` draws views and viewmaker noise (on the device), ``init/*`` initializes the networks,
 ``probe/*`` drives the paper probe. The datasets draw overlays from ``(seed, split, epoch, index)``.
 On CPU a resumed run reproduces an uninterrupted one exactly.
+
+Data-parallel runs (``torchrun``, ``world``): see :mod:`deep_experiments.run.distributed`; every process
+trains on its rows of each global batch and only rank 0 writes the run folder and probes.
 """
 
 from __future__ import annotations
@@ -23,13 +26,25 @@ import torch
 from tqdm import tqdm
 
 from deep_experiments.configs import RunConfig
-from deep_experiments.data import DatasetBuilder, build_dataset, make_loader, unpack_batch
+from deep_experiments.data import DatasetBuilder, DeviceLoader, build_dataset, make_loader, unpack_batch
 from deep_experiments.device import resolve_device
 from deep_experiments.guards import NonFiniteLossError
 from deep_experiments.overlay_control import ProbeSets, build_probe_sets, probe_with_controls
 from deep_experiments.run.checkpoint import export_backbone, non_finite, resume_state, save_checkpoint
 from deep_experiments.run.components import Components, build_components, build_lr_schedule
+from deep_experiments.run.distributed import (
+    SINGLE,
+    ShardedBatches,
+    World,
+    barrier,
+    check_resume,
+    data_parallel,
+    generator_states,
+    main_first,
+    stream_name,
+)
 from deep_experiments.run.folder import MetricsLog, RunFolder
+from deep_experiments.run.perf import check_perf
 from deep_experiments.seeds import make_generator
 from featuredrop.config import to_dict
 
@@ -47,13 +62,14 @@ class _Session:
     comps: Components
     schedule: Schedule
     config: RunConfig
-    loader: torch.utils.data.DataLoader
+    loader: torch.utils.data.DataLoader | DeviceLoader
     fit_set: Any
     probe_sets: ProbeSets
     gens: dict[str, torch.Generator]
     device: torch.device
     folder: RunFolder
     progress: bool
+    world: World = SINGLE
 
 
 def _epoch_loop(session: _Session, epoch: int) -> dict[str, float]:
@@ -82,7 +98,8 @@ def _state(session: _Session, epoch: int) -> dict[str, Any]:
         "modules": {k: m.state_dict() for k, m in session.comps.modules().items()},
         "optimizers": {k: o.state_dict() for k, o in session.comps.optimizers().items()},
         "schedule": session.schedule.state_dict(),
-        "generators": {k: g.get_state() for k, g in session.gens.items()},
+        "generators": generator_states(session.gens, session.world),  # a collective: every process calls _state
+        "world_size": session.world.size,
         "augment_device": session.gens["augment"].device.type,
         "config": to_dict(session.config),
     }
@@ -114,6 +131,7 @@ def train(
     stop_after: int | None = None,
     argv: Sequence[str] | None = None,
     dataset_builder: DatasetBuilder = build_dataset,
+    world: World = SINGLE,
 ) -> list[dict[str, Any]]:
     """Pretrain into ``out_dir``, resuming from its checkpoint if there is one.
 
@@ -125,6 +143,8 @@ def train(
             calling again resumes.
         argv: the command line to log (``sys.argv`` by default).
         dataset_builder: ``build_dataset`` or a replacement with its signature (tests).
+        world: this process's place in a data-parallel run (:func:`deep_experiments.run.distributed.init_world`;
+            ``device`` is then this process's own); ``config.train.batch_size`` is the global batch.
 
     Returns:
         All metric records of the run so far (also in ``metrics.jsonl``).
@@ -135,34 +155,52 @@ def train(
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"stop_after must be >= 1, got {stop_after}")
     dev = resolve_device(device)
+    check_perf(config.train.perf, dev)
     tc = config.train
     folder = RunFolder(out_dir)  # created only once the options are known to work
     folder.check(config)
-    resumed = resume_state(folder.checkpoint)  # a bad checkpoint is refused before anything is written
+    world.local_batch(tc.batch_size)  # a global batch that does not split evenly is refused
+    with main_first(world):  # rank 0 may set a corrupt checkpoint aside before the others read
+        resumed = resume_state(folder.checkpoint)  # a bad checkpoint is refused before anything is written
+    if resumed is not None:
+        resumed["generators"] = check_resume(resumed, world, folder.checkpoint)
     train_set = dataset_builder(config.data, "train", tc.seed)
     test_set = dataset_builder(config.data, "test", tc.seed)
     if len(train_set) < tc.batch_size:
         raise ValueError(f"train size {len(train_set)} is smaller than the batch size {tc.batch_size}")
-    folder.prepare(config, argv)
+    if world.is_main:
+        folder.prepare(config, argv)
     comps = build_components(config, train_set.spec, dev)
-    gens = {"order": make_generator(tc.seed, "data/order"), "augment": make_generator(tc.seed, "augment", dev)}
+    data_parallel(comps, world)
+    gens = {"order": make_generator(tc.seed, "data/order"),
+            "augment": make_generator(tc.seed, stream_name("augment", world.rank), dev)}
     schedule = build_lr_schedule(comps.learner.encoder_opt, config, len(train_set) // tc.batch_size)
     start = 0
     if resumed is not None:
         start = _restore(comps, schedule, resumed, gens)
-    folder.truncate_metrics(start)
+    if world.is_main:
+        folder.truncate_metrics(start)
     fit_set = train_set.with_base() if comps.views.needs_base else train_set
-    loader = make_loader(fit_set, tc.batch_size, shuffle=True, generator=gens["order"],
-                         num_workers=config.data.num_workers, drop_last=True, pin_memory=dev.type == "cuda")
-    session = _Session(comps, schedule, config, loader, fit_set,
-                       build_probe_sets(config, (train_set, test_set)), gens, dev, folder, progress)
-    log = folder.open_metrics()
+    loader: torch.utils.data.DataLoader | DeviceLoader
+    if tc.perf.device_data:  # the same batches, from one host->device copy per epoch
+        loader = DeviceLoader(fit_set, tc.batch_size, generator=gens["order"], device=dev,
+                              num_workers=config.data.num_workers, drop_last=True)
+    else:
+        loader = make_loader(fit_set, tc.batch_size, shuffle=True, generator=gens["order"],
+                             num_workers=config.data.num_workers, drop_last=True, pin_memory=dev.type == "cuda")
+    if world.distributed:
+        loader = ShardedBatches(loader, tc.batch_size, world)  # type: ignore[assignment]
+    session = _Session(comps, schedule, config, loader, fit_set, build_probe_sets(config, (train_set, test_set)),
+                       gens, dev, folder, progress and world.is_main, world)
+    log = folder.open_metrics() if world.is_main else None
     try:
         done = _run_epochs(session, log, start, stop_after)
     finally:
-        log.close()
-    if done == tc.epochs:
+        if log is not None:
+            log.close()
+    if done == tc.epochs and world.is_main:
         export_backbone(folder.backbone, comps.encoder, comps.normalize, config.data.dataset)
+    barrier(world)  # every process returns once rank 0 has written the run's files
     return folder.read_metrics()
 
 
@@ -174,8 +212,9 @@ def _check_finite(comps: Components, epoch: int) -> None:
                                  f"diverged; try a smaller --lr (nothing of this epoch was saved)")
 
 
-def _run_epochs(session: _Session, log: MetricsLog, start: int, stop_after: int | None) -> int:
-    """Epochs ``start+1 .. epochs`` (or ``stop_after`` of them): train, probe, log, checkpoint.
+def _run_epochs(session: _Session, log: MetricsLog | None, start: int, stop_after: int | None) -> int:
+    """Epochs ``start+1 .. epochs`` (or ``stop_after`` of them): train, probe, log, checkpoint (``log`` and the
+    probe, rank 0 only).
 
     Returns the number of completed epochs.
     """
@@ -189,6 +228,9 @@ def _run_epochs(session: _Session, log: MetricsLog, start: int, stop_after: int 
         session.fit_set.set_epoch(epoch - 1)
         stats = _epoch_loop(session, epoch)
         _check_finite(comps, epoch)  # before anything probes or saves a diverged network
+        if log is None:  # not rank 0: its part of the checkpoint only
+            _state(session, epoch)
+            continue
         log.write({"kind": "train", "epoch": epoch, "seconds": round(time.perf_counter() - t0, 3), **stats})
         if epoch in tc.probe_epochs():
             acc = probe_with_controls(comps.encoder, comps.normalize, session.probe_sets, config.probe,

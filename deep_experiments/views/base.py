@@ -5,6 +5,14 @@ overlay) into one random, encoder-ready (normalized) view per image. A kind that
 something of its own (the viewmaker: a network, its optimizer and its adversarial step) owns it
 and exposes it through :meth:`ViewSource.modules`, :meth:`ViewSource.optimizers` and
 :meth:`ViewSource.train_step`; fixed views return nothing there (:class:`FixedViews`).
+
+Optional: a view source with a ``contrastive_loss(learner, image, base, generator)`` method
+replaces the learner's loss of two views by its own (:meth:`ContrastiveLearner.loss` delegates to
+it): the hierarchical views contrast several pairs of views at several depths of the encoder. A
+kind whose modules train jointly with the encoder (not against it, like the viewmaker) adds them
+to the encoder's optimizer through :attr:`ViewContext.train_jointly` at build time, and re-enables
+their gradients (:func:`deep_experiments.guards.trainable`) inside its loss, since the encoder step
+freezes the views' modules.
 """
 
 from __future__ import annotations
@@ -69,12 +77,19 @@ class FixedViews:
 
 @dataclass(frozen=True)
 class ViewContext:
-    """What a kind's builder may use: the dataset's spec, the input normalization, device and run seed."""
+    """What a kind's builder may use: the dataset's spec, the input normalization, device and run seed.
+
+    ``encoder`` (the run's encoder) and ``train_jointly`` (adds a module's parameters to the
+    encoder's optimizer: same learning rate, schedule and weight-decay rule, checkpointed with it)
+    are given by :func:`deep_experiments.run.components.build_components`; ``None`` elsewhere.
+    """
 
     spec: DatasetSpec
     normalize: Normalize
     device: torch.device
     seed: int
+    encoder: nn.Module | None = None
+    train_jointly: Callable[[nn.Module], None] | None = None
 
 
 @dataclass(frozen=True)

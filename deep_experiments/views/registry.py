@@ -16,11 +16,12 @@ from deep_experiments.checks import registered
 from .base import ViewContext, ViewKind, ViewSource
 from .dropout import DROPOUT
 from .expert import EXPERT
+from .hierarchical import HIERARCHICAL
 from .viewmaker import VIEWMAKER
 
 __all__ = ["VIEW_KINDS", "METHODS", "ViewsConfig", "view_kind", "build_views"]
 
-VIEW_KINDS: dict[str, ViewKind] = {kind.name: kind for kind in (EXPERT, VIEWMAKER, DROPOUT)}
+VIEW_KINDS: dict[str, ViewKind] = {kind.name: kind for kind in (EXPERT, VIEWMAKER, DROPOUT, HIERARCHICAL)}
 """Every kind of view, in the order the CLI and the figures list them."""
 
 METHODS: tuple[str, ...] = tuple(VIEW_KINDS)
@@ -54,7 +55,7 @@ ViewsConfig: type[Any] = dataclasses.make_dataclass(
                "__doc__": "The views of a run: ``kind`` (the method) and one config section per registered kind."},
 )
 ViewsConfig.__module__ = __name__
-"""``kind`` plus one field per registered kind (``expert``, ``viewmaker``, ``dropout``), each its config."""
+"""``kind`` plus one field per registered kind (``expert``, ``viewmaker``, ``dropout``, ``hierarchical``), each its config."""
 
 
 def build_views(config: Any, ctx: ViewContext) -> ViewSource:

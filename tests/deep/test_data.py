@@ -40,6 +40,8 @@ def changed(image, base):
                            expert_augmentation="simclr", viewmaker_budget=0.1)),
         ("randbit", dict(channels=6, image_size=28, num_classes_a=10, num_classes_b=32, shared_channels=5,
                          expert_augmentation="crop_only", viewmaker_budget=0.05)),
+        ("audio", dict(channels=1, image_size=64, num_classes_a=10, num_classes_b=3, shared_channels=0,
+                       expert_augmentation="audio", viewmaker_budget=0.125)),
     ],
 )
 def test_spec_matches_the_papers(name, expected):
@@ -58,7 +60,7 @@ def test_every_recipe_states_its_task_b_classes_once(name):
 
 
 def test_dataset_names_and_randbit_width():
-    assert DATASETS == ("c+shapes", "c+digits", "c+letters", "randbit")
+    assert DATASETS == ("c+shapes", "c+digits", "c+letters", "randbit", "audio")
     spec = small("randbit", randbit_bits=12).spec
     assert (spec.channels, spec.num_classes_b, spec.shared_channels) == (13, 4096, 12)
 

@@ -16,12 +16,14 @@ from deep_experiments.run.probe_run import probe_run
 from deep_experiments.run.train import train
 from deep_experiments.views import METHODS
 from featuredrop.config import to_dict
+from tests.deep.audio_data import audio_data_dir
 
 
 def tiny(dataset: str = "c+digits", method: str = "expert", epochs: int = 1, size: int = 16, **train: object) -> RunConfig:
     """``size`` (16) train and test images, batch 8 (2 steps per epoch), width 4, a 1-epoch paper probe."""
     return build_config({
-        "data": {"dataset": dataset, "train_size": size, "test_size": size},
+        "data": {"dataset": dataset, "train_size": size, "test_size": size,
+                 **({"data_dir": audio_data_dir()} if dataset == "audio" else {})},
         "train": {"epochs": epochs, "batch_size": 8, "width": 4, "probe_at": [1.0], **train},
         "views": {"kind": method},
         "probe": {"epochs": 1, "batch_size": 8, "fast_max_iter": 50},

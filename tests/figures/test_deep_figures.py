@@ -21,7 +21,7 @@ EPOCHS = (1, 2)
 
 def _acc(method: str, os_: float, p: float, seed: int, task: str, epoch: int) -> float:
     """Distinct, deterministic fake accuracies."""
-    base = {"expert": 0.3, "viewmaker": 0.4, "dropout": 0.5}[method]
+    base = {"expert": 0.3, "viewmaker": 0.4, "dropout": 0.5, "hierarchical": 0.6}[method]
     return round(base + 0.1 * os_ + 0.05 * p + 0.01 * seed + (0.02 if task == "task_b" else 0.0) + 0.003 * epoch, 6)
 
 
@@ -80,7 +80,7 @@ def test_probe_accuracy_table(tree: Path, tmp_path: Path) -> None:
     outcome = _render("deep_probe_accuracy", tree, tmp_path)
     assert outcome.status == "written", outcome.message
     rows = load_table(tmp_path / "deep_probe_accuracy.json")
-    assert len(rows) == 3 * 2
+    assert len(rows) == len(deep.METHODS) * 2 and {r["method"] for r in rows} == set(deep.METHODS)  # every kind
     for row in rows:
         vals = [_acc(row["method"], 1.0, 0.5, s, row["task"], EPOCHS[-1]) for s in (0, 1)]
         assert row["mean"] == pytest.approx(np.mean(vals))
@@ -95,7 +95,7 @@ def test_probe_over_time_table(tree: Path, tmp_path: Path) -> None:
     outcome = _render("deep_probe_over_time", tree, tmp_path)
     assert outcome.status == "written", outcome.message
     rows = load_table(tmp_path / "deep_probe_over_time.json")
-    assert len(rows) == 3 * 2 * len(EPOCHS)
+    assert len(rows) == len(deep.METHODS) * 2 * len(EPOCHS)
     for row in rows:
         vals = [_acc(row["method"], 1.0, 0.5, s, row["task"], row["epoch"]) for s in (0, 1)]
         assert row["mean"] == pytest.approx(np.mean(vals))

@@ -23,12 +23,13 @@ def _bits(bits: int, p: float, seed: int) -> float:
     return round(0.99 - 0.2 * p - 0.001 * seed, 6)
 
 
-def _write(root: Path, bits: int, tau: float, p: float, seed: int, dataset: str = "randbit") -> None:
-    method = "dropout" if p > 0 else "expert"
+def _write(root: Path, bits: int, tau: float, p: float, seed: int, dataset: str = "randbit",
+           method: str | None = None) -> None:
+    method = method or ("dropout" if p > 0 else "expert")
     config = build_config(PRESETS["randbits-colab"], {
         "data": {"dataset": dataset, "randbit_bits": bits},
         "train": {"temperature": tau, "seed": seed}, "views": {"kind": method, "dropout": {"p": p if p > 0 else 0.5}}})
-    folder = RunFolder(root / f"b{bits}_t{tau:g}_p{p:g}" / f"seed{seed}")
+    folder = RunFolder(root / f"b{bits}_t{tau:g}_p{p:g}" / ("" if method in ("expert", "dropout") else method) / f"seed{seed}")
     folder.root.mkdir(parents=True)
     save_json(folder.config, config)
     fast = {"converged": True, "task_a": _digits(bits, tau, p, seed), "task_b": None}
@@ -49,6 +50,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(root, 20, 0.1, 0.5, 0)
     _write(root, 5, 0.2, 0.5, 0)  # another temperature: not in panel (b)
     _write(root, 5, 0.1, 0.25, 0, dataset="c+digits")  # not a RandBit run: ignored
+    _write(root, 5, 0.1, 0.0, 2, method="hierarchical")  # not expert or dropout views: ignored
     (root / "b5_t0.1_p0.7" / "seed0").mkdir(parents=True)  # unfinished: ignored
     return root
 

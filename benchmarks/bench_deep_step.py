@@ -1,0 +1,282 @@
+"""Benchmark: training-step throughput of the deep arm's views against a plain contrastive step.
+
+Run on demand::
+
+    python benchmarks/bench_deep_step.py --device cuda       # batch 512, ResNet-18 width 64, 20 timed steps
+    python benchmarks/bench_deep_step.py --device cpu        # batch 32, width 16, 5 timed steps
+
+Every row is timed in the same process on the same random batch ``(batch, C, S, S)`` in [0, 1]:
+
+- ``project <method>``: :meth:`deep_experiments.run.learner.ContrastiveLearner.step` built by
+  :func:`deep_experiments.run.components.build_components` from a :class:`RunConfig` (``--dataset``
+  spec, ``--encoder``, ``--width``), i.e. the views (expert augmentation, feature dropout or the
+  viewmaker, with its own adversarial step), the encoder step, the loss guard, the optimizer;
+- ``plain``: the same encoder written the obvious way: the two views already made (no
+  augmentation), ``nt_xent`` of one forward of both views, backward, SGD step; eager.
+
+Two modes: ``fp32`` (project switches off, plain in float32) and ``bf16`` (project with
+``train.perf`` bf16, channels_last and fused_optimizer, plus compile with ``--compile``; plain under
+bf16 autocast with channels-last weights and inputs). ``device_data`` is not exercised: the batch
+already lives on the device. The ratio column divides each project row by the plain step of its
+mode. views/s counts the ``2 * batch`` views of the encoder step (the viewmaker's step makes and
+encodes ``2 * batch`` more, not counted). Peak memory: CUDA ``torch.cuda.max_memory_allocated``
+per row; CPU the process's peak resident set (``resource.getrusage().ru_maxrss``), which never
+decreases, so on CPU it is an upper bound for every row timed so far. On CUDA the fraction of
+the device's dense bf16 peak uses the encoder's forward + backward FLOPs per view counted by
+``torch.utils.flop_counter`` (CIFAR ResNet-18 at width 64: ~3.34 GFLOP) and a peak from
+:data:`PEAK_BF16_TFLOPS` by device name or ``--peak-tflops``. ``--json OUT`` writes everything
+atomically (:func:`featuredrop.atomic.atomic_write`).
+
+Target (issue 13; one H100-class GPU, batch 512, ResNet-18 width 64): the project's expert step with
+its fast switches at least 1.5x the views/s of the plain bf16 + channels-last step. Printed beside the
+measured ratio as a target; never measured by this repository so far (no GPU was lent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from threads import thread_report  # noqa: E402
+
+from deep_experiments.configs import build_config  # noqa: E402
+from deep_experiments.data import DATASETS, dataset_spec  # noqa: E402
+from deep_experiments.device import resolve_device  # noqa: E402
+from deep_experiments.models import ENCODERS, build_encoder  # noqa: E402
+from deep_experiments.run.components import build_components  # noqa: E402
+from deep_experiments.seeds import make_generator, seeded_init  # noqa: E402
+from deep_experiments.views import METHODS  # noqa: E402
+from featuredrop.atomic import atomic_write  # noqa: E402
+from featuredrop.losses import nt_xent  # noqa: E402
+
+PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (
+    ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H200", 989.0), ("H100", 989.0), ("H800", 989.0),
+    ("GH200", 989.0), ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0),
+)
+"""Dense bf16 tensor-core peaks (vendor data sheets, TFLOP/s), first substring match of the device name."""
+RESNET18_GFLOP_PER_VIEW = 3.34
+"""CIFAR ResNet-18 (width 64) forward + backward per 32x32 view, for comparison with the counted value."""
+TARGET_EXPERT_RATIO = 1.5
+MODES = ("fp32", "bf16")
+FAST_SWITCHES = {"bf16": True, "channels_last": True, "fused_optimizer": True}
+
+Step = Callable[[], None]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(step: Step, device: torch.device, warmup: int, steps: int) -> float:
+    """Seconds per step: ``warmup`` untimed steps, then the mean of ``steps`` (synchronized at both ends)."""
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    return (time.perf_counter() - t0) / steps
+
+
+def _peak_memory(device: torch.device) -> tuple[float, str]:
+    """MiB and what it measures (see the module docstring)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda max_memory_allocated (this row)"
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20, "process peak RSS so far (ru_maxrss)"
+
+
+def _config(args: argparse.Namespace, method: str, mode: str) -> Any:
+    perf = {**FAST_SWITCHES, "compile": args.compile} if mode == "bf16" else {}
+    return build_config({"data": {"dataset": args.dataset},
+                         "train": {"encoder": args.encoder, "width": args.width, "batch_size": args.batch, "perf": perf},
+                         "views": {"kind": method}})
+
+
+def project_step(args: argparse.Namespace, method: str, mode: str, images: torch.Tensor,
+                 base: torch.Tensor) -> Step:
+    """One call of the project's training step for ``method`` in ``mode``, built by its own builders."""
+    config = _config(args, method, mode)
+    comps = build_components(config, dataset_spec(config.data), images.device)
+    for module in comps.modules().values():
+        module.train()
+    gen = make_generator(config.train.seed, "augment", images.device)
+
+    def step() -> None:
+        comps.learner.step(images, base, gen)
+
+    return step
+
+
+def plain_step(args: argparse.Namespace, mode: str, views: torch.Tensor) -> Step:
+    """The obvious step on two ready views: forward both, nt_xent, backward, SGD (bf16: autocast, channels-last)."""
+    spec = dataset_spec(_config(args, "expert", mode).data)
+    with seeded_init(0, "init/encoder"):
+        encoder = build_encoder(args.encoder, spec.channels, 128, args.width, spec.image_size).to(views.device)
+    if mode == "bf16":
+        encoder = encoder.to(memory_format=torch.channels_last)
+        views = views.contiguous(memory_format=torch.channels_last)
+    encoder.train()
+    opt = torch.optim.SGD(encoder.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(views.device.type, dtype=torch.bfloat16, enabled=mode == "bf16"):
+            z = encoder(views)
+        z1, z2 = z.float().chunk(2)
+        nt_xent(z1, z2, 0.07).backward()
+        opt.step()
+
+    return step
+
+
+def encoder_gflop_per_view(args: argparse.Namespace, device: torch.device) -> float:
+    """Forward + backward FLOPs of the encoder per view (``torch.utils.flop_counter``), in GFLOP."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = dataset_spec(_config(args, "expert", "fp32").data)
+    with seeded_init(0, "init/encoder"):
+        encoder = build_encoder(args.encoder, spec.channels, 128, args.width, spec.image_size).to(device)
+    x = torch.zeros(2, spec.channels, spec.image_size, spec.image_size, device=device)
+    with FlopCounterMode(display=False) as counter:
+        encoder(x).square().sum().backward()
+    return counter.get_total_flops() / 2 / 1e9
+
+
+def peak_tflops(device: torch.device, override: float | None) -> float | None:
+    """The dense bf16 peak of ``device`` (``override`` wins); None on CPU or an unknown GPU."""
+    if override is not None:
+        return override
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_BF16_TFLOPS if key in name), None)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--batch", type=int, default=None, help="images per step (default: 512 on CUDA, 32 on CPU)")
+    p.add_argument("--encoder", choices=ENCODERS, default="resnet18")
+    p.add_argument("--width", type=int, default=None, help="encoder width (default: 64 on CUDA, 16 on CPU)")
+    p.add_argument("--dataset", choices=DATASETS, default="c+digits", help="the spec: channels, size, policy")
+    p.add_argument("--methods", default="expert,dropout,viewmaker", help=f"comma-separated kinds of views ({', '.join(METHODS)})")
+    p.add_argument("--modes", default=",".join(MODES), help="fp32 and/or bf16 (bf16 + channels-last)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per row (default: 20 on CUDA, 5 on CPU)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps per row first")
+    p.add_argument("--compile", action="store_true", help="add torch.compile to the project's bf16 switches")
+    p.add_argument("--peak-tflops", type=float, default=None, help="dense bf16 peak of the device (TFLOP/s)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads on CPU (default: torch's)")
+    p.add_argument("--json", default=None, help="also write the results to this JSON file (atomically)")
+    return p
+
+
+def _check(p: argparse.ArgumentParser, args: argparse.Namespace, device: torch.device) -> None:
+    methods = [m for m in args.methods.split(",") if m]
+    modes = [m for m in args.modes.split(",") if m]
+    bad = sorted(set(methods) - set(METHODS)) or sorted(set(modes) - set(MODES))
+    if bad or not methods or not modes:
+        p.error(f"--methods must name some of {METHODS} and --modes some of {MODES}; got {args.methods!r}, {args.modes!r}")
+    args.methods, args.modes = methods, modes
+    args.batch = args.batch or (512 if device.type == "cuda" else 32)
+    args.width = args.width or (64 if device.type == "cuda" else 16)
+    args.steps = args.steps or (20 if device.type == "cuda" else 5)
+    for name in ("batch", "width", "steps"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.batch < 2 or args.warmup < 0 or (args.threads is not None and args.threads < 1):
+        p.error("--batch must be >= 2, --warmup >= 0 and --threads >= 1")
+    if args.peak_tflops is not None and not (math.isfinite(args.peak_tflops) and args.peak_tflops > 0):
+        p.error(f"--peak-tflops must be > 0, got {args.peak_tflops}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = _parser()
+    args = p.parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        p.error(str(err))
+    _check(p, args, device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    spec = dataset_spec(_config(args, "expert", "fp32").data)
+    gen = torch.Generator().manual_seed(0)
+    shape = (args.batch, spec.channels, spec.image_size, spec.image_size)
+    images = torch.randint(0, 256, shape, generator=gen).float().div_(255.0).to(device)
+    base = torch.randint(0, 256, shape, generator=gen).float().div_(255.0).to(device)
+    views = torch.rand((2 * args.batch, *shape[1:]), generator=gen).to(device)
+
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    gflop = encoder_gflop_per_view(args, device)
+    peak = peak_tflops(device, args.peak_tflops)
+    print(f"# {hardware}; torch {torch.__version__}; {thread_report()}")
+    print(f"# {args.encoder} width {args.width}, batch {args.batch} of {'x'.join(map(str, shape[1:]))} ({args.dataset}); "
+          f"{args.steps} timed steps after {args.warmup} warm-up; encoder fwd+bwd {gflop:.3f} GFLOP/view (counted; "
+          f"CIFAR ResNet-18 width 64: ~{RESNET18_GFLOP_PER_VIEW}); bf16 peak "
+          f"{'n/a' if peak is None else f'{peak:g} TFLOP/s'}")
+    print(f"# bf16 mode: project train.perf = {sorted(k for k, v in {**FAST_SWITCHES, 'compile': args.compile}.items() if v)}"
+          f"; plain = eager bf16 autocast + channels_last")
+    print("| mode | step | ms/step | views/s | / plain | peak MiB | % bf16 peak |")
+    print("|---|---|---|---|---|---|---|")
+    rows: list[dict[str, Any]] = []
+    ratios: dict[str, float] = {}
+    for mode in args.modes:
+        entries = [("plain", None)] + [(f"project {m}", m) for m in args.methods]
+        plain_rate = None
+        for name, method in entries:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            step = plain_step(args, mode, views) if method is None else project_step(args, method, mode, images, base)
+            seconds = _time(step, device, args.warmup, args.steps)
+            memory, memory_kind = _peak_memory(device)
+            rate = 2 * args.batch / seconds
+            plain_rate = rate if method is None else plain_rate
+            ratio = rate / plain_rate if plain_rate else float("nan")
+            mfu = rate * gflop * 1e9 / (peak * 1e12) if peak else None
+            row = {"mode": mode, "step": name, "method": method, "ms_per_step": 1000 * seconds, "views_per_s": rate,
+                   "ratio_to_plain": ratio, "peak_memory_mib": memory, "memory_kind": memory_kind,
+                   "fraction_of_bf16_peak": mfu}
+            rows.append(row)
+            if method is not None:
+                ratios[f"{mode}/{method}"] = ratio
+            print(f"| {mode} | {name} | {1000 * seconds:,.1f} | {rate:,.0f} | {ratio:.2f}x | {memory:,.0f} | "
+                  f"{'n/a' if mfu is None else f'{100 * mfu:.1f} %'} |")
+    print(f"# peak MiB: {rows[0]['memory_kind']}")
+    if "bf16/expert" in ratios:
+        print(f"# expert (bf16 switches) / plain bf16 + channels_last: measured {ratios['bf16/expert']:.2f}x here "
+              f"({device.type}, batch {args.batch}); target >= {TARGET_EXPERT_RATIO}x on one H100-class GPU at "
+              f"batch 512 (a target, not a measurement)")
+    result = {"machine": {"device": str(device), "hardware": hardware, "torch": torch.__version__,
+                          "threads": torch.get_num_threads(), "load_avg_1min": os.getloadavg()[0]},
+              "settings": {"encoder": args.encoder, "width": args.width, "batch": args.batch, "dataset": args.dataset,
+                           "steps": args.steps, "warmup": args.warmup, "compile": args.compile,
+                           "methods": args.methods, "modes": args.modes},
+              "encoder_gflop_per_view": gflop, "peak_bf16_tflops": peak, "rows": rows, "ratios": ratios,
+              "targets": {"bf16/expert": {"min_ratio": TARGET_EXPERT_RATIO, "device": "one H100-class GPU",
+                                          "batch": 512, "measured_here": False}}}
+    if args.json:
+        atomic_write(args.json, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()

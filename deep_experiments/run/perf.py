@@ -1,0 +1,70 @@
+"""The runtime side of the fast-path switches (:class:`deep_experiments.configs.PerfConfig`).
+
+Which optimizer kernel a device gets, whether a device can honour the switches at all, and the
+encoder forward that the learner calls. The switches themselves are applied where their objects are
+built: :func:`deep_experiments.run.components.build_components` (memory format, optimizer kernel,
+compile), :class:`deep_experiments.run.learner.ContrastiveLearner` (autocast, input format) and
+:class:`deep_experiments.data.DeviceLoader` (data kept on the device).
+
+Optimizer kernels. ``fused=True`` (one kernel for all parameters) exists for SGD and Adam on CUDA
+and, since torch 2.4, on CPU; older versions or other devices raise when it is asked for, some at
+construction and some at the first step. Rather than keep a table of versions, :func:`optimizer_kernel`
+builds the optimizer once on a one-element parameter of the device and steps it: ``fused`` when that
+works, else ``foreach=True`` (one kernel per operation over all parameters; torch already picks it
+by default on CUDA, so there the switch only adds ``fused``).
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+
+import torch
+
+from deep_experiments.configs import PerfConfig
+
+__all__ = ["optimizer_kernel", "check_perf", "bf16_supported"]
+
+
+@functools.cache
+def _fused_works(optimizer: type[torch.optim.Optimizer], device_type: str) -> bool:
+    """Whether ``optimizer(fused=True)`` builds and steps on ``device_type`` with this torch."""
+    param = torch.zeros(1, device=device_type, requires_grad=True)
+    param.grad = torch.ones_like(param)
+    try:
+        optimizer([param], lr=0.1, fused=True).step()  # type: ignore[call-arg]
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def optimizer_kernel(optimizer: type[torch.optim.Optimizer], device: torch.device,
+                     fused_optimizer: bool) -> dict[str, bool]:
+    """Keyword arguments that pick the optimizer's kernel: ``{}`` (torch's default) when the switch is off,
+    else ``{"fused": True}`` where this torch offers it on ``device``, else ``{"foreach": True}``."""
+    if not fused_optimizer:
+        return {}
+    return {"fused": True} if _fused_works(optimizer, device.type) else {"foreach": True}
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bfloat16 autocast runs on ``device`` (CPU always; CUDA from compute capability 8.0)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu"
+
+
+def check_perf(perf: PerfConfig, device: torch.device) -> None:
+    """Refuse switches the device or this torch cannot honour, before anything is written.
+
+    Raises:
+        ValueError: one line naming the switch.
+    """
+    if perf.bf16 and not bf16_supported(device):
+        raise ValueError(f"train.perf.bf16: {device} has no bfloat16 support; drop bf16 from --perf")
+    if perf.compile:
+        if not hasattr(torch, "compile"):
+            raise ValueError(f"train.perf.compile: torch {torch.__version__} has no torch.compile")
+        if device.type == "cpu" and not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")):
+            raise ValueError("train.perf.compile: torch.compile on CPU needs a C++ compiler (g++, c++ or clang++); "
+                             "none is on PATH")

@@ -1,0 +1,286 @@
+"""Data-parallel training (deep_experiments.run.distributed): 2 CPU processes on gloo against one process.
+
+The multi-process tests share one pair of processes (torch.multiprocessing spawn, with torchrun's
+variables set, a gloo process group on 127.0.0.1 and a free port): starting them is most of the time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from deep_experiments.cli import main as cli_main
+from deep_experiments.configs import RunConfig, build_config
+from deep_experiments.data import dataset_spec, make_loader
+from deep_experiments.run.components import build_components
+from deep_experiments.run.distributed import (
+    SINGLE,
+    GlobalBatchNorm,
+    ShardedBatches,
+    World,
+    check_resume,
+    close_world,
+    data_parallel,
+    global_batchnorm,
+    init_world,
+    stream_name,
+    world_from_env,
+)
+from deep_experiments.run.train import train
+from deep_experiments.views import FixedViews
+from featuredrop.distributed import gather_pairs, gather_with_grad
+
+from .datasets import make_dataset
+
+WORLD = 2
+GLOBAL_BATCH = 8
+
+
+def _tiny(method: str = "viewmaker", epochs: int = 2) -> RunConfig:
+    """16 images, global batch 8 (2 steps per epoch), ResNet-18 of width 4, fast probe only."""
+    return build_config({
+        "data": {"dataset": "c+digits", "train_size": 16, "test_size": 16},
+        "train": {"epochs": epochs, "batch_size": GLOBAL_BATCH, "width": 4, "probe_at": [1.0]},
+        "views": {"kind": method},
+        "probe": {"epochs": 1, "batch_size": 8, "fast_max_iter": 50, "paper": False},
+    })
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _join(rank: int, port: int) -> tuple[World, torch.device]:
+    """What torchrun does for a worker: its variables, then :func:`init_world`."""
+    torch.set_num_threads(1)
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
+                       "WORLD_SIZE": str(WORLD), "LOCAL_RANK": str(rank)})
+    return init_world("cpu")
+
+
+class _RowViews(FixedViews):
+    """Deterministic views, row by row (a flip, then a shift): the same rows whatever the process."""
+
+    def __init__(self, normalize) -> None:  # noqa: ANN001
+        self.normalize, self.calls = normalize, 0
+
+    def __call__(self, image: torch.Tensor, base: object, generator: torch.Generator) -> torch.Tensor:
+        self.calls += 1
+        view = image.flip(-1) if self.calls % 2 else 0.9 * image.roll(2, dims=-2)
+        return self.normalize(view)
+
+
+def _global_batch() -> torch.Tensor:
+    spec = dataset_spec(_tiny().data)
+    g = torch.Generator().manual_seed(7)
+    return torch.rand(GLOBAL_BATCH, spec.channels, spec.image_size, spec.image_size, generator=g)
+
+
+def _encoder_step(world: World, dtype: torch.dtype) -> dict[str, object]:
+    """One encoder step of the tiny run in ``dtype`` on this process's rows of the fixed global batch."""
+    config = _tiny("expert")
+    comps = build_components(config, dataset_spec(config.data), torch.device("cpu"))
+    comps.encoder.to(dtype)
+    data_parallel(comps, world)
+    comps.learner.views = _RowViews(comps.normalize)
+    rows = GLOBAL_BATCH // world.size
+    image = _global_batch().to(dtype)[world.rank * rows:(world.rank + 1) * rows]
+    loss = comps.learner.encoder_step(image, None, torch.Generator())
+    return {"loss": loss,
+            "grads": {name: p.grad.clone() for name, p in comps.encoder.named_parameters()},
+            "buffers": {name: b.clone() for name, b in comps.encoder.named_buffers()}}
+
+
+def _cli_config(root: Path) -> Path:
+    path = root / "tiny.json"
+    path.write_text(json.dumps({"data": {"dataset": "c+digits", "train_size": 16, "test_size": 16},
+                                "train": {"epochs": 1, "batch_size": GLOBAL_BATCH, "width": 4, "probe_at": [1.0]},
+                                "views": {"kind": "dropout"}, "probe": {"fast_max_iter": 50, "paper": False}}))
+    return path
+
+
+def _cli_flags(root: Path) -> list[str]:
+    return ["--config", str(root / "tiny.json"), "--device", "cpu", "--no-progress", "--out", str(root / "cli")]
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    """Everything the tests below check, in one pair of processes (starting them is the slow part).
+
+    1. one encoder step on fixed views, float32 and float64; 2. a viewmaker run trained
+    uninterrupted (``full``) and stopped after an epoch and resumed (``cut``), keeping this
+    process's modules after every epoch; 3. the CLI under torchrun's variables (it closes the group).
+    """
+    from deep_experiments.cli import main
+    from deep_experiments.run import train as train_module
+
+    world, _ = _join(rank, port)
+    root = Path(out)
+    try:
+        torch.save({str(dtype): _encoder_step(world, dtype) for dtype in (torch.float32, torch.float64)},
+                   root / f"step{rank}.pt")
+        saved: dict[str, object] = {}
+        original = train_module._check_finite
+
+        def spy(comps, epoch: int) -> None:  # noqa: ANN001
+            saved.update({name: {k: v.clone() for k, v in m.state_dict().items()} for name, m in comps.modules().items()})
+            original(comps, epoch)
+
+        train_module._check_finite = spy
+        train(_tiny(), root / "full", device="cpu", progress=False, argv=["test"], world=world)
+        train(_tiny(), root / "cut", device="cpu", progress=False, argv=["test"], world=world, stop_after=1)
+        train(_tiny(), root / "cut", device="cpu", progress=False, argv=["test"], world=world)
+        train_module._check_finite = original
+        torch.save(saved, root / f"replica{rank}.pt")
+        with (root / f"cli{rank}.txt").open("w") as log, contextlib.redirect_stdout(log):
+            status = main(["run", *_cli_flags(root)])
+        (root / f"cli{rank}.status").write_text(str(status))
+    finally:
+        close_world(world)
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of one 2-process gloo session of :func:`_worker`."""
+    root = tmp_path_factory.mktemp("two_processes")
+    _cli_config(root)
+    mp.spawn(_worker, args=(_free_port(), str(root)), nprocs=WORLD, join=True)
+    return root
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_two_processes_compute_the_single_process_loss_and_gradients(two: Path, dtype: torch.dtype,
+                                                                      tolerance: float) -> None:
+    """Gathered NT-Xent + global BatchNorm + averaged gradients = the one-process step on the same views.
+
+    (Per-process BatchNorm statistics instead change the float32 loss by ~0.09 and the gradients by ~2.6.)
+    """
+    ref = _encoder_step(SINGLE, dtype)
+    scale = max(g.abs().max().item() for g in ref["grads"].values())
+    assert scale > 1e-2  # the comparison is not vacuous
+    for rank in range(WORLD):
+        got = torch.load(two / f"step{rank}.pt", weights_only=True)[str(dtype)]
+        assert abs(got["loss"] - ref["loss"]) <= tolerance * max(1.0, abs(ref["loss"]))
+        diff = max((got["grads"][k] - g).abs().max().item() for k, g in ref["grads"].items())
+        assert diff <= tolerance * max(1.0, scale), f"rank {rank}: gradients differ by {diff} (largest {scale})"
+        for key, value in ref["buffers"].items():  # BatchNorm running statistics of the global batch
+            assert torch.allclose(got["buffers"][key].double(), value.double(), rtol=0, atol=10 * tolerance), key
+
+
+def test_two_process_training_keeps_replicas_equal_and_resumes_exactly(two: Path) -> None:
+    """Viewmaker run: both processes hold the same encoder and viewmaker after every epoch (their gradients are
+    averaged although their views differ); a run stopped after an epoch and resumed equals an uninterrupted one."""
+    first, second = (torch.load(two / f"replica{r}.pt", weights_only=True) for r in range(WORLD))
+    assert set(first) == {"encoder", "viewmaker"}
+    for name in first:
+        for key, value in first[name].items():
+            assert torch.equal(value, second[name][key]), f"{name}.{key} differs between the processes"
+    records = [[{k: v for k, v in json.loads(line).items() if k != "seconds"}
+                for line in (two / run / "metrics.jsonl").read_text().splitlines()] for run in ("full", "cut")]
+    assert records[0] == records[1] and [r["kind"] for r in records[0]] == ["train", "train", "fast_probe"]
+    state = torch.load(two / "full" / "checkpoint.pt", weights_only=True)
+    assert state["world_size"] == WORLD and set(state["generators"]) == {"order", "augment", "augment/rank1"}
+    assert not torch.equal(state["generators"]["augment"], state["generators"]["augment/rank1"])
+    for key, value in state["modules"]["viewmaker"].items():
+        assert torch.equal(value, first["viewmaker"][key]), key
+
+
+def test_cli_under_torchrun_writes_one_run_folder_and_refuses_another_world_size(
+        two: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = two / "cli"
+    assert [(two / f"cli{r}.status").read_text() for r in range(WORLD)] == ["0", "0"]
+    assert (two / "cli1.txt").read_text() == ""  # rank 0 alone reports
+    assert "trained 1/1 epochs" in (two / "cli0.txt").read_text()
+    assert {p.name for p in out.iterdir()} == {"config.json", "command.txt", "metrics.jsonl", "checkpoint.pt",
+                                               "backbone.pt", "probe.json"}
+    assert [json.loads(line)["kind"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [
+        "train", "fast_probe"]
+    assert [line.split(":")[0] for line in (out / "command.txt").read_text().splitlines()] == ["train", "probe"]
+    with pytest.raises(SystemExit) as stop:
+        cli_main(["train", *_cli_flags(two)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "written by 2 process(es), this run has 1" in err and "torchrun --nproc_per_node 2" in err
+
+
+# -- the pieces, in one process ---------------------------------------------------------------------------
+def test_world_from_env_reads_torchrun_variables_and_rejects_bad_ones() -> None:
+    assert world_from_env({}) == SINGLE
+    assert world_from_env({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"}) == World(3, 4, 1)
+    with pytest.raises(ValueError, match="RANK='x' is not an integer"):
+        world_from_env({"WORLD_SIZE": "2", "RANK": "x"})
+    with pytest.raises(ValueError, match="rank 2 of world size 2"):
+        world_from_env({"WORLD_SIZE": "2", "RANK": "2"})
+    with pytest.raises(ValueError, match="cuda:LOCAL_RANK"):
+        init_world("cuda:1", {"WORLD_SIZE": "2", "RANK": "0"})
+
+
+def test_global_batch_must_split_evenly(tmp_path: Path) -> None:
+    assert World(1, 4).local_batch(256) == 64
+    with pytest.raises(ValueError, match="--batch-size 250 .* not divisible by the 4 processes"):
+        World(1, 4).local_batch(250)
+    with pytest.raises(ValueError, match="not divisible"):
+        train(_tiny(), tmp_path, device="cpu", world=World(0, 3))
+    assert not any(tmp_path.iterdir())
+
+
+def test_sharded_batches_in_rank_order_are_the_single_process_batches() -> None:
+    data = make_dataset("c+shapes", "train", size=24)
+
+    def batches(world: World) -> list[tuple[torch.Tensor, ...]]:
+        loader = make_loader(data, 8, shuffle=True, generator=torch.Generator().manual_seed(3), drop_last=True)
+        return list(ShardedBatches(loader, 8, world) if world.distributed else loader)
+
+    whole = batches(SINGLE)
+    shards = [batches(World(r, 4)) for r in range(4)]
+    assert len(whole) == 3 and all(len(s) == 3 for s in shards)
+    for i, batch in enumerate(whole):
+        for field, tensor in enumerate(batch):
+            assert torch.equal(torch.cat([s[i][field] for s in shards]), tensor)
+
+
+def test_augment_stream_is_per_process_and_unchanged_for_one() -> None:
+    assert stream_name("augment", 0) == "augment" and stream_name("augment", 3) == "augment/rank3"
+    assert stream_name("data/order", 3) == "data/order"
+
+
+def test_resume_with_another_number_of_processes_is_refused() -> None:
+    state = {"world_size": 2, "generators": {"order": torch.zeros(1), "augment": torch.ones(1),
+                                             "augment/rank1": torch.full((1,), 2.0)}}
+    with pytest.raises(ValueError, match="written by 2 process.*resume it with torchrun --nproc_per_node 2"):
+        check_resume(state, SINGLE, "checkpoint.pt")
+    assert check_resume(state, World(1, 2), "x")["augment"].item() == 2.0
+    old = {"generators": {"order": torch.zeros(1), "augment": torch.ones(1)}}  # before world_size existed
+    assert check_resume(old, SINGLE, "x")["augment"].item() == 1.0
+    with pytest.raises(ValueError, match="resume it without torchrun"):
+        check_resume(old, World(0, 2), "x")
+
+
+def test_global_batchnorm_shares_parameters_and_is_batchnorm_in_one_process() -> None:
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                              torch.nn.LazyLinear(2), torch.nn.BatchNorm1d(2))
+    x = torch.randn(6, 3, 8, 8)
+    expected = net(x)
+    params, keys = list(net.parameters()), list(net.state_dict())
+    net[1].running_mean.zero_()
+    net[4].running_mean.zero_()
+    global_batchnorm(net)
+    assert isinstance(net[1], GlobalBatchNorm) and isinstance(net[4], GlobalBatchNorm)
+    assert [id(p) for p in net.parameters()] == [id(p) for p in params] and list(net.state_dict()) == keys
+    assert torch.allclose(net(x), expected)
+
+
+def test_gathers_are_the_identity_without_a_process_group() -> None:
+    z = torch.randn(4, 3)
+    assert gather_with_grad(z) is z
+    z1, z2 = gather_pairs(z, 2 * z)
+    assert torch.equal(z1, z) and torch.equal(z2, 2 * z)
