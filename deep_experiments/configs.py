@@ -209,14 +209,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # instead of "which of ten photos"), the colab's small ConvN with Adam 1e-3 decayed linearly,
     # temperature 0.1, 10,000 training images, 20 epochs, crop-only expert views (random crop of
     # area 0.5-1, no colour jitter, grayscale, blur or flip, so the overlay's colour reaches both
-    # views intact), the fast probe only, a viewmaker with one residual block.
+    # views intact), the fast probe only, a viewmaker with one residual block and width 8 (channels
+    # 8-16-32 instead of 32-64-128: ~1.7 s a step instead of ~9 s, about 22 minutes a run on one core).
     "cpu": {
         "data": {"base_source": "fashion-mnist", "train_size": 10000, "test_size": 2000,
                  "augmentation": "crop_only"},
         "train": {"encoder": "convn", "width": 32, "out_dim": 64, "optimizer": "adam", "lr": 1e-3,
                   "lr_schedule": "linear_decay", "weight_decay": 1e-4, "batch_size": 256, "epochs": 20,
                   "temperature": 0.1, "probe_at": [0.25, 0.5, 1.0]},
-        "views": {"viewmaker": {"num_res_blocks": 1}},
+        "views": {"viewmaker": {"num_res_blocks": 1, "width": 8}},
         "probe": {"paper": False},
     },
     # The CPU protocol of the audio dataset (README, "Audio on CPU"): spoken digit + background noise,

@@ -11,7 +11,8 @@ epochs: NOT the paper's full-size runs) into ``OUT/<dataset>/<method>/os<strengt
 - every registered kind of views (``deep_experiments.views.METHODS``: expert, viewmaker, dropout, hierarchical)
   x seeds 0, 1 at overlay strength 1, dropout p 0.5;
 - expert runs at overlay strengths 0, 0.5, 1 (seed 0);
-- dropout runs at p 0.25, 0.5, 0.75 (seed 0).
+- dropout runs at p 0.25, 0.5, 0.75 (seed 0);
+- dropout runs at p 0.5 at the overlay strengths of ``--dropout-strengths`` (none by default).
 
 A run whose ``probe.json`` exists is skipped; an interrupted one resumes (the CLI does that).
 Prints each run's probe accuracies and, at the end, the mean per method and the wall time.
@@ -46,10 +47,11 @@ class Run:
 
 def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts: list[float],
          default_strength: float = 1.0, default_p: float = 0.5, methods: tuple[str, ...] = METHODS,
-         sweep_seeds: list[int] | None = None) -> list[Run]:
+         sweep_seeds: list[int] | None = None, dropout_strengths: list[float] | None = None) -> list[Run]:
     """The runs of the grid, without duplicates, in a stable order (seed by seed).
 
     ``sweep_seeds``: the seeds of the strength and dropout sweeps (default: the first seed only).
+    ``dropout_strengths``: overlay strengths of a dropout sweep at ``default_p`` (sweep seeds).
     """
     sweep = seeds[:1] if sweep_seeds is None else sweep_seeds
     runs: list[Run] = []
@@ -59,6 +61,7 @@ def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts
             if s in sweep:
                 runs += [Run(ds, "expert", o, default_p, s) for o in strengths]
                 runs += [Run(ds, "dropout", default_strength, p, s) for p in dropouts]
+                runs += [Run(ds, "dropout", o, default_p, s) for o in dropout_strengths or []]
     return list(dict.fromkeys(runs))
 
 
@@ -93,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     p.add_argument("--strengths", nargs="+", type=float, default=[0.0, 0.5, 1.0], help="expert overlay strengths")
     p.add_argument("--dropouts", nargs="+", type=float, default=[0.25, 0.5, 0.75], help="dropout p values")
+    p.add_argument("--dropout-strengths", nargs="+", type=float, default=[],
+                   help="overlay strengths of a dropout sweep at p 0.5 (sweep seeds; default none)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
                    help="kinds of views at the default strength and p (default: all)")
     p.add_argument("--sweep-seeds", nargs="+", type=int, default=None,
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     root = Path(args.out)
     runs = grid(args.datasets, args.seeds, args.strengths, args.dropouts, methods=tuple(args.methods),
-                sweep_seeds=args.sweep_seeds)
+                sweep_seeds=args.sweep_seeds, dropout_strengths=args.dropout_strengths)
     extra = list(args.extra) + ([] if args.paper_probe else ["--no-paper-probe"])
     print(f"{len(runs)} runs into {root} ({args.preset} preset, CPU)", flush=True)
     start = time.perf_counter()

@@ -4,7 +4,9 @@ Architecture (the paper's image viewmaker, a Johnson et al. 2016 style-transfer 
 append one uniform-noise channel; conv 9x9 -> 32, conv 3x3 stride 2 -> 64, conv 3x3 stride 2 ->
 128 (each InstanceNorm(affine) + ReLU, reflection padding); 3 residual blocks, each preceded by
 appending one more uniform-noise channel (so they see 129, 130, 131 channels); two nearest
-upsample x2 + conv 3x3 (-> 64, -> 32, IN + ReLU); conv 9x9 -> C channels ``y``.
+upsample x2 + conv 3x3 (-> 64, -> 32, IN + ReLU); conv 9x9 -> C channels ``y``. ``width`` scales
+the channel counts (32, 64, 128 above are ``width`` = 32, the paper's; a narrower network is the
+CPU protocol's departure: its cost falls roughly with ``width`` squared).
 
 The perturbation ``delta = tanh(y)`` is rescaled per example so that its mean absolute value is
 exactly the budget epsilon, and the view is ``x + delta`` in [0, 1] pixel space before
@@ -68,9 +70,10 @@ class Viewmaker(nn.Module):
         channels: image channels C (input and output).
         budget: mean ``|delta|`` per example (0.05 shapes/digits/CIFAR, 0.1 letters).
         num_res_blocks: residual blocks, each preceded by a fresh noise channel (paper: 3).
+        width: channels of the first layer, doubled at each of the two stride-2 stages (paper: 32).
     """
 
-    def __init__(self, channels: int, budget: float = 0.05, num_res_blocks: int = 3) -> None:
+    def __init__(self, channels: int, budget: float = 0.05, num_res_blocks: int = 3, width: int = 32) -> None:
         super().__init__()
         if channels < 1:
             raise ValueError(f"channels must be positive, got {channels}")
@@ -78,14 +81,17 @@ class Viewmaker(nn.Module):
             raise ValueError(f"budget must be > 0, got {budget}")
         if num_res_blocks < 0:
             raise ValueError(f"num_res_blocks must be >= 0, got {num_res_blocks}")
+        if width < 1:
+            raise ValueError(f"width must be positive, got {width}")
         self.channels = channels
         self.budget = float(budget)
+        w1, w2, w4 = width, 2 * width, 4 * width
         self.down = nn.Sequential(
-            _ConvLayer(channels + 1, 32, 9), _ConvLayer(32, 64, 3, stride=2), _ConvLayer(64, 128, 3, stride=2)
+            _ConvLayer(channels + 1, w1, 9), _ConvLayer(w1, w2, 3, stride=2), _ConvLayer(w2, w4, 3, stride=2)
         )
-        self.res = nn.ModuleList(_ResidualBlock(128 + i + 1) for i in range(num_res_blocks))
-        self.up = nn.Sequential(_UpsampleConv(128 + num_res_blocks, 64), _UpsampleConv(64, 32))
-        self.out = _ConvLayer(32, channels, 9, norm_act=False)
+        self.res = nn.ModuleList(_ResidualBlock(w4 + i + 1) for i in range(num_res_blocks))
+        self.up = nn.Sequential(_UpsampleConv(w4 + num_res_blocks, w2), _UpsampleConv(w2, w1))
+        self.out = _ConvLayer(w1, channels, 9, norm_act=False)
 
     def raw(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The unbounded network output ``y``. Shape: ``(B, C, H, W)`` -> ``(B, C, H, W)``."""

@@ -31,7 +31,7 @@ __all__ = ["ViewmakerConfig", "ViewmakerViews", "build_viewmaker", "VIEWMAKER"]
 
 @dataclass(frozen=True)
 class ViewmakerConfig:
-    """The viewmaker and its adversarial optimizer (paper: Adam 1e-3, weight 1, 3 residual blocks).
+    """The viewmaker and its adversarial optimizer (paper: Adam 1e-3, weight 1, 3 residual blocks, width 32).
 
     ``budget=None`` takes the dataset's budget (0.05 shapes / digits, 0.1 letters).
     """
@@ -40,9 +40,11 @@ class ViewmakerConfig:
     lr: float = 1e-3
     num_res_blocks: int = 3
     adversary_weight: float = 1.0
+    width: int = 32
 
     def __post_init__(self) -> None:
-        positive("viewmaker", budget=self.budget, lr=self.lr, adversary_weight=self.adversary_weight)
+        positive("viewmaker", budget=self.budget, lr=self.lr, adversary_weight=self.adversary_weight,
+                 width=self.width)
         if self.num_res_blocks < 0:
             raise ValueError(f"viewmaker.num_res_blocks must be >= 0, got {self.num_res_blocks}")
 
@@ -53,7 +55,7 @@ class ViewmakerConfig:
 
 def build_viewmaker(config: ViewmakerConfig, spec: DatasetSpec) -> Viewmaker:
     """A fresh viewmaker network for ``spec``'s images (initialized from the global RNG)."""
-    return Viewmaker(spec.channels, config.budget_for(spec), config.num_res_blocks)
+    return Viewmaker(spec.channels, config.budget_for(spec), config.num_res_blocks, config.width)
 
 
 class ViewmakerViews:

@@ -54,6 +54,19 @@ def test_architecture_follows_the_paper() -> None:
     assert sum(isinstance(m, nn.Upsample) and m.mode == "nearest" for m in vm.modules()) == 2
 
 
+def test_width_scales_every_layer_and_keeps_the_budget() -> None:
+    """``width`` w gives the paper's layout with channels w, 2w, 4w (the CPU protocol's w = 8)."""
+    vm = Viewmaker(3, 0.1, num_res_blocks=1, width=8)
+    convs = [m for m in vm.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs[:3]] == [8, 16, 32]
+    assert [blk.body[0][1].in_channels for blk in vm.res] == [33]
+    assert (convs[-1].in_channels, convs[-1].out_channels, convs[-1].kernel_size) == (8, 3, (9, 9))
+    assert sum(p.numel() for p in vm.parameters()) < sum(p.numel() for p in Viewmaker(3, 0.1, 1).parameters()) / 10
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    delta = vm(x, torch.Generator().manual_seed(1)) - x
+    torch.testing.assert_close(delta.abs().mean(dim=(1, 2, 3)), torch.full((2,), 0.1), atol=1e-6, rtol=1e-5)
+
+
 def test_gradients_reach_every_parameter() -> None:
     vm, x = _setup()
     (vm(x, torch.Generator().manual_seed(4)) ** 2).sum().backward()
@@ -62,7 +75,8 @@ def test_gradients_reach_every_parameter() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"), [({"channels": 0}, "channels"), ({"budget": 0.0}, "budget"), ({"num_res_blocks": -1}, "res")]
+    ("kwargs", "match"),
+    [({"channels": 0}, "channels"), ({"budget": 0.0}, "budget"), ({"num_res_blocks": -1}, "res"), ({"width": 0}, "width")],
 )
 def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
     args = {"channels": 3, "budget": 0.05, "num_res_blocks": 3} | kwargs
