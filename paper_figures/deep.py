@@ -7,7 +7,8 @@ The results root (``FigureContext.results``, ``--results DIR``) holds run folder
 overlay strength, dropout p, seed - the folder name is not trusted; older formats migrated),
 ``probe.json`` (final accuracies ``{"fast": {"task_a", "task_b"}, ["paper": ...]}``),
 ``metrics.jsonl`` (records ``{"kind": "fast_probe", "epoch", "task_a", "task_b"}``) and, for the
-viewmaker views, ``checkpoint.pt``. Task A is the base image's class, task B the overlay's.
+viewmaker views, ``checkpoint.pt`` or ``viewmaker.pt`` and ``viewmaker_focus.json``
+(``scripts/viewmaker_focus.py``). Task A is the base image's class, task B the overlay's.
 
 Caveat: the numbers of ``scripts/deep_cpu_grid.py`` are CPU-sized runs (``--preset smoke``: 2 epochs, tiny
 ResNet, 512 images) on offline stand-in data, not the paper's full-size runs; the figure titles
@@ -154,10 +155,11 @@ def probe_accuracy(runs: list[DeepRun], config: DeepFigureConfig) -> tuple[Figur
                 ax.bar(x, mean, width * 0.92, yerr=std, color=METHOD_COLORS.get(m, "0.5"), capsize=2,
                        label=m if t == 0 else None, error_kw={"linewidth": 0.8})
         ax.set_xticks(range(len(TASKS)), [TASK_LABELS[t] for t in TASKS])
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 1.18)  # headroom above accuracy 1 for the legend, so it never covers a bar
+        ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
         ax.set_ylabel(f"{config.protocol} probe accuracy")
         ax.set_title(f"{ds}: mean $\\pm$ std over seeds\n({CAVEAT})", fontsize=6.5)
-        ax.legend(loc="upper right", ncol=len(methods))
+        ax.legend(loc="upper center", ncol=len(methods), fontsize=6)
     return fig, rows
 
 
@@ -284,11 +286,58 @@ def viewmaker_views(run: DeepRun, config: ViewmakerViewsConfig) -> tuple[Figure,
 
 
 def _views_draw(config: ViewmakerViewsConfig, ctx: FigureContext) -> tuple[Figure, list[dict[str, Any]]]:
-    candidates = [r for r in find_runs(ctx.results) if r.method == "viewmaker" and (r.folder / "checkpoint.pt").exists()]
+    candidates = [r for r in find_runs(ctx.results) if r.method == "viewmaker" and RunFolder(r.folder).has_viewmaker()]
     if not candidates:
         raise MissingResults(Path(ctx.results) / "<dataset>/viewmaker/<setting>/seed<k>/checkpoint.pt", HINT)
     best = min(candidates, key=lambda r: (r.dataset, abs(r.overlay_strength - 1.0), r.seed))
     return viewmaker_views(best, config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure 6b: where the viewmaker spends its budget
+# ---------------------------------------------------------------------------------------------
+FOCUS_FILE = "viewmaker_focus.json"
+FOCUS_HINT = "python scripts/viewmaker_focus.py --results DIR (after the viewmaker runs), then --results DIR"
+
+
+def viewmaker_focus(runs: list[DeepRun]) -> tuple[Figure, list[dict[str, Any]]]:
+    """Figure 6b: per dataset, mean ``|delta|`` on the overlay's pixels over mean ``|delta|`` elsewhere.
+
+    Reads each viewmaker run's ``viewmaker_focus.json``; one point per seed, the bar their mean,
+    a dashed line at 1 (a viewmaker blind to the overlay). Rows: one per dataset with ``mean``,
+    ``std`` (ddof 1), ``n_seeds``, the overlay's share of pixels and of ``|delta|``, and the folders.
+    """
+    import json
+
+    found = [(r, json.loads((r.folder / FOCUS_FILE).read_text())) for r in runs
+             if r.method == "viewmaker" and (r.folder / FOCUS_FILE).exists()]
+    if not found:
+        raise MissingResults(f"<dataset>/viewmaker/<setting>/seed<k>/{FOCUS_FILE}", FOCUS_HINT)
+    datasets = sorted({r.dataset for r, _ in found})
+    fig, axes = _grid(1, 1, width=min(TEXT_WIDTH, 1.2 + 1.0 * len(datasets)), height=2.2)
+    ax = axes[0, 0]
+    rows: list[dict[str, Any]] = []
+    for i, ds in enumerate(datasets):
+        group = [(r, f) for r, f in found if r.dataset == ds]
+        ratios = [float(f["ratio"]) for _, f in group]
+        mean, std = summarize(ratios)
+        ax.bar(i, mean, 0.6, yerr=std, color=METHOD_COLORS.get("viewmaker", "0.5"), capsize=2, error_kw={"linewidth": 0.8})
+        ax.plot([i] * len(ratios), ratios, "o", color="black", markersize=2.5)
+        rows.append({"dataset": ds, "mean": mean, "std": std, "n_seeds": len(group),
+                     "seeds": ",".join(str(r.seed) for r, _ in group),
+                     "overlay_fraction": float(np.mean([f["overlay_fraction"] for _, f in group])),
+                     "overlay_share": float(np.mean([f["overlay_share"] for _, f in group])),
+                     "images": group[0][1]["images"], "views": group[0][1]["views"], "folders": _folders([r for r, _ in group])})
+    ax.axhline(1.0, color="0.4", linestyle="--", linewidth=0.8)
+    ax.set_xticks(range(len(datasets)), datasets)
+    ax.set_ylim(0, None)
+    ax.set_ylabel("mean |delta| on overlay /\nmean |delta| elsewhere")
+    ax.set_title(f"where the viewmaker perturbs (1 = blind to the overlay)\n({CAVEAT})", fontsize=6.5)
+    return fig, rows
+
+
+def _focus_draw(config: DeepFigureConfig, ctx: FigureContext) -> tuple[Figure, list[dict[str, Any]]]:
+    return viewmaker_focus(find_runs(ctx.results))
 
 
 FIGURES: tuple[FigureSpec, ...] = (
@@ -298,4 +347,6 @@ FIGURES: tuple[FigureSpec, ...] = (
                _config, _over_time_draw, hint=HINT),
     FigureSpec("viewmaker_views", "deep runs: test images, viewmaker views and amplified differences",
                _views_config, _views_draw, hint=HINT),
+    FigureSpec("viewmaker_focus", "deep runs: viewmaker |delta| on the overlay's pixels over elsewhere, per dataset",
+               _config, _focus_draw, hint=FOCUS_HINT),
 )

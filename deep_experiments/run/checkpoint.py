@@ -188,6 +188,22 @@ def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") ->
     return model.to(map_location).eval()
 
 
+def export_viewmaker(checkpoint: str | Path, out: str | Path) -> None:
+    """Write the viewmaker of ``checkpoint`` alone to ``out`` (atomically), readable by :func:`load_viewmaker`.
+
+    A viewmaker run's full checkpoint carries the encoder and both optimizers' states (megabytes);
+    the export keeps what the viewmaker figures need (the CPU protocol's viewmaker: ~150 kB).
+
+    Raises:
+        ValueError: the checkpoint is unreadable or holds no viewmaker.
+    """
+    state = load_checkpoint(checkpoint)
+    if "viewmaker" not in state.get("modules", {}):
+        raise ValueError(f"{checkpoint}: no viewmaker in this checkpoint")
+    _atomic_save({"kind": "checkpoint", "format": CHECKPOINT_FORMAT, "epoch": state.get("epoch"),
+                  "modules": {"viewmaker": state["modules"]["viewmaker"]}}, Path(out))
+
+
 def load_viewmaker(path: str | Path, config: RunConfig) -> Viewmaker:
     """The viewmaker of checkpoint ``path`` (``modules["viewmaker"]``), rebuilt from ``config``, in eval mode.
 

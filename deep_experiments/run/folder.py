@@ -13,6 +13,8 @@ Layout of ``runs/NAME/``::
     checkpoint.pt   full state after the last completed epoch (see checkpoint.py)
     checkpoint.prev.pt  the one before (the fallback when checkpoint.pt is unreadable)
     backbone.pt     the encoder alone, written when training completes
+    viewmaker.pt    the viewmaker alone (viewmaker runs; RunFolder.export_viewmaker), kept where
+                    the checkpoints are not (committed results)
     probe.json      final per-task accuracies (fast and paper protocol)
 
 Every file but the append-only ``metrics.jsonl`` and ``command.txt`` is written atomically
@@ -32,7 +34,7 @@ from typing import Any
 from deep_experiments.configs import RunConfig, load_config
 from deep_experiments.models import Encoder
 from deep_experiments.models.viewmaker import Viewmaker
-from deep_experiments.run.checkpoint import load_backbone, load_viewmaker
+from deep_experiments.run.checkpoint import export_viewmaker, load_backbone, load_viewmaker
 from featuredrop.atomic import atomic_write
 from featuredrop.config import save_json
 
@@ -65,6 +67,7 @@ class RunFolder:
         self.metrics = self.root / "metrics.jsonl"
         self.checkpoint = self.root / "checkpoint.pt"
         self.backbone = self.root / "backbone.pt"
+        self.viewmaker = self.root / "viewmaker.pt"
         self.probe = self.root / "probe.json"
 
     def check(self, config: RunConfig) -> None:
@@ -149,8 +152,18 @@ class RunFolder:
         return load_backbone(self.backbone, map_location)
 
     def load_viewmaker(self) -> Viewmaker:
-        """The viewmaker of the latest checkpoint, in eval mode (viewmaker runs only)."""
-        return load_viewmaker(self.checkpoint, self.load_config())
+        """The viewmaker of the latest checkpoint, else of ``viewmaker.pt``, in eval mode (viewmaker runs only)."""
+        source = self.checkpoint if self.checkpoint.exists() or not self.viewmaker.exists() else self.viewmaker
+        return load_viewmaker(source, self.load_config())
+
+    def has_viewmaker(self) -> bool:
+        """Whether a viewmaker can be loaded from here (a checkpoint or ``viewmaker.pt`` exists)."""
+        return self.checkpoint.exists() or self.viewmaker.exists()
+
+    def export_viewmaker(self) -> Path:
+        """Write ``viewmaker.pt`` from the latest checkpoint; returns its path."""
+        export_viewmaker(self.checkpoint, self.viewmaker)
+        return self.viewmaker
 
     def _metric_lines(self) -> list[str]:
         return self.metrics.read_text(encoding="utf-8").splitlines() if self.metrics.exists() else []

@@ -146,3 +146,51 @@ def test_viewmaker_views_from_checkpoint(tmp_path: Path) -> None:
     rows = load_table(tmp_path / "out" / "viewmaker_views.json")
     assert len(rows) == 4 * 3
     assert all(r["mean_abs_delta"] == pytest.approx(0.05, rel=1e-4) and r["folder"] == str(run) for r in rows)
+
+
+def test_viewmaker_focus_script_exports_the_viewmaker_and_the_figure_reads_it(tmp_path: Path) -> None:
+    """scripts/viewmaker_focus.py: viewmaker.pt equals the checkpoint's viewmaker (figure 6 works from it
+    alone), viewmaker_focus.json equals a direct overlay_focus call, figure 6b's row is their mean."""
+    import sys
+
+    import torch
+
+    from deep_experiments.data import build_dataset
+    from deep_experiments.models.viewmaker import Viewmaker
+    from deep_experiments.run.checkpoint import save_checkpoint
+    from deep_experiments.viewmaker_focus import overlay_focus
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    import viewmaker_focus as script
+
+    root = tmp_path / "r"
+    ratios = []
+    for seed in (0, 1):
+        run = _write_run(root, "viewmaker", 1.0, 0.5, seed)
+        cfg = json.loads((run / "config.json").read_text())
+        cfg["data"].update(train_size=8, test_size=8)
+        (run / "config.json").write_text(json.dumps(cfg))
+        torch.manual_seed(seed)
+        vm = Viewmaker(3, 0.05)
+        save_checkpoint(run / "checkpoint.pt", {"epoch": 2, "modules": {"viewmaker": vm.state_dict()},
+                                                "encoder_opt": {"big": torch.zeros(1000)}})
+        assert script.main(["--results", str(root), "--images", "8", "--views", "2"]) == 0
+        saved = json.loads((run / "viewmaker_focus.json").read_text())
+        test = build_dataset(RunFolder(run).load_config().data, "test", seed).with_base()
+        x, _, _, base = zip(*(test[i] for i in range(8)))
+        direct = overlay_focus(vm.eval().delta, torch.stack(x), torch.stack(base), torch.Generator().manual_seed(0), 2)
+        assert saved["ratio"] == pytest.approx(direct.ratio, rel=1e-6) and saved["images"] == 8
+        ratios.append(saved["ratio"])
+        (run / "checkpoint.pt").unlink()  # figure 6 and a rerun of the script work from viewmaker.pt alone
+        (run / "checkpoint.prev.pt").unlink(missing_ok=True)
+    assert script.main(["--results", str(root), "--images", "8", "--views", "2"]) == 0
+    assert _render("viewmaker_views", root, tmp_path / "out").status == "written"
+    outcome = _render("viewmaker_focus", root, tmp_path / "out")
+    assert outcome.status == "written", outcome.message
+    (row,) = load_table(tmp_path / "out" / "viewmaker_focus.json")
+    assert row["n_seeds"] == 2 and row["mean"] == pytest.approx(np.mean(ratios), rel=1e-6)
+
+
+def test_viewmaker_focus_is_skipped_without_measurements(tree: Path, tmp_path: Path) -> None:
+    outcome = _render("viewmaker_focus", tree, tmp_path / "out")
+    assert outcome.status == "skipped" and "viewmaker_focus.py" in outcome.message

@@ -1,0 +1,68 @@
+"""Where each trained viewmaker spends its budget: on the overlay or on the base image (figure 6b).
+
+::
+
+    python scripts/viewmaker_focus.py --results runs/claim-cpu [--images 512 --views 4]
+
+For every finished viewmaker run under ``--results`` (a ``probe.json`` and a ``checkpoint.pt`` or
+``viewmaker.pt``): writes ``viewmaker.pt`` (the viewmaker alone, ~150 kB, so that it can be
+committed where checkpoints are not) when a checkpoint is there, then measures
+:func:`deep_experiments.viewmaker_focus.overlay_focus` on the first ``--images`` test images of the
+run's own dataset and overlay strength, and writes ``viewmaker_focus.json`` into the run folder.
+Prints one line per run. Seeded (``--seed``): the same numbers on a rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from deep_experiments.data import build_dataset
+from deep_experiments.run.folder import RunFolder, find_runs
+from deep_experiments.viewmaker_focus import overlay_focus
+from featuredrop.atomic import atomic_write
+
+FOCUS_FILE = "viewmaker_focus.json"
+
+
+def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
+    """The overlay focus of one run's viewmaker on its test images (exports ``viewmaker.pt`` first)."""
+    if folder.checkpoint.exists():
+        folder.export_viewmaker()
+    config = folder.load_config()
+    vm = folder.load_viewmaker()
+    test = build_dataset(config.data, "test", config.train.seed).with_base()
+    n = min(images, len(test))
+    x, _, _, base = zip(*(test[i] for i in range(n)))
+    focus = overlay_focus(vm.delta, torch.stack(x), torch.stack(base), torch.Generator().manual_seed(seed), views)
+    return {"dataset": config.data.dataset, "seed": config.train.seed, "overlay_strength": config.data.overlay_strength,
+            "budget": vm.budget, "measure_seed": seed, **focus.as_dict()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns 1 when no viewmaker run was found."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--results", required=True, help="root of the run folders")
+    p.add_argument("--images", type=int, default=512, help="test images per run (default %(default)s)")
+    p.add_argument("--views", type=int, default=4, help="perturbations per image (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the viewmaker's noise (default %(default)s)")
+    args = p.parse_args(argv)
+    runs = [r for r in find_runs(Path(args.results)) if r.load_config().views.kind == "viewmaker" and r.has_viewmaker()]
+    if not runs:
+        print(f"no finished viewmaker run with a checkpoint or viewmaker.pt under {args.results}", file=sys.stderr)
+        return 1
+    for folder in runs:
+        row = measure(folder, args.images, args.views, args.seed)
+        atomic_write(folder.root / FOCUS_FILE, json.dumps(row, indent=2) + "\n")
+        print(f"{folder.root}: |delta| on overlay {row['on_overlay']:.4f}, off {row['off_overlay']:.4f}, "
+              f"ratio {row['ratio']:.2f} (overlay {row['overlay_fraction']:.1%} of pixels, "
+              f"{row['overlay_share']:.1%} of |delta|)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
