@@ -15,6 +15,9 @@ the deep numbers by hand. Instead:
    calibrated parameters, no refit, and compare with the dropout runs: RMSE, and the same RMSE for
    the null prediction "dropout changes nothing" (every ``p`` at the ``o = 1`` expert mean). The
    theory predicts something only where it beats the null.
+3. **Predict dropout across overlay strengths** (panel c): dropout at ``p = dropout_p`` (0.5) at
+   every overlay strength that has dropout runs, against the same null (the expert mean at that
+   strength). Drawn only where such runs exist beyond strength 1.
 
 Which deep accuracy: the linear model has no occlusion, so task A (the photo) is read on the
 overlay-free test images (the overlay-control probe, ``probe.json`` ``fast.overlay_free``; the
@@ -23,8 +26,8 @@ task B on the run's own (overlaid) test images; ``task_a_images="own"`` reads bo
 
 Only datasets that have an expert strength sweep (at least three strengths) are calibrated; the
 figure is drawn for the first such dataset (C+Digits in ``results/claim-cpu``). Rows:
-``source`` = ``deep`` (measured, ``panel`` ``overlay``/``dropout``), ``fit`` (the calibrated curve on
-the overlay panel), ``prediction`` (the dropout panel), ``calibration`` (the fitted parameters and
+``source`` = ``deep`` (measured, ``panel`` ``overlay``/``dropout``/``dropout_strength``), ``fit`` (the
+calibrated curve on the overlay panel), ``prediction`` (the dropout panels), ``calibration`` (the fitted parameters and
 errors, one row per dataset).
 """
 
@@ -60,6 +63,7 @@ class TheoryVsDeepConfig:
         sem_floor: the smallest standard error a deep point is given (one seed has none).
         points: points of the drawn curves.
         task_a_images: ``"overlay_free"`` (default: no occlusion, as in the linear model) or ``"own"``.
+        dropout_p: the dropout of panel (c), the strength sweep of dropout runs.
     """
 
     protocol: str = "fast"
@@ -69,8 +73,11 @@ class TheoryVsDeepConfig:
     scale_points: int = 400
     sem_floor: float = 0.005
     points: int = 201
+    dropout_p: float = 0.5
 
     def __post_init__(self) -> None:
+        if not 0 < self.dropout_p < 1:
+            raise ValueError(f"dropout_p must be in (0, 1), got {self.dropout_p}")
         lo, hi = self.scale_range
         if not 0 < lo < hi < np.inf:
             raise ValueError(f"scale_range must satisfy 0 < low < high, got {self.scale_range}")
@@ -172,17 +179,26 @@ def deep_points(runs: list[DeepRun], dataset: str,
     """The expert strength sweep and the dropout sweep at strength 1 of ``dataset`` (+ the runs used)."""
     sweep = [r for r in runs if r.dataset == dataset and r.method == "expert"]
     drop = [r for r in runs if r.dataset == dataset and r.method == "dropout" and np.isclose(r.overlay_strength, 1.0)]
+    return (_points(sweep, lambda r: r.overlay_strength, config), _points(drop, lambda r: r.dropout_p, config),
+            sweep + drop)
 
-    def points(group: list[DeepRun], key: Any) -> list[Point]:
-        out = []
-        for task in TASK_BLOCK:
-            for x in sorted({key(r) for r in group}):
-                accs = [_accuracy(r, task, config) for r in group if np.isclose(key(r), x)]
-                mean, std = summarize(accs)
-                out.append(Point(task, float(x), mean, 0.0 if len(accs) < 2 else std, len(accs)))
-        return out
 
-    return (points(sweep, lambda r: r.overlay_strength), points(drop, lambda r: r.dropout_p), sweep + drop)
+def dropout_strength_points(runs: list[DeepRun], dataset: str,
+                            config: TheoryVsDeepConfig) -> tuple[list[Point], list[DeepRun]]:
+    """The dropout runs at ``config.dropout_p`` of ``dataset`` by overlay strength (+ the runs used)."""
+    drop = [r for r in runs if r.dataset == dataset and r.method == "dropout" and np.isclose(r.dropout_p, config.dropout_p)]
+    return _points(drop, lambda r: r.overlay_strength, config), drop
+
+
+def _points(group: list[DeepRun], key: Any, config: TheoryVsDeepConfig) -> list[Point]:
+    """Mean and std over seeds per task and per distinct ``key(run)``."""
+    out = []
+    for task in TASK_BLOCK:
+        for x in sorted({key(r) for r in group}):
+            accs = [_accuracy(r, task, config) for r in group if np.isclose(key(r), x)]
+            mean, std = summarize(accs)
+            out.append(Point(task, float(x), mean, 0.0 if len(accs) < 2 else std, len(accs)))
+    return out
 
 
 def _calibrated_datasets(runs: list[DeepRun]) -> list[str]:
@@ -191,52 +207,81 @@ def _calibrated_datasets(runs: list[DeepRun]) -> list[str]:
                   if len({r.overlay_strength for r in runs if r.dataset == ds and r.method == "expert"}) >= 3)
 
 
+def _errors(points: list[Point], predict: Any, null: Any) -> dict[str, tuple[float, float, int]]:
+    """Per task: (RMSE of ``predict(x)[task]``, RMSE of the null ``null(task, x)``, number of points).
+
+    Points whose null is unknown (no expert run at that setting) are left out of both.
+    """
+    out = {}
+    for task in TASK_BLOCK:
+        measured = [p for p in points if p.task == task and np.isfinite(null(task, p.x))]
+        if measured:
+            y = np.array([p.mean for p in measured])
+            predicted = np.array([float(predict(p.x)[task]) for p in measured])
+            reference = np.array([null(task, p.x) for p in measured])
+            out[task] = (float(np.sqrt(np.mean((y - predicted) ** 2))), float(np.sqrt(np.mean((y - reference) ** 2))),
+                         len(measured))
+    return out
+
+
 def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig,
                    log: Any = lambda msg: None) -> tuple[Figure, list[dict[str, Any]]]:
-    """Figure 7: fit on the expert strength sweep (left), predict the dropout sweep (right).
+    """Figure 7: fit on the expert strength sweep (a), predict the dropout sweep (b) and, where
+    dropout runs exist at other overlay strengths, dropout across strengths (c).
 
-    Logs the calibration and the prediction error against the null prediction (one line each).
+    Logs the calibration and the prediction errors against the null prediction (one line each).
     """
     datasets = _calibrated_datasets(runs)
     if not datasets:
         raise MissingResults("<results>/<dataset>/expert/os<s>_p0/ at three or more overlay strengths", HINT)
     rows: list[dict[str, Any]] = []
-    fig, axes = new_figure(2, width=TEXT_WIDTH, height=2.7, sharey=True)
+    across = {ds: dropout_strength_points(runs, ds, config) for ds in datasets}
+    panels = 3 if len({p.x for p in across[datasets[0]][0]}) > 1 else 2
+    fig, axes = new_figure(panels, width=TEXT_WIDTH, height=2.7, sharey=True)
     for n, dataset in enumerate(datasets):
         sweep, drop, used = deep_points(runs, dataset, config)
+        strength_pts, strength_runs = across[dataset]
         cal = calibrate(sweep, config)
         grid_o = np.linspace(0.0, max(p.x for p in sweep), config.points)
         grid_p = np.linspace(0.0, 0.99, config.points)
         fit, pred = cal.accuracy(config.setting, grid_o, 0.0), cal.accuracy(config.setting, 1.0, grid_p)
-        reference = {t: next((p.mean for p in sweep if p.task == t and np.isclose(p.x, 1.0)), np.nan) for t in TASK_BLOCK}
-        errors = {}
-        for task in TASK_BLOCK:
-            measured = [p for p in drop if p.task == task]
-            if measured:
-                predicted = np.array([float(cal.accuracy(config.setting, 1.0, p.x)[task]) for p in measured])
-                y = np.array([p.mean for p in measured])
-                errors[task] = (float(np.sqrt(np.mean((y - predicted) ** 2))),
-                                float(np.sqrt(np.mean((y - reference[task]) ** 2))), len(measured))
+        pred_o = cal.accuracy(config.setting, grid_o, config.dropout_p)
+
+        def expert_mean(task: str, o: float, sweep: list[Point] = sweep) -> float:
+            return next((p.mean for p in sweep if p.task == task and np.isclose(p.x, o)), np.nan)
+
+        errors = _errors(drop, lambda x, cal=cal: cal.accuracy(config.setting, 1.0, x),
+                         lambda t, x: expert_mean(t, 1.0))
+        errors_o = _errors(strength_pts, lambda x, cal=cal: cal.accuracy(config.setting, x, config.dropout_p),
+                           expert_mean)
         rows.append({"source": "calibration", "dataset": dataset, "scale": cal.scale, "rep_dim": cal.rep_dim,
                      **{f"floor_{t}": cal.floor[t] for t in TASK_BLOCK}, **{f"gain_{t}": cal.gain[t] for t in TASK_BLOCK},
                      "fit_rmse": cal.fit_rmse,
                      **{f"prediction_rmse_{t}": e[0] for t, e in errors.items()},
                      **{f"null_rmse_{t}": e[1] for t, e in errors.items()},
-                     "folders": ";".join(str(r.folder) for r in used)})
+                     **{f"strength_prediction_rmse_{t}": e[0] for t, e in errors_o.items()},
+                     **{f"strength_null_rmse_{t}": e[1] for t, e in errors_o.items()},
+                     "dropout_p": config.dropout_p,
+                     "folders": ";".join(dict.fromkeys(str(r.folder) for r in used + strength_runs))})
         log(f"  {dataset}: calibrated on {len(sweep) // 2} overlay strengths: s_1 = {cal.scale:.3g} * o (s_2 = "
             f"{config.setting.weak_strength:g}), k = {cal.rep_dim}, read-out task A {cal.floor['task_a']:.3f} + "
             f"{cal.gain['task_a']:.3f} R^2, task B {cal.floor['task_b']:.3f} + {cal.gain['task_b']:.3f} R^2; "
             f"fit RMSE {cal.fit_rmse:.4f}")
-        for task, (rmse, null, count) in errors.items():
-            verdict = "beats" if rmse < null else "does not beat"
-            log(f"  {dataset}: dropout prediction of {task} ({count} p values): RMSE {rmse:.4f} vs {null:.4f} for "
-                f"'dropout changes nothing' -> the theory {verdict} the null")
+        for what, errs in (("dropout prediction at strength 1, by p", errors),
+                           (f"dropout p {config.dropout_p:g} prediction, by overlay strength", errors_o)):
+            for task, (rmse, null, count) in errs.items():
+                verdict = "beats" if rmse < null else "does not beat"
+                log(f"  {dataset}: {what}, {task} ({count} points): RMSE {rmse:.4f} vs {null:.4f} for "
+                    f"'dropout changes nothing' -> the theory {verdict} the null")
         if n:  # one dataset drawn; the others are in the rows and the log
             continue
+        drawn = [(axes[0], "overlay", grid_o, fit, "fit", sweep), (axes[1], "dropout", grid_p, pred, "prediction", drop)]
+        if panels == 3:
+            drawn.append((axes[2], "dropout_strength", grid_o, pred_o, "prediction", strength_pts))
         for task, block in TASK_BLOCK.items():
             color = task_color(block)
-            for ax, panel, grid, curve, source, pts in ((axes[0], "overlay", grid_o, fit[task], "fit", sweep),
-                                                        (axes[1], "dropout", grid_p, pred[task], "prediction", drop)):
+            for ax, panel, grid, curves, source, pts in drawn:
+                curve = curves[task]
                 ax.plot(grid, curve, color=color, **CLOSED_FORM)
                 rows += [{"source": source, "dataset": dataset, "panel": panel, "task": task, "x": float(x),
                           "accuracy": float(a)} for x, a in zip(grid[::10], curve[::10])]
@@ -251,6 +296,11 @@ def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig,
                           f"$s_1 = {cal.scale:.2g}\\,o$, $k = {cal.rep_dim}$, RMSE {cal.fit_rmse:.3f}", fontsize=7)
         shown = "; ".join(f"{t[-1].upper()}: {e[0]:.3f} vs null {e[1]:.3f}" for t, e in errors.items())
         axes[1].set_title(f"(b) dropout at overlay strength 1: prediction (no refit)\nRMSE {shown}", fontsize=7)
+        if panels == 3:
+            shown = "; ".join(f"{t[-1].upper()}: {e[0]:.3f} vs null {e[1]:.3f}" for t, e in errors_o.items())
+            axes[2].set_title(f"(c) dropout $p = {config.dropout_p:g}$ by overlay strength: prediction\n"
+                              f"RMSE {shown}", fontsize=7)
+            axes[2].set_xlabel("overlay strength $o$")
     axes[0].set_xlabel("overlay strength $o$")
     axes[1].set_xlabel("feature dropout $p$ on the overlay ($p_1$)")
     axes[0].set_ylabel(f"{config.protocol} probe accuracy\n(task A: {config.task_a_images.replace('_', '-')} images)")

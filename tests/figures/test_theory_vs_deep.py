@@ -42,6 +42,10 @@ def test_calibration_recovers_a_linear_model_and_predicts_its_dropout_curve(scal
     assert fitted.fit_rmse < 1e-9
     for point in _points(truth, np.linspace(0.0, 0.95, 20), dropout=True):
         assert float(fitted.accuracy(CONFIG.setting, 1.0, point.x)[point.task]) == pytest.approx(point.mean, abs=1e-6)
+    for o in np.linspace(0.0, 1.0, 9):  # panel (c): dropout 0.5 at every overlay strength
+        want, got = truth.accuracy(CONFIG.setting, o, 0.5), fitted.accuracy(CONFIG.setting, o, 0.5)
+        for task in f7.TASK_BLOCK:
+            assert float(got[task]) == pytest.approx(float(want[task]), abs=1e-6)
 
 
 def test_calibration_needs_a_strength_sweep() -> None:
@@ -111,3 +115,36 @@ def test_config_rejects_bad_values() -> None:
     for bad in ({"scale_range": (1.0, 0.5)}, {"sem_floor": 0.0}, {"task_a_images": "both"}, {"points": 1}):
         with pytest.raises(ValueError):
             f7.TheoryVsDeepConfig(**bad)
+
+
+def test_panel_c_predicts_dropout_across_overlay_strengths(tmp_path: Path) -> None:
+    """Dropout runs at p 0.5 over several overlay strengths give panel (c): its deep rows are their means,
+    its prediction RMSE is that of the calibrated model at (o, 0.5), its null the expert mean at o."""
+    root = tmp_path / "r"
+    expert_free = {}
+    for os_ in STRENGTHS:
+        for seed in (0, 1):
+            expert_free[(os_, seed)] = 0.6 - 0.1 * os_ + 0.01 * seed
+            _add_overlay_free(_write_run(root, "expert", os_, 0.5, seed), expert_free[(os_, seed)])
+    drop_free = {}
+    for os_ in (0.25, 0.5, 1.0):
+        for seed in (0, 1):
+            drop_free[(os_, seed)] = 0.62 - 0.05 * os_ + 0.01 * seed
+            _add_overlay_free(_write_run(root, "dropout", os_, 0.5, seed), drop_free[(os_, seed)])
+    out = tmp_path / "out"
+    outcome = render(default_registry()["theory_vs_deep"], FigureContext(out=out, quick=True, results=root))
+    assert outcome.status == "written", outcome.message
+    rows = load_table(out / "theory_vs_deep.json")
+    panel = {r["x"]: r for r in rows if r["source"] == "deep" and r["panel"] == "dropout_strength" and r["task"] == "task_a"}
+    assert sorted(panel) == [0.25, 0.5, 1.0]
+    for os_, row in panel.items():
+        assert row["mean"] == pytest.approx(np.mean([drop_free[(os_, s)] for s in (0, 1)])) and row["n_seeds"] == 2
+    (cal_row,) = [r for r in rows if r["source"] == "calibration"]
+    cal = f7.Calibration(cal_row["scale"], cal_row["rep_dim"], {t: cal_row[f"floor_{t}"] for t in f7.TASK_BLOCK},
+                         {t: cal_row[f"gain_{t}"] for t in f7.TASK_BLOCK}, cal_row["fit_rmse"])
+    setting = f7._config(quick=True).setting
+    pred = [float(cal.accuracy(setting, o, 0.5)["task_a"]) for o in sorted(panel)]
+    rmse = np.sqrt(np.mean([(panel[o]["mean"] - q) ** 2 for o, q in zip(sorted(panel), pred)]))
+    null = np.sqrt(np.mean([(panel[o]["mean"] - np.mean([expert_free[(o, s)] for s in (0, 1)])) ** 2 for o in panel]))
+    assert cal_row["strength_prediction_rmse_task_a"] == pytest.approx(rmse)
+    assert cal_row["strength_null_rmse_task_a"] == pytest.approx(null)
