@@ -304,8 +304,10 @@ def viewmaker_focus(runs: list[DeepRun]) -> tuple[Figure, list[dict[str, Any]]]:
     """Figure 6b: per dataset, mean ``|delta|`` on the overlay's pixels over mean ``|delta|`` elsewhere.
 
     Reads each viewmaker run's ``viewmaker_focus.json``; one point per seed, the bar their mean,
-    a dashed line at 1 (a viewmaker blind to the overlay). Rows: one per dataset with ``mean``,
-    ``std`` (ddof 1), ``n_seeds``, the overlay's share of pixels and of ``|delta|``, and the folders.
+    hollow points the same viewmakers at initialisation (the control, where measured), a dashed
+    line at 1 (a viewmaker blind to the overlay). Rows: one per dataset with ``mean``, ``std``
+    (ddof 1), ``n_seeds``, ``init_mean``/``init_std``, the overlay's share of pixels and of
+    ``|delta|``, and the folders.
     """
     import json
 
@@ -323,12 +325,20 @@ def viewmaker_focus(runs: list[DeepRun]) -> tuple[Figure, list[dict[str, Any]]]:
         mean, std = summarize(ratios)
         ax.bar(i, mean, 0.6, yerr=std, color=METHOD_COLORS.get("viewmaker", "0.5"), capsize=2, error_kw={"linewidth": 0.8})
         ax.plot([i] * len(ratios), ratios, "o", color="black", markersize=2.5)
-        rows.append({"dataset": ds, "mean": mean, "std": std, "n_seeds": len(group),
+        init = [float(f["init_ratio"]) for _, f in group if "init_ratio" in f]
+        init_mean, init_std = summarize(init) if init else (float("nan"), float("nan"))
+        if init:
+            ax.plot([i + 0.42] * len(init), init, "o", markerfacecolor="none", color="black", markersize=2.5,
+                    label="at initialisation" if i == 0 else None)
+        rows.append({"dataset": ds, "mean": mean, "std": std, "n_seeds": len(group), "init_mean": init_mean,
+                     "init_std": init_std,
                      "seeds": ",".join(str(r.seed) for r, _ in group),
                      "overlay_fraction": float(np.mean([f["overlay_fraction"] for _, f in group])),
                      "overlay_share": float(np.mean([f["overlay_share"] for _, f in group])),
                      "images": group[0][1]["images"], "views": group[0][1]["views"], "folders": _folders([r for r, _ in group])})
     ax.axhline(1.0, color="0.4", linestyle="--", linewidth=0.8)
+    if any("init_ratio" in f for _, f in found):
+        ax.legend(loc="upper left", fontsize=6)
     ax.set_xticks(range(len(datasets)), datasets)
     ax.set_ylim(0, None)
     ax.set_ylabel("mean |delta| on overlay /\nmean |delta| elsewhere")

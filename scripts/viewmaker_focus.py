@@ -9,7 +9,10 @@ For every finished viewmaker run under ``--results`` (a ``probe.json`` and a ``c
 committed where checkpoints are not) when a checkpoint is there, then measures
 :func:`deep_experiments.viewmaker_focus.overlay_focus` on the first ``--images`` test images of the
 run's own dataset and overlay strength, and writes ``viewmaker_focus.json`` into the run folder.
-Prints one line per run. Seeded (``--seed``): the same numbers on a rerun.
+The control, measured on the same images in the same call: the run's viewmaker *at
+initialisation* (rebuilt from its config and seed, never trained), whose ratio says how much
+focus the architecture and the images give by themselves (keys ``init_*``). Prints one line per
+run. Seeded (``--seed``): the same numbers on a rerun.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from pathlib import Path
 
 import torch
 
-from deep_experiments.data import build_dataset
+from deep_experiments.data import build_dataset, dataset_spec
 from deep_experiments.run.folder import RunFolder, find_runs
+from deep_experiments.seeds import seeded_init
 from deep_experiments.viewmaker_focus import overlay_focus
+from deep_experiments.views import build_viewmaker
 from featuredrop.atomic import atomic_write
 
 FOCUS_FILE = "viewmaker_focus.json"
@@ -38,9 +43,15 @@ def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
     test = build_dataset(config.data, "test", config.train.seed).with_base()
     n = min(images, len(test))
     x, _, _, base = zip(*(test[i] for i in range(n)))
-    focus = overlay_focus(vm.delta, torch.stack(x), torch.stack(base), torch.Generator().manual_seed(seed), views)
+    x, base = torch.stack(x), torch.stack(base)
+    focus = overlay_focus(vm.delta, x, base, torch.Generator().manual_seed(seed), views)
+    with seeded_init(config.train.seed, "init/viewmaker"):  # as the run built it, before any step
+        init = build_viewmaker(config.views.viewmaker, dataset_spec(config.data)).eval()
+    control = overlay_focus(init.delta, x, base, torch.Generator().manual_seed(seed), views)
     return {"dataset": config.data.dataset, "seed": config.train.seed, "overlay_strength": config.data.overlay_strength,
-            "budget": vm.budget, "measure_seed": seed, **focus.as_dict()}
+            "budget": vm.budget, "measure_seed": seed, **focus.as_dict(),
+            **{f"init_{k}": v for k, v in control.as_dict().items() if k in ("on_overlay", "off_overlay", "ratio",
+                                                                                "overlay_share")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write(folder.root / FOCUS_FILE, json.dumps(row, indent=2) + "\n")
         print(f"{folder.root}: |delta| on overlay {row['on_overlay']:.4f}, off {row['off_overlay']:.4f}, "
               f"ratio {row['ratio']:.2f} (overlay {row['overlay_fraction']:.1%} of pixels, "
-              f"{row['overlay_share']:.1%} of |delta|)", flush=True)
+              f"{row['overlay_share']:.1%} of |delta|); at initialisation: ratio {row['init_ratio']:.2f}", flush=True)
     return 0
 
 

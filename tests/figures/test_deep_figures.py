@@ -156,9 +156,13 @@ def test_viewmaker_focus_script_exports_the_viewmaker_and_the_figure_reads_it(tm
     import torch
 
     from deep_experiments.data import build_dataset
+    from deep_experiments.data import dataset_spec as spec_of_data
     from deep_experiments.models.viewmaker import Viewmaker
     from deep_experiments.run.checkpoint import save_checkpoint
     from deep_experiments.viewmaker_focus import overlay_focus
+
+    def spec_of(rc):  # noqa: ANN001, ANN202
+        return spec_of_data(rc.data)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     import viewmaker_focus as script
@@ -180,6 +184,14 @@ def test_viewmaker_focus_script_exports_the_viewmaker_and_the_figure_reads_it(tm
         x, _, _, base = zip(*(test[i] for i in range(8)))
         direct = overlay_focus(vm.eval().delta, torch.stack(x), torch.stack(base), torch.Generator().manual_seed(0), 2)
         assert saved["ratio"] == pytest.approx(direct.ratio, rel=1e-6) and saved["images"] == 8
+        from deep_experiments.seeds import seeded_init
+        from deep_experiments.views import build_viewmaker
+
+        rc = RunFolder(run).load_config()
+        with seeded_init(seed, "init/viewmaker"):
+            init = build_viewmaker(rc.views.viewmaker, spec_of(rc)).eval()
+        control = overlay_focus(init.delta, torch.stack(x), torch.stack(base), torch.Generator().manual_seed(0), 2)
+        assert saved["init_ratio"] == pytest.approx(control.ratio, rel=1e-6)
         ratios.append(saved["ratio"])
         (run / "checkpoint.pt").unlink()  # figure 6 and a rerun of the script work from viewmaker.pt alone
         (run / "checkpoint.prev.pt").unlink(missing_ok=True)
@@ -189,6 +201,7 @@ def test_viewmaker_focus_script_exports_the_viewmaker_and_the_figure_reads_it(tm
     assert outcome.status == "written", outcome.message
     (row,) = load_table(tmp_path / "out" / "viewmaker_focus.json")
     assert row["n_seeds"] == 2 and row["mean"] == pytest.approx(np.mean(ratios), rel=1e-6)
+    assert np.isfinite(row["init_mean"])
 
 
 def test_viewmaker_focus_is_skipped_without_measurements(tree: Path, tmp_path: Path) -> None:
