@@ -10,6 +10,11 @@ overlay, so a control is only used for its own dataset::
     suppression     = full_overlay.task_a(control) - full_overlay.task_a(run)   # occlusion cancels
     overlay-free gap = overlay_free.task_a(control) - overlay_free.task_a(run)
     rescue          = full_overlay.task_a(dropout or viewmaker) - full_overlay.task_a(expert)
+    own-views suppression = full_overlay.task_a(same views at strength 0) - full_overlay.task_a(run)
+
+The last is the suppression under a method's own views (the viewmaker's), against its own control
+trained without the overlay; only where such runs exist. It separates "these views suppress less"
+from "these views are better views" (a higher base-task accuracy with or without an overlay).
 
 Each is reported as mean +- std (ddof 1) over the paired seeds, with ``beyond_2_std``: whether
 the mean lies more than two standard deviations (of the per-seed values) from zero; an effect
@@ -34,7 +39,7 @@ __all__ = ["SuppressionConfig", "suppression_rows", "FIGURES"]
 
 HINT = ("OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --preset cpu --strengths 0 --out DIR --extra --data-dir "
         ".data, then --results DIR")  # --extra takes every flag after it
-QUANTITIES = ("suppression", "overlay_free_gap", "rescue")
+QUANTITIES = ("suppression", "overlay_free_gap", "rescue", "own_views_suppression")
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,13 @@ def suppression_rows(runs: list[DeepRun], config: SuppressionConfig) -> list[dic
                 if seeds:
                     folders = [str(group[s].folder) for s in seeds]
                     rows.append(_row(dataset, method, quantity, seeds, [sign * d for d in diffs], folders))
+            own_control = {r.seed: _task_a(r, "full_overlay") for r in runs
+                           if r.dataset == dataset and r.method == method and r.overlay_strength == 0}
+            if method != "expert" and own_control:
+                seeds, diffs = _paired({s: _task_a(r, "full_overlay") for s, r in group.items()}, own_control)
+                if seeds:
+                    rows.append(_row(dataset, method, "own_views_suppression", seeds, diffs,
+                                     [str(group[s].folder) for s in seeds]))
     return rows
 
 
@@ -101,8 +113,9 @@ def _draw(config: SuppressionConfig, ctx: FigureContext) -> tuple[Figure, list[d
         raise MissingResults(f"{ctx.results}: runs with overlay controls and an overlay-strength-0 expert control",
                              HINT)
     datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = new_figure(len(QUANTITIES), 1, width=TEXT_WIDTH, height=2.4, sharey=True)
-    for ax, quantity in zip(np.atleast_1d(axes), QUANTITIES):
+    quantities = [q for q in QUANTITIES if any(r["quantity"] == q for r in rows)]
+    fig, axes = new_figure(len(quantities), 1, width=TEXT_WIDTH, height=2.4, sharey=True)
+    for ax, quantity in zip(np.atleast_1d(axes), quantities):
         chosen = [r for r in rows if r["quantity"] == quantity]
         methods = sorted({r["method"] for r in chosen}, key=lambda m: (m != "expert", m))
         width = 0.8 / max(1, len(methods))

@@ -54,3 +54,18 @@ def test_a_control_of_another_dataset_is_not_used_and_old_runs_are_ignored() -> 
     rows = _rows(runs)
     assert not any(key[2] in ("suppression", "overlay_free_gap") for key in rows)
     assert not any(key[1] == "dropout" for key in rows)
+
+
+def test_own_views_suppression_pairs_the_viewmaker_with_its_own_no_overlay_run() -> None:
+    """A viewmaker that is simply a better view (higher with and without the overlay) rescues against
+    expert views, yet its own-views suppression shows what the overlay still costs it."""
+    runs = [_run("c+shapes", "expert", 0, s, full=0.77, free=0.80) for s in range(3)]
+    runs += [_run("c+shapes", "expert", 1, s, full=0.73, free=0.80) for s in range(3)]
+    runs += [_run("c+shapes", "viewmaker", 0, s, full=0.84 + 0.01 * s, free=0.85) for s in range(2)]
+    runs += [_run("c+shapes", "viewmaker", 1, s, full=0.81, free=0.83) for s in range(3)]
+    rows = _rows(runs)
+    own = rows[("c+shapes", "viewmaker", "own_views_suppression")]
+    assert own["seeds"] == "0,1" and own["mean"] == pytest.approx(0.035)  # (0.84 - 0.81, 0.85 - 0.81)
+    assert rows[("c+shapes", "viewmaker", "rescue")]["mean"] == pytest.approx(0.08)
+    assert rows[("c+shapes", "viewmaker", "suppression")]["mean"] == pytest.approx(-0.04)
+    assert not any(key[2] == "own_views_suppression" and key[1] == "expert" for key in rows)
