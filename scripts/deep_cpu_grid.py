@@ -65,11 +65,11 @@ def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts
     return list(dict.fromkeys(runs))
 
 
-def command(run: Run, extra: list[str], preset: str = "smoke") -> GridRun:
+def command(run: Run, extra: list[str], preset: str = "smoke", device: str = "cpu") -> GridRun:
     """The grid run (folder and ``deep_experiments run`` flags) of one run."""
     flags = ["--preset", preset, "--dataset", run.dataset, "--method", run.method,
              "--overlay-strength", f"{run.overlay_strength:g}", "--dropout-p", f"{run.dropout_p:g}",
-             "--seed", str(run.seed), "--device", "cpu", *extra]
+             "--seed", str(run.seed), "--device", device, *extra]
     return GridRun(str(run.folder(Path("."))), tuple(flags))
 
 
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="seeds of the strength and dropout sweeps (default: the first of --seeds)")
     p.add_argument("--preset", default="smoke", help="deep_experiments preset of every run (default %(default)s)")
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
+    p.add_argument("--device", default="cpu",
+                   help="device of every run (default %(default)s; cuda runs the same protocol on a GPU, "
+                        "several --jobs sharing it)")
     p.add_argument("--paper-probe", action="store_true",
                    help="also run the paper-protocol probe (slow on CPU; the figures read the fast probe)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -113,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = grid(args.datasets, args.seeds, args.strengths, args.dropouts, methods=tuple(args.methods),
                 sweep_seeds=args.sweep_seeds, dropout_strengths=args.dropout_strengths)
     extra = list(args.extra) + ([] if args.paper_probe else ["--no-paper-probe"])
-    print(f"{len(runs)} runs into {root} ({args.preset} preset, CPU)", flush=True)
+    print(f"{len(runs)} runs into {root} ({args.preset} preset, {args.device})", flush=True)
     start = time.perf_counter()
     order = sorted(runs, key=lambda r: (r.seed, r.method != "viewmaker"))  # seed by seed, slowest first
-    outcomes = run_grid([command(r, extra, args.preset) for r in order], root, args.jobs, report=_print)
+    outcomes = run_grid([command(r, extra, args.preset, args.device) for r in order], root, args.jobs, report=_print)
     results = [(run, outcome.probe) for run, outcome in zip(order, outcomes)]
     failed = sum(outcome.probe is None for outcome in outcomes)
     wall = time.perf_counter() - start
