@@ -138,29 +138,3 @@ def test_listening_check_writes_wavs_and_a_figure(tmp_path: Path) -> None:
     digit = int(A.load_audio_split(tmp_path / "data", "test").digits[0])
     spectrum = np.abs(np.fft.rfft(wave.astype(float)))  # the inverted clean clip keeps its digit's tone (1-Hz bins)
     assert abs(int(np.argmax(spectrum)) - (300 + 100 * digit)) < 40
-
-
-def test_results_table_pairs_runs_by_seed(tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    """scripts/audio_cpu_table.py on hand-written run folders: means, paired differences, the * mark."""
-    import json
-
-    from deep_experiments.configs import build_config
-    from featuredrop.config import to_dict
-
-    noisy = {("expert", 0): [0.60, 0.62], ("expert", 1): [0.64, 0.65], ("dropout", 1): [0.75, 0.76]}
-    for (method, strength), accs in noisy.items():
-        for seed, acc in enumerate(accs):
-            folder = tmp_path / "audio" / method / f"os{strength}_p0.5" / f"seed{seed}"
-            folder.mkdir(parents=True)
-            config = build_config({"data": {"dataset": "audio", "overlay_strength": float(strength)},
-                                   "views": {"kind": method}, "train": {"seed": seed}})
-            (folder / "config.json").write_text(json.dumps(to_dict(config)))
-            fast = {"task_a": acc, "task_b": 0.9, "full_overlay": {"task_a": acc, "task_b": 0.99},
-                    "overlay_free": {"task_a": 0.8, "task_b": 0.33}}
-            (folder / "probe.json").write_text(json.dumps({"fast": fast}))
-    assert load_script("audio_cpu_table").main([str(tmp_path)]) == 0
-    rows = {line.split(" | ")[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["| no-noise control (expert)"].split(" | ")[3] == "0.610 ± 0.014"
-    expert = rows["| expert"].split(" | ")
-    assert expert[6] == "-0.035 ± 0.007 *" and expert[7] == "+0.000 ± 0.000" and expert[8] == "— |"
-    assert rows["| dropout p 0.5"].split(" | ")[8] == "+0.110 ± 0.000 * |"

@@ -1,0 +1,84 @@
+"""Print deep CPU results as the README's markdown table (mean +- std over seeds, paired differences).
+
+::
+
+    python scripts/deep_cpu_table.py results/claim-cpu --dataset c+letters
+    python scripts/deep_cpu_table.py results/audio-cpu/cpu-protocol --dataset audio
+
+Reads every finished run of ``--dataset`` under ``ROOT/<dataset>/<method>/os<s>_p<p>/seed<k>/``
+(``paper_figures.deep.find_runs``). Rows: the no-overlay control (expert views at overlay strength
+0), then each method at strength 1 (dropout at p 0.5 only), each followed by its own no-overlay
+run where there is one (the viewmaker's). Columns: the fast probe's task A accuracy on full-overlay
+and on overlay-free test images (the probe's ``full_overlay`` and ``overlay_free`` controls; audio:
+noisy and clean clips), its task B accuracy on full-overlay images, and, paired by seed
+(``paper_figures.suppression.suppression_rows``), suppression (control minus run, task A on
+full-overlay images: occlusion cancels), the overlay-free gap (control minus run, overlay-free
+images), rescue (run minus expert, full-overlay images) and own-views suppression (the method's own
+no-overlay run minus the run). A ``*`` marks a mean more than two standard deviations (of the
+per-seed differences) from zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from paper_figures.deep import find_runs
+from paper_figures.registry import MissingResults
+from paper_figures.stats import summarize
+from paper_figures.suppression import SuppressionConfig, suppression_rows
+
+QUANTITIES = ("suppression", "overlay_free_gap", "rescue", "own_views_suppression")
+
+
+def _cell(values: list[float]) -> str:
+    mean, std = summarize(values)
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+def table(root: str, dataset: str = "audio") -> str:
+    """The markdown table of ``dataset``'s runs under ``root``."""
+    runs = [r for r in find_runs(root) if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
+    if not runs:
+        raise MissingResults(f"{root}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json")
+    paired = {(row["method"], row["quantity"]): row for row in suppression_rows(runs, SuppressionConfig(0.5))}
+    lines = ["| views | overlay | seeds | task A, full overlay | task A, overlay-free | task B, full overlay | "
+             "suppression | overlay-free gap | rescue | own-views suppression |", "|---" * 10 + "|"]
+    groups = [("no-overlay control (expert)", [r for r in runs if r.method == "expert" and r.overlay_strength == 0])]
+    for method in sorted({r.method for r in runs}, key=lambda m: (m != "expert", m)):
+        label = "dropout p 0.5" if method == "dropout" else method
+        groups.append((label, [r for r in runs if r.method == method and r.overlay_strength == 1]))
+        if method != "expert":
+            groups.append((f"{label}, no overlay", [r for r in runs if r.method == method and r.overlay_strength == 0]))
+    for label, group in groups:
+        if not group:
+            continue
+        fast = [r.probe["fast"] for r in group]
+        cells = [_cell([f["full_overlay"]["task_a"] for f in fast]), _cell([f["overlay_free"]["task_a"] for f in fast]),
+                 _cell([f["full_overlay"]["task_b"] for f in fast])]
+        method = group[0].method
+        for quantity in QUANTITIES:
+            row = paired.get((method, quantity)) if group[0].overlay_strength == 1 else None
+            cells.append("—" if row is None else
+                         f"{row['mean']:+.3f} ± {row['std']:.3f}{' *' if row['beyond_2_std'] else ''}")
+        strength = f"{group[0].overlay_strength:g}"
+        lines.append(f"| {label} | {strength} | {','.join(str(r.seed) for r in group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: prints the table; 1 with a one-line reason when there is nothing to read."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("root", help="results root (ROOT/<dataset>/<method>/...)")
+    p.add_argument("--dataset", default="audio", help="the dataset whose runs are tabled (default %(default)s)")
+    args = p.parse_args(argv)
+    try:
+        print(table(args.root, args.dataset))
+    except (MissingResults, KeyError, ValueError, OSError) as err:
+        print(f"deep_cpu_table: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""scripts/deep_cpu_table.py on hand-written run folders: means, paired differences, the * mark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from deep_experiments.configs import build_config
+from featuredrop.config import to_dict
+from tests.scripts import load_script
+
+
+def _write(root: Path, dataset: str, runs: dict[tuple[str, int], list[float]]) -> None:
+    for (method, strength), accs in runs.items():
+        for seed, acc in enumerate(accs):
+            folder = root / dataset / method / f"os{strength}_p0.5" / f"seed{seed}"
+            folder.mkdir(parents=True)
+            config = build_config({"data": {"dataset": dataset, "overlay_strength": float(strength)},
+                                   "views": {"kind": method}, "train": {"seed": seed}})
+            (folder / "config.json").write_text(json.dumps(to_dict(config)))
+            fast = {"task_a": acc, "task_b": 0.9, "full_overlay": {"task_a": acc, "task_b": 0.99},
+                    "overlay_free": {"task_a": 0.8, "task_b": 0.33}}
+            (folder / "probe.json").write_text(json.dumps({"fast": fast}))
+
+
+def _rows(out: str) -> dict[str, list[str]]:
+    return {line.split(" | ")[0]: line.split(" | ") for line in out.splitlines()[2:]}
+
+
+def test_audio_table_pairs_runs_by_seed(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "audio", {("expert", 0): [0.60, 0.62], ("expert", 1): [0.64, 0.65], ("dropout", 1): [0.75, 0.76]})
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "audio"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["| no-overlay control (expert)"][3] == "0.610 ± 0.014"
+    expert = rows["| expert"]
+    assert expert[6] == "-0.035 ± 0.007 *" and expert[7] == "+0.000 ± 0.000" and expert[8] == "—"
+    assert rows["| dropout p 0.5"][8] == "+0.110 ± 0.000 *"
+
+
+def test_viewmaker_rows_carry_its_own_no_overlay_control(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "c+shapes", {("expert", 0): [0.77, 0.78], ("expert", 1): [0.72, 0.74],
+                                  ("viewmaker", 1): [0.80, 0.81], ("viewmaker", 0): [0.83, 0.85]})
+    _write(tmp_path, "c+letters", {("expert", 0): [0.1]})  # another dataset: not tabled
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+shapes"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert set(rows) == {"| no-overlay control (expert)", "| expert", "| viewmaker", "| viewmaker, no overlay"}
+    vm = rows["| viewmaker"]
+    assert vm[8] == "+0.075 ± 0.007 *"  # rescue: (0.80 - 0.72, 0.81 - 0.74)
+    assert vm[9] == "+0.035 ± 0.007 * |"  # own-views suppression: (0.83 - 0.80, 0.85 - 0.81)
+    assert rows["| viewmaker, no overlay"][3] == "0.840 ± 0.014" and rows["| viewmaker, no overlay"][9] == "— |"
+
+
+def test_no_runs_of_the_dataset_is_one_line_and_exit_1(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "audio", {("expert", 0): [0.6]})
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits"]) == 1
+    assert capsys.readouterr().err.startswith("deep_cpu_table: ")
