@@ -12,7 +12,9 @@ epochs: NOT the paper's full-size runs) into ``OUT/<dataset>/<method>/os<strengt
   x seeds 0, 1 at overlay strength 1, dropout p 0.5;
 - expert runs at overlay strengths 0, 0.5, 1 (seed 0);
 - dropout runs at p 0.25, 0.5, 0.75 (seed 0);
-- dropout runs at p 0.5 at the overlay strengths of ``--dropout-strengths`` (none by default).
+- dropout runs at p 0.5 at the overlay strengths of ``--dropout-strengths`` (none by default);
+- runs of the ``--own-controls`` methods at overlay strength 0 (each method's own no-overlay
+  control, e.g. the viewmaker's; none by default).
 
 A run whose ``probe.json`` exists is skipped; an interrupted one resumes (the CLI does that).
 Prints each run's probe accuracies and, at the end, the mean per method and the wall time.
@@ -47,11 +49,13 @@ class Run:
 
 def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts: list[float],
          default_strength: float = 1.0, default_p: float = 0.5, methods: tuple[str, ...] = METHODS,
-         sweep_seeds: list[int] | None = None, dropout_strengths: list[float] | None = None) -> list[Run]:
+         sweep_seeds: list[int] | None = None, dropout_strengths: list[float] | None = None,
+         own_controls: tuple[str, ...] = ()) -> list[Run]:
     """The runs of the grid, without duplicates, in a stable order (seed by seed).
 
     ``sweep_seeds``: the seeds of the strength and dropout sweeps (default: the first seed only).
     ``dropout_strengths``: overlay strengths of a dropout sweep at ``default_p`` (sweep seeds).
+    ``own_controls``: methods also run at overlay strength 0 (sweep seeds).
     """
     sweep = seeds[:1] if sweep_seeds is None else sweep_seeds
     runs: list[Run] = []
@@ -62,6 +66,7 @@ def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts
                 runs += [Run(ds, "expert", o, default_p, s) for o in strengths]
                 runs += [Run(ds, "dropout", default_strength, p, s) for p in dropouts]
                 runs += [Run(ds, "dropout", o, default_p, s) for o in dropout_strengths or []]
+                runs += [Run(ds, m, 0.0, default_p, s) for m in own_controls]
     return list(dict.fromkeys(runs))
 
 
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dropouts", nargs="+", type=float, default=[0.25, 0.5, 0.75], help="dropout p values")
     p.add_argument("--dropout-strengths", nargs="+", type=float, default=[],
                    help="overlay strengths of a dropout sweep at p 0.5 (sweep seeds; default none)")
+    p.add_argument("--own-controls", nargs="+", default=[], choices=METHODS,
+                   help="methods also run at overlay strength 0, their own no-overlay control (sweep seeds)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
                    help="kinds of views at the default strength and p (default: all)")
     p.add_argument("--sweep-seeds", nargs="+", type=int, default=None,
@@ -114,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     root = Path(args.out)
     runs = grid(args.datasets, args.seeds, args.strengths, args.dropouts, methods=tuple(args.methods),
-                sweep_seeds=args.sweep_seeds, dropout_strengths=args.dropout_strengths)
+                sweep_seeds=args.sweep_seeds, dropout_strengths=args.dropout_strengths,
+                own_controls=tuple(args.own_controls))
     extra = list(args.extra) + ([] if args.paper_probe else ["--no-paper-probe"])
     print(f"{len(runs)} runs into {root} ({args.preset} preset, {args.device})", flush=True)
     start = time.perf_counter()

@@ -37,3 +37,9 @@ def test_device_flag_reaches_every_run(monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setattr(g, "run_grid", lambda runs, root, jobs, report=None: seen.extend(runs) or [])
     g.main(["--out", "X", "--methods", "expert", "--strengths", "1", "--seeds", "0", "--device", "cuda"])
     assert seen and all(r.flags[r.flags.index("--device") + 1] == "cuda" for r in seen)
+
+
+def test_own_controls_run_the_method_without_the_overlay_for_the_sweep_seeds() -> None:
+    runs = g.grid(["c+shapes"], [0, 1], [0.0, 1.0], [0.5], methods=("expert", "viewmaker"), sweep_seeds=[1],
+                  own_controls=("viewmaker",))
+    assert {(r.overlay_strength, r.seed) for r in runs if r.method == "viewmaker"} == {(1.0, 0), (1.0, 1), (0.0, 1)}
