@@ -292,14 +292,14 @@ def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig,
                 rows += [{"source": "deep", "dataset": dataset, "panel": panel, "task": task, "x": p.x, "mean": p.mean,
                           "std": p.std, "n_seeds": p.n_seeds, "protocol": config.protocol,
                           "images": config.task_a_images if task == "task_a" else "own"} for p in mine]
+        size = 7 if panels == 2 else 6
         axes[0].set_title(f"(a) {dataset}, expert views: calibration\n"
-                          f"$s_1 = {cal.scale:.2g}\\,o$, $k = {cal.rep_dim}$, RMSE {cal.fit_rmse:.3f}", fontsize=7)
-        shown = "; ".join(f"{t[-1].upper()}: {e[0]:.3f} vs null {e[1]:.3f}" for t, e in errors.items())
-        axes[1].set_title(f"(b) dropout at overlay strength 1: prediction (no refit)\nRMSE {shown}", fontsize=7)
+                          f"$s_1 = {cal.scale:.2g}\\,o$, $k = {cal.rep_dim}$, RMSE {cal.fit_rmse:.3f}", fontsize=size)
+        shown = ", ".join(f"{t[-1].upper()} {e[0]:.3f} (null {e[1]:.3f})" for t, e in errors.items())
+        axes[1].set_title(f"(b) dropout at $o = 1$: prediction, no refit\nRMSE {shown}", fontsize=size)
         if panels == 3:
-            shown = "; ".join(f"{t[-1].upper()}: {e[0]:.3f} vs null {e[1]:.3f}" for t, e in errors_o.items())
-            axes[2].set_title(f"(c) dropout $p = {config.dropout_p:g}$ by overlay strength: prediction\n"
-                              f"RMSE {shown}", fontsize=7)
+            shown = ", ".join(f"{t[-1].upper()} {e[0]:.3f} (null {e[1]:.3f})" for t, e in errors_o.items())
+            axes[2].set_title(f"(c) dropout $p = {config.dropout_p:g}$ by $o$: prediction\nRMSE {shown}", fontsize=size)
             axes[2].set_xlabel("overlay strength $o$")
     axes[0].set_xlabel("overlay strength $o$")
     axes[1].set_xlabel("feature dropout $p$ on the overlay ($p_1$)")
