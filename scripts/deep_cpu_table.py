@@ -15,7 +15,7 @@ noisy and clean clips), its task B accuracy on full-overlay images, and, paired 
 full-overlay images: occlusion cancels), the overlay-free gap (control minus run, overlay-free
 images), rescue (run minus expert, full-overlay images) and own-views suppression (the method's own
 no-overlay run minus the run). A ``*`` marks a mean more than two standard deviations (of the
-per-seed differences) from zero.
+per-seed differences) from zero; a single seed is printed as such, without a spread.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ QUANTITIES = ("suppression", "overlay_free_gap", "rescue", "own_views_suppressio
 
 def _cell(values: list[float]) -> str:
     mean, std = summarize(values)
-    return f"{mean:.3f} ± {std:.3f}"
+    return f"{mean:.3f} (1 seed)" if len(values) == 1 else f"{mean:.3f} ± {std:.3f}"
 
 
 def table(root: str, dataset: str = "audio") -> str:
@@ -59,7 +59,7 @@ def table(root: str, dataset: str = "audio") -> str:
         method = group[0].method
         for quantity in QUANTITIES:
             row = paired.get((method, quantity)) if group[0].overlay_strength == 1 else None
-            cells.append("—" if row is None else
+            cells.append("—" if row is None else f"{row['mean']:+.3f} (1 seed)" if row["n_seeds"] == 1 else
                          f"{row['mean']:+.3f} ± {row['std']:.3f}{' *' if row['beyond_2_std'] else ''}")
         strength = f"{group[0].overlay_strength:g}"
         lines.append(f"| {label} | {strength} | {','.join(str(r.seed) for r in group)} | " + " | ".join(cells) + " |")

@@ -41,13 +41,16 @@ def test_viewmaker_rows_carry_its_own_no_overlay_control(tmp_path: Path, capsys)
     _write(tmp_path, "c+shapes", {("expert", 0): [0.77, 0.78], ("expert", 1): [0.72, 0.74],
                                   ("viewmaker", 1): [0.80, 0.81], ("viewmaker", 0): [0.83, 0.85]})
     _write(tmp_path, "c+letters", {("expert", 0): [0.1]})  # another dataset: not tabled
+    _write(tmp_path, "c+shapes", {("dropout", 1): [0.79]})  # one seed: no spread shown
     assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+shapes"]) == 0
     rows = _rows(capsys.readouterr().out)
-    assert set(rows) == {"| no-overlay control (expert)", "| expert", "| viewmaker", "| viewmaker, no overlay"}
+    assert set(rows) == {"| no-overlay control (expert)", "| expert", "| dropout p 0.5", "| viewmaker",
+                         "| viewmaker, no overlay"}
     vm = rows["| viewmaker"]
     assert vm[8] == "+0.075 ± 0.007 *"  # rescue: (0.80 - 0.72, 0.81 - 0.74)
     assert vm[9] == "+0.035 ± 0.007 * |"  # own-views suppression: (0.83 - 0.80, 0.85 - 0.81)
     assert rows["| viewmaker, no overlay"][3] == "0.840 ± 0.014" and rows["| viewmaker, no overlay"][9] == "— |"
+    assert rows["| dropout p 0.5"][3] == "0.790 (1 seed)" and rows["| dropout p 0.5"][8] == "+0.070 (1 seed)"
 
 
 def test_no_runs_of_the_dataset_is_one_line_and_exit_1(tmp_path: Path, capsys) -> None:  # noqa: ANN001
