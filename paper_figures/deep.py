@@ -36,7 +36,7 @@ from paper_figures.style import METHOD_COLORS, SIMULATION, TEXT_WIDTH, new_figur
 __all__ = ["DeepRun", "find_runs", "DeepFigureConfig", "FIGURES"]
 
 TASKS = ("task_a", "task_b")
-TASK_LABELS = {"task_a": "task A (base image)", "task_b": "task B (overlay)"}
+TASK_LABELS = {"task_a": "task A\n(base image)", "task_b": "task B\n(overlay)"}
 HINT = "OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --out DIR, then --results DIR"
 CAVEAT = "CPU-sized runs; see results/README.md"
 
@@ -159,7 +159,7 @@ def probe_accuracy(runs: list[DeepRun], config: DeepFigureConfig) -> tuple[Figur
         ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
         ax.set_ylabel(f"{config.protocol} probe accuracy")
         ax.set_title(f"{ds}: mean $\\pm$ std over seeds\n({CAVEAT})", fontsize=6.5)
-        ax.legend(loc="upper center", ncol=len(methods), fontsize=6)
+        ax.legend(loc="upper center", ncol=len(methods), fontsize=5.5, columnspacing=0.8, handlelength=1.2)
     return fig, rows
 
 
@@ -202,11 +202,15 @@ def probe_over_time(runs: list[DeepRun], config: DeepFigureConfig) -> tuple[Figu
                                  "n_seeds": len(have), "folders": _folders(have)})
                 ax.plot(epochs, means, marker="o", markersize=3, color=METHOD_COLORS.get(m, "0.5"), label=m,
                         **SIMULATION)
-                ax.set_title(f"{ds}: {TASK_LABELS[task]}")
+                ax.set_title(f"{ds}: {TASK_LABELS[task]}".replace("\n", " "))
                 ax.set_xlabel("epoch")
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[i, 0].set_ylabel("fast probe accuracy")
-    axes[0, 0].legend(loc="best")
+    labelled: dict[str, Any] = {}
+    for ax in axes.ravel():  # every method once, even where the first panel lacks some
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labelled.setdefault(label, handle)
+    axes[0, 0].legend(labelled.values(), labelled.keys(), loc="best")
     fig.suptitle(f"fast probe during training ({CAVEAT})", fontsize=6.5)
     return fig, rows
 

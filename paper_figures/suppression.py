@@ -130,7 +130,7 @@ def _draw(config: SuppressionConfig, ctx: FigureContext) -> tuple[Figure, list[d
                            error_kw={"linewidth": 0.8})
                     labelled.add(method)
         ax.axhline(0, color="0.3", linewidth=0.6)
-        ax.set_xticks(range(len(datasets)), datasets)
+        ax.set_xticks(range(len(datasets)), datasets, fontsize=6)
         ax.set_title(quantity.replace("_", " "), fontsize=7)
         ax.legend(fontsize=6)
     np.atleast_1d(axes)[0].set_ylabel("task-A accuracy difference\n(mean $\\pm$ std over seeds)")
