@@ -307,23 +307,35 @@ FOCUS_HINT = "python scripts/viewmaker_focus.py --results DIR (after the viewmak
 def viewmaker_focus(runs: list[DeepRun]) -> tuple[Figure, list[dict[str, Any]]]:
     """Figure 6b: per dataset, mean ``|delta|`` on the overlay's pixels over mean ``|delta|`` elsewhere.
 
-    Reads each viewmaker run's ``viewmaker_focus.json``; one point per seed, the bar their mean,
-    hollow points the same viewmakers at initialisation (the control, where measured), a dashed
-    line at 1 (a viewmaker blind to the overlay). Rows: one per dataset with ``mean``, ``std``
-    (ddof 1), ``n_seeds``, ``init_mean``/``init_std``, the overlay's share of pixels and of
-    ``|delta|``, and the folders.
+    Reads each viewmaker run's ``viewmaker_focus.json`` (measured on full-overlay test images);
+    bars: viewmakers trained with the overlay (strength 1), one point per seed; hollow circles: the
+    same viewmakers at initialisation; triangles: viewmakers trained *without* the overlay
+    (strength 0, where run) — the controls; a dashed line at 1 (a viewmaker blind to the overlay).
+    Rows: one per (dataset, trained overlay strength) with ``mean``, ``std`` (ddof 1), ``n_seeds``,
+    ``init_mean``/``init_std``, the overlay's share of pixels and of ``|delta|``, and the folders.
     """
     import json
 
-    found = [(r, json.loads((r.folder / FOCUS_FILE).read_text())) for r in runs
+    every = [(r, json.loads((r.folder / FOCUS_FILE).read_text())) for r in runs
              if r.method == "viewmaker" and (r.folder / FOCUS_FILE).exists()]
+    found = [(r, f) for r, f in every if r.overlay_strength > 0]
+    untrained = [(r, f) for r, f in every if r.overlay_strength == 0]
     if not found:
         raise MissingResults(f"<dataset>/viewmaker/<setting>/seed<k>/{FOCUS_FILE}", FOCUS_HINT)
     datasets = sorted({r.dataset for r, _ in found})
-    fig, axes = _grid(1, 1, width=min(TEXT_WIDTH, 1.2 + 1.0 * len(datasets)), height=2.2)
+    fig, axes = _grid(1, 1, width=min(TEXT_WIDTH, 1.4 + 1.1 * len(datasets)), height=2.2)
     ax = axes[0, 0]
     rows: list[dict[str, Any]] = []
     for i, ds in enumerate(datasets):
+        controls = [float(f["ratio"]) for r, f in untrained if r.dataset == ds]
+        if controls:
+            ax.plot([i - 0.42] * len(controls), controls, "^", markerfacecolor="none", color="black", markersize=3,
+                    label="trained without the overlay" if not any(
+                        r.dataset in datasets[:i] for r, _ in untrained) else None)
+            c_mean, c_std = summarize(controls)
+            rows.append({"dataset": ds, "trained_overlay_strength": 0.0, "mean": c_mean, "std": c_std,
+                         "n_seeds": len(controls), "seeds": ",".join(str(r.seed) for r, _ in untrained if r.dataset == ds),
+                         "folders": _folders([r for r, _ in untrained if r.dataset == ds])})
         group = [(r, f) for r, f in found if r.dataset == ds]
         ratios = [float(f["ratio"]) for _, f in group]
         mean, std = summarize(ratios)
@@ -334,15 +346,16 @@ def viewmaker_focus(runs: list[DeepRun]) -> tuple[Figure, list[dict[str, Any]]]:
         if init:
             ax.plot([i + 0.42] * len(init), init, "o", markerfacecolor="none", color="black", markersize=2.5,
                     label="at initialisation" if i == 0 else None)
-        rows.append({"dataset": ds, "mean": mean, "std": std, "n_seeds": len(group), "init_mean": init_mean,
+        rows.append({"dataset": ds, "trained_overlay_strength": group[0][0].overlay_strength, "mean": mean, "std": std,
+                     "n_seeds": len(group), "init_mean": init_mean,
                      "init_std": init_std,
                      "seeds": ",".join(str(r.seed) for r, _ in group),
                      "overlay_fraction": float(np.mean([f["overlay_fraction"] for _, f in group])),
                      "overlay_share": float(np.mean([f["overlay_share"] for _, f in group])),
                      "images": group[0][1]["images"], "views": group[0][1]["views"], "folders": _folders([r for r, _ in group])})
     ax.axhline(1.0, color="0.4", linestyle="--", linewidth=0.8)
-    if any("init_ratio" in f for _, f in found):
-        ax.legend(loc="upper left", fontsize=6)
+    if any("init_ratio" in f for _, f in found) or untrained:
+        ax.legend(loc="upper left", fontsize=5.5)
     ax.set_xticks(range(len(datasets)), datasets)
     ax.set_ylim(0, None)
     ax.set_ylabel("mean |delta| on overlay /\nmean |delta| elsewhere")

@@ -8,7 +8,7 @@ For every finished viewmaker run under ``--results`` (a ``probe.json`` and a ``c
 ``viewmaker.pt``): writes ``viewmaker.pt`` (the viewmaker alone, ~150 kB, so that it can be
 committed where checkpoints are not) when a checkpoint is there, then measures
 :func:`deep_experiments.viewmaker_focus.overlay_focus` on the first ``--images`` test images of the
-run's own dataset and overlay strength, and writes ``viewmaker_focus.json`` into the run folder.
+run's own dataset with the overlay at full strength (whatever strength the run trained on), and writes ``viewmaker_focus.json`` into the run folder.
 The control, measured on the same images in the same call: the run's viewmaker *at
 initialisation* (rebuilt from its config and seed, never trained), whose ratio says how much
 focus the architecture and the images give by themselves (keys ``init_*``). Prints one line per
@@ -40,7 +40,9 @@ def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
         folder.export_viewmaker()
     config = folder.load_config()
     vm = folder.load_viewmaker()
-    test = build_dataset(config.data, "test", config.train.seed).with_base()
+    # full-strength overlays, whatever the run trained on (as the full_overlay probe): a viewmaker
+    # trained without the overlay is then measured on the same images, a control of its own
+    test = build_dataset(config.data, "test", config.train.seed).at_strength(1.0).with_base()
     n = min(images, len(test))
     x, _, _, base = zip(*(test[i] for i in range(n)))
     x, base = torch.stack(x), torch.stack(base)
@@ -49,7 +51,7 @@ def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
         init = build_viewmaker(config.views.viewmaker, dataset_spec(config.data)).eval()
     control = overlay_focus(init.delta, x, base, torch.Generator().manual_seed(seed), views)
     return {"dataset": config.data.dataset, "seed": config.train.seed, "overlay_strength": config.data.overlay_strength,
-            "budget": vm.budget, "measure_seed": seed, **focus.as_dict(),
+            "budget": vm.budget, "measure_seed": seed, "measured_at_strength": 1.0, **focus.as_dict(),
             **{f"init_{k}": v for k, v in control.as_dict().items() if k in ("on_overlay", "off_overlay", "ratio",
                                                                                 "overlay_share")}}
 

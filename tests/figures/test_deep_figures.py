@@ -195,13 +195,21 @@ def test_viewmaker_focus_script_exports_the_viewmaker_and_the_figure_reads_it(tm
         ratios.append(saved["ratio"])
         (run / "checkpoint.pt").unlink()  # figure 6 and a rerun of the script work from viewmaker.pt alone
         (run / "checkpoint.prev.pt").unlink(missing_ok=True)
+    control = _write_run(root, "viewmaker", 0.0, 0.5, 0)  # trained without the overlay: measured on overlaid images
+    cfg = json.loads((control / "config.json").read_text())
+    cfg["data"].update(train_size=8, test_size=8)
+    (control / "config.json").write_text(json.dumps(cfg))
+    save_checkpoint(control / "checkpoint.pt", {"epoch": 2, "modules": {"viewmaker": Viewmaker(3, 0.05).state_dict()}})
     assert script.main(["--results", str(root), "--images", "8", "--views", "2"]) == 0
+    assert json.loads((control / "viewmaker_focus.json").read_text())["overlay_fraction"] > 0
     assert _render("viewmaker_views", root, tmp_path / "out").status == "written"
     outcome = _render("viewmaker_focus", root, tmp_path / "out")
     assert outcome.status == "written", outcome.message
-    (row,) = load_table(tmp_path / "out" / "viewmaker_focus.json")
+    rows = {r["trained_overlay_strength"]: r for r in load_table(tmp_path / "out" / "viewmaker_focus.json")}
+    row = rows[1.0]
     assert row["n_seeds"] == 2 and row["mean"] == pytest.approx(np.mean(ratios), rel=1e-6)
     assert np.isfinite(row["init_mean"])
+    assert rows[0.0]["n_seeds"] == 1
 
 
 def test_viewmaker_focus_is_skipped_without_measurements(tree: Path, tmp_path: Path) -> None:
