@@ -15,7 +15,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["OverlayFocus", "overlay_mask", "overlay_focus"]
+__all__ = ["FOCUS_FILE", "OverlayFocus", "overlay_mask", "overlay_focus"]
+
+FOCUS_FILE = "viewmaker_focus.json"
+"""Where ``scripts/viewmaker_focus.py`` writes a run's measurement and figure ``viewmaker_focus`` reads it."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from matplotlib.ticker import MaxNLocator
 
 from deep_experiments.run.folder import RunFolder
 from deep_experiments.run.folder import find_runs as find_run_folders
+from deep_experiments.viewmaker_focus import FOCUS_FILE
 from deep_experiments.views import METHODS
 from paper_figures.io import read_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
@@ -300,7 +301,6 @@ def _views_draw(config: ViewmakerViewsConfig, ctx: FigureContext) -> tuple[Figur
 # ---------------------------------------------------------------------------------------------
 # Figure 6b: where the viewmaker spends its budget
 # ---------------------------------------------------------------------------------------------
-FOCUS_FILE = "viewmaker_focus.json"
 FOCUS_HINT = "python scripts/viewmaker_focus.py --results DIR (after the viewmaker runs), then --results DIR"
 
 
@@ -326,16 +326,17 @@ def viewmaker_focus(runs: list[DeepRun]) -> tuple[Figure, list[dict[str, Any]]]:
     fig, axes = _grid(1, 1, width=min(TEXT_WIDTH, 1.4 + 1.1 * len(datasets)), height=2.2)
     ax = axes[0, 0]
     rows: list[dict[str, Any]] = []
+    labels = {"control": "trained without the overlay", "init": "at initialisation"}  # each put on once
     for i, ds in enumerate(datasets):
-        controls = [float(f["ratio"]) for r, f in untrained if r.dataset == ds]
-        if controls:
+        own = [(r, f) for r, f in untrained if r.dataset == ds]
+        if own:
+            controls = [float(f["ratio"]) for _, f in own]
             ax.plot([i - 0.42] * len(controls), controls, "^", markerfacecolor="none", color="black", markersize=3,
-                    label="trained without the overlay" if not any(
-                        r.dataset in datasets[:i] for r, _ in untrained) else None)
+                    label=labels.pop("control", None))
             c_mean, c_std = summarize(controls)
             rows.append({"dataset": ds, "trained_overlay_strength": 0.0, "mean": c_mean, "std": c_std,
-                         "n_seeds": len(controls), "seeds": ",".join(str(r.seed) for r, _ in untrained if r.dataset == ds),
-                         "folders": _folders([r for r, _ in untrained if r.dataset == ds])})
+                         "n_seeds": len(own), "seeds": ",".join(str(r.seed) for r, _ in own),
+                         "folders": _folders([r for r, _ in own])})
         group = [(r, f) for r, f in found if r.dataset == ds]
         ratios = [float(f["ratio"]) for _, f in group]
         mean, std = summarize(ratios)
@@ -345,16 +346,15 @@ def viewmaker_focus(runs: list[DeepRun]) -> tuple[Figure, list[dict[str, Any]]]:
         init_mean, init_std = summarize(init) if init else (float("nan"), float("nan"))
         if init:
             ax.plot([i + 0.42] * len(init), init, "o", markerfacecolor="none", color="black", markersize=2.5,
-                    label="at initialisation" if i == 0 else None)
+                    label=labels.pop("init", None))
         rows.append({"dataset": ds, "trained_overlay_strength": group[0][0].overlay_strength, "mean": mean, "std": std,
-                     "n_seeds": len(group), "init_mean": init_mean,
-                     "init_std": init_std,
+                     "n_seeds": len(group), "init_mean": init_mean, "init_std": init_std,
                      "seeds": ",".join(str(r.seed) for r, _ in group),
                      "overlay_fraction": float(np.mean([f["overlay_fraction"] for _, f in group])),
                      "overlay_share": float(np.mean([f["overlay_share"] for _, f in group])),
                      "images": group[0][1]["images"], "views": group[0][1]["views"], "folders": _folders([r for r, _ in group])})
     ax.axhline(1.0, color="0.4", linestyle="--", linewidth=0.8)
-    if any("init_ratio" in f for _, f in found) or untrained:
+    if len(labels) < 2:  # something labelled
         ax.legend(loc="upper left", fontsize=5.5)
     ax.set_xticks(range(len(datasets)), datasets)
     ax.set_ylim(0, None)

@@ -24,14 +24,11 @@ from pathlib import Path
 
 import torch
 
-from deep_experiments.data import build_dataset, dataset_spec
+from deep_experiments.data import build_dataset
+from deep_experiments.run.checkpoint import initial_viewmaker
 from deep_experiments.run.folder import RunFolder, find_runs
-from deep_experiments.seeds import seeded_init
-from deep_experiments.viewmaker_focus import overlay_focus
-from deep_experiments.views import build_viewmaker
+from deep_experiments.viewmaker_focus import FOCUS_FILE, overlay_focus
 from featuredrop.atomic import atomic_write
-
-FOCUS_FILE = "viewmaker_focus.json"
 
 
 def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
@@ -47,8 +44,7 @@ def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
     x, _, _, base = zip(*(test[i] for i in range(n)))
     x, base = torch.stack(x), torch.stack(base)
     focus = overlay_focus(vm.delta, x, base, torch.Generator().manual_seed(seed), views)
-    with seeded_init(config.train.seed, "init/viewmaker"):  # as the run built it, before any step
-        init = build_viewmaker(config.views.viewmaker, dataset_spec(config.data)).eval()
+    init = initial_viewmaker(config).eval()  # as the run built it, before any step
     control = overlay_focus(init.delta, x, base, torch.Generator().manual_seed(seed), views)
     return {"dataset": config.data.dataset, "seed": config.train.seed, "overlay_strength": config.data.overlay_strength,
             "budget": vm.budget, "measure_seed": seed, "measured_at_strength": 1.0, **focus.as_dict(),

@@ -204,6 +204,15 @@ def export_viewmaker(checkpoint: str | Path, out: str | Path) -> None:
                   "modules": {"viewmaker": state["modules"]["viewmaker"]}}, Path(out))
 
 
+def initial_viewmaker(config: RunConfig) -> Viewmaker:
+    """The viewmaker of a run of ``config`` as built before its first step (on the CPU, in train mode).
+
+    Seeded like the run's own (``seeded_init(seed, "init/viewmaker")``), leaving the global RNG alone.
+    """
+    with seeded_init(config.train.seed, "init/viewmaker"):
+        return build_viewmaker(config.views.viewmaker, dataset_spec(config.data))
+
+
 def load_viewmaker(path: str | Path, config: RunConfig) -> Viewmaker:
     """The viewmaker of checkpoint ``path`` (``modules["viewmaker"]``), rebuilt from ``config``, in eval mode.
 
@@ -213,7 +222,6 @@ def load_viewmaker(path: str | Path, config: RunConfig) -> Viewmaker:
     modules = load_checkpoint(path)["modules"]
     if "viewmaker" not in modules:
         raise ValueError(f"{path}: no viewmaker in this checkpoint (views {config.views.kind!r})")
-    with seeded_init(config.train.seed, "init/viewmaker"):  # leaves the global RNG alone
-        viewmaker = build_viewmaker(config.views.viewmaker, dataset_spec(config.data))
+    viewmaker = initial_viewmaker(config)
     viewmaker.load_state_dict(modules["viewmaker"])
     return viewmaker.eval()
