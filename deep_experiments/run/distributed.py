@@ -17,7 +17,8 @@ global batch (``tests/deep/test_distributed.py`` checks loss and encoder gradien
   (:func:`featuredrop.distributed.gather_pairs`, then the one :func:`featuredrop.losses.nt_xent`),
   for the encoder step and for the viewmaker's adversarial step alike, so every process computes
   the same loss and sees all negatives.
-- BatchNorm layers of the encoder normalize with the statistics of the global batch
+- BatchNorm layers of the encoder and of the modules trained beside it (the hierarchical views'
+  stage heads) normalize with the statistics of the global batch
   (:class:`GlobalBatchNorm`); per-process statistics would make the step differ from one
   process's (and let each process's BatchNorm see only its own pairs). torch's
   ``SyncBatchNorm`` would do the same on CUDA but refuses CPU tensors, so it could not be tested here.
@@ -311,13 +312,15 @@ def _average_before_step(optimizer: torch.optim.Optimizer, args: Any, kwargs: An
 def data_parallel(comps: Any, world: World) -> None:
     """Turn ``comps`` (:class:`deep_experiments.run.components.Components`) into one replica of a data-parallel run.
 
-    In place: global-batch BatchNorm in the encoder, the loss on gathered embeddings
+    In place: global-batch BatchNorm in every trainable module (the encoder, and the hierarchical views'
+    stage heads, whose BatchNorm would otherwise see one process's rows), the loss on gathered embeddings
     (``learner.process_group``), gradients averaged before every optimizer step, and every
     module's parameters and buffers broadcast from rank 0. Nothing for one process.
     """
     if not world.distributed:
         return
-    global_batchnorm(comps.encoder)
+    for module in comps.modules().values():  # the encoder and what trains beside it (the hierarchical heads)
+        global_batchnorm(module)
     comps.learner.process_group = dist.group.WORLD
     for optimizer in comps.optimizers().values():
         optimizer.register_step_pre_hook(_average_before_step)
