@@ -44,7 +44,6 @@ from deep_experiments.data import dataset_spec
 from deep_experiments.models import Encoder, build_encoder, encoder_args
 from deep_experiments.models.viewmaker import Viewmaker
 from deep_experiments.normalize import Normalize
-from deep_experiments.seeds import seeded_init
 from deep_experiments.views import build_viewmaker
 from featuredrop.atomic import atomic_open
 
@@ -207,10 +206,10 @@ def export_viewmaker(checkpoint: str | Path, out: str | Path) -> None:
 def initial_viewmaker(config: RunConfig) -> Viewmaker:
     """The viewmaker of a run of ``config`` as built before its first step (on the CPU, in train mode).
 
-    Seeded like the run's own (``seeded_init(seed, "init/viewmaker")``), leaving the global RNG alone.
+    Seeded like the run's own (the same :func:`deep_experiments.views.build_viewmaker` call), leaving the
+    global RNG alone.
     """
-    with seeded_init(config.train.seed, "init/viewmaker"):
-        return build_viewmaker(config.views.viewmaker, dataset_spec(config.data))
+    return build_viewmaker(config.views.viewmaker, dataset_spec(config.data), config.train.seed)
 
 
 def load_viewmaker(path: str | Path, config: RunConfig) -> Viewmaker:

@@ -53,9 +53,16 @@ class ViewmakerConfig:
         return self.budget if self.budget is not None else spec.viewmaker_budget
 
 
-def build_viewmaker(config: ViewmakerConfig, spec: DatasetSpec) -> Viewmaker:
-    """A fresh viewmaker network for ``spec``'s images (initialized from the global RNG)."""
-    return Viewmaker(spec.channels, config.budget_for(spec), config.num_res_blocks, config.width)
+def build_viewmaker(config: ViewmakerConfig, spec: DatasetSpec, seed: int | None = None) -> Viewmaker:
+    """A fresh viewmaker network for ``spec``'s images, on the CPU.
+
+    ``seed``: the run's seed, for the viewmaker a run of that seed starts from (its named stream
+    ``init/viewmaker``, leaving the global RNG alone); ``None``: initialized from the global RNG.
+    """
+    if seed is None:
+        return Viewmaker(spec.channels, config.budget_for(spec), config.num_res_blocks, config.width)
+    with seeded_init(seed, "init/viewmaker"):
+        return Viewmaker(spec.channels, config.budget_for(spec), config.num_res_blocks, config.width)
 
 
 class ViewmakerViews:
@@ -106,8 +113,7 @@ class ViewmakerViews:
 
 
 def _build(config: ViewmakerConfig, ctx: ViewContext) -> ViewmakerViews:
-    with seeded_init(ctx.seed, "init/viewmaker"):
-        viewmaker = build_viewmaker(config, ctx.spec).to(ctx.device)
+    viewmaker = build_viewmaker(config, ctx.spec, ctx.seed).to(ctx.device)
     optimizer = torch.optim.Adam(viewmaker.parameters(), lr=config.lr)
     return ViewmakerViews(viewmaker, ctx.normalize, optimizer, config.adversary_weight)
 

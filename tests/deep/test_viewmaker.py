@@ -88,3 +88,27 @@ def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
 def test_bad_inputs_raise(shape: tuple[int, ...]) -> None:
     with pytest.raises(ValueError):
         Viewmaker(3)(torch.rand(*shape), torch.Generator())
+
+
+def test_initial_viewmaker_is_the_one_a_run_of_that_seed_starts_from() -> None:
+    """``checkpoint.initial_viewmaker(config)`` (the control of ``scripts/viewmaker_focus.py``) equals the
+    viewmaker the run's components build, leaves the global RNG alone, and depends on the seed."""
+    from deep_experiments.configs import build_config
+    from deep_experiments.data import dataset_spec
+    from deep_experiments.run.checkpoint import initial_viewmaker
+    from deep_experiments.run.components import build_components
+
+    def config(seed: int):  # noqa: ANN202
+        return build_config({"data": {"dataset": "c+digits", "train_size": 16, "test_size": 16},
+                             "train": {"width": 4, "seed": seed}, "views": {"kind": "viewmaker",
+                                                                            "viewmaker": {"width": 4}}})
+
+    torch.manual_seed(0)
+    before = torch.rand(3)
+    torch.manual_seed(0)
+    init = initial_viewmaker(config(3)).state_dict()
+    assert torch.equal(torch.rand(3), before)  # the global RNG is untouched
+    built = build_components(config(3), dataset_spec(config(3).data), torch.device("cpu")).modules()["viewmaker"]
+    assert all(torch.equal(init[k], v) for k, v in built.state_dict().items())
+    other = initial_viewmaker(config(4)).state_dict()
+    assert any(not torch.equal(init[k], v) for k, v in other.items())
