@@ -4,6 +4,7 @@
 
     python scripts/deep_cpu_table.py results/claim-cpu --dataset c+letters
     python scripts/deep_cpu_table.py results/audio-cpu/cpu-protocol --dataset audio
+    python scripts/deep_cpu_table.py results/claim-cpu --dataset c+digits --sweeps
 
 Reads every finished run of ``--dataset`` under ``ROOT/<dataset>/<method>/os<s>_p<p>/seed<k>/``
 (``paper_figures.deep.find_runs``). Rows: the no-overlay control (expert views at overlay strength
@@ -16,6 +17,11 @@ full-overlay images: occlusion cancels), the overlay-free gap (control minus run
 images), rescue (run minus expert, full-overlay images) and own-views suppression (the method's own
 no-overlay run minus the run). A ``*`` marks a mean more than two standard deviations (of the
 per-seed differences) from zero; a single seed is printed as such, without a spread.
+
+``--sweeps`` prints the sweeps instead: expert views at every overlay strength, dropout at every p
+(strength 1) and dropout at every strength (its p 0.5), one row per (views, strength, p), with task A
+on full-overlay and overlay-free images, task B on the run's own images, and dropout's rescue over
+expert views at the same strength, paired by seed.
 """
 
 from __future__ import annotations
@@ -66,14 +72,49 @@ def table(root: str, dataset: str = "audio") -> str:
     return "\n".join(lines)
 
 
+def _paired(runs: list, reference: list) -> list[float]:  # noqa: ANN001
+    """Full-overlay task A of ``runs`` minus ``reference``'s, for the seeds both have."""
+    ref = {r.seed: r.probe["fast"]["full_overlay"]["task_a"] for r in reference}
+    return [r.probe["fast"]["full_overlay"]["task_a"] - ref[r.seed] for r in runs if r.seed in ref]
+
+
+def sweep_table(root: str, dataset: str) -> str:
+    """The markdown table of ``dataset``'s sweeps under ``root`` (``--sweeps``)."""
+    runs = [r for r in find_runs(root) if r.dataset == dataset and r.method in ("expert", "dropout")]
+    if not runs:
+        raise MissingResults(f"{root}/{dataset}/{{expert,dropout}}/os<s>_p<p>/seed<k>/probe.json")
+    cells = sorted({(r.method, r.overlay_strength, r.dropout_p) for r in runs},
+                   key=lambda c: (c[0] != "expert", c[2] if c[1] == 1 else -1, c[1]))
+    lines = ["| views | overlay | dropout p | seeds | task A, full overlay | task A, overlay-free | task B, own images | "
+             "rescue over expert |", "|---" * 8 + "|"]
+    for method, strength, p in cells:
+        group = sorted((r for r in runs if (r.method, r.overlay_strength, r.dropout_p) == (method, strength, p)),
+                       key=lambda r: r.seed)
+        fast = [r.probe["fast"] for r in group]
+        rescue = "—"
+        if method == "dropout":
+            diffs = _paired(group, [r for r in runs if r.method == "expert" and r.overlay_strength == strength])
+            if diffs:
+                mean, std = summarize(diffs)
+                star = " *" if len(diffs) > 1 and abs(mean) > 2 * std else ""
+                rescue = f"{mean:+.3f} (1 seed)" if len(diffs) == 1 else f"{mean:+.3f} ± {std:.3f}{star}"
+        values = [_cell([f["full_overlay"]["task_a"] for f in fast]), _cell([f["overlay_free"]["task_a"] for f in fast]),
+                  _cell([f["task_b"] for f in fast]), rescue]
+        lines.append(f"| {method} | {strength:g} | {'—' if method == 'expert' else f'{p:g}'} | "
+                     f"{','.join(str(r.seed) for r in group)} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: prints the table; 1 with a one-line reason when there is nothing to read."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("root", help="results root (ROOT/<dataset>/<method>/...)")
     p.add_argument("--dataset", default="audio", help="the dataset whose runs are tabled (default %(default)s)")
+    p.add_argument("--sweeps", action="store_true",
+                   help="print the overlay-strength and dropout-p sweeps instead of the main table")
     args = p.parse_args(argv)
     try:
-        print(table(args.root, args.dataset))
+        print(sweep_table(args.root, args.dataset) if args.sweeps else table(args.root, args.dataset))
     except (MissingResults, KeyError, ValueError, OSError) as err:
         print(f"deep_cpu_table: {' '.join(str(err).split())}", file=sys.stderr)
         return 1

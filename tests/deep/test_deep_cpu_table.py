@@ -57,3 +57,14 @@ def test_no_runs_of_the_dataset_is_one_line_and_exit_1(tmp_path: Path, capsys) -
     _write(tmp_path, "audio", {("expert", 0): [0.6]})
     assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits"]) == 1
     assert capsys.readouterr().err.startswith("deep_cpu_table: ")
+
+
+def test_sweeps_table_rows_per_cell_and_rescue_paired_at_the_same_strength(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "c+digits", {("expert", 0): [0.70, 0.72], ("expert", 1): [0.74, 0.75],
+                                  ("dropout", 1): [0.78, 0.81], ("viewmaker", 1): [0.9]})
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits", "--sweeps"]) == 0
+    lines = capsys.readouterr().out.splitlines()[2:]
+    assert [line.split(" | ")[:4] for line in lines] == [["| expert", "0", "—", "0,1"], ["| expert", "1", "—", "0,1"],
+                                                          ["| dropout", "1", "0.5", "0,1"]]  # no viewmaker row
+    assert lines[0].split(" | ")[4] == "0.710 ± 0.014" and lines[0].endswith("| — |")
+    assert lines[2].endswith("| +0.050 ± 0.014 * |")  # (0.78 - 0.74, 0.81 - 0.75)
