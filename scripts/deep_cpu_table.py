@@ -18,10 +18,11 @@ images), rescue (run minus expert, full-overlay images) and own-views suppressio
 no-overlay run minus the run). A ``*`` marks a mean more than two standard deviations (of the
 per-seed differences) from zero; a single seed is printed as such, without a spread.
 
-``--sweeps`` prints the sweeps instead: expert views at every overlay strength, dropout at every p
-(strength 1) and dropout at every strength (its p 0.5), one row per (views, strength, p), with task A
-on full-overlay and overlay-free images, task B on the run's own images, and dropout's rescue over
-expert views at the same strength, paired by seed.
+``--sweeps`` prints the sweeps instead: expert views at every overlay strength, then dropout at every
+overlay strength below 1 (the strength sweep), then dropout at strength 1 at every p (the p sweep),
+one row per (views, strength, p) (expert rows ignore p), with task A on full-overlay and
+overlay-free images, task B on the run's own images, and dropout's rescue over expert views at the
+same strength, paired by seed (``n=k`` when only k of the row's seeds have an expert run to pair with).
 """
 
 from __future__ import annotations
@@ -78,18 +79,25 @@ def _paired(runs: list, reference: list) -> list[float]:  # noqa: ANN001
     return [r.probe["fast"]["full_overlay"]["task_a"] - ref[r.seed] for r in runs if r.seed in ref]
 
 
+def _sweep_cell(run) -> tuple[str, float, float | None]:  # noqa: ANN001
+    """The row a sweep run belongs to: (views, strength, p); ``None`` p for expert views (they ignore it)."""
+    return run.method, run.overlay_strength, None if run.method == "expert" else run.dropout_p
+
+
 def sweep_table(root: str, dataset: str) -> str:
     """The markdown table of ``dataset``'s sweeps under ``root`` (``--sweeps``)."""
     runs = [r for r in find_runs(root) if r.dataset == dataset and r.method in ("expert", "dropout")]
     if not runs:
         raise MissingResults(f"{root}/{dataset}/{{expert,dropout}}/os<s>_p<p>/seed<k>/probe.json")
-    cells = sorted({(r.method, r.overlay_strength, r.dropout_p) for r in runs},
-                   key=lambda c: (c[0] != "expert", c[2] if c[1] == 1 else -1, c[1]))
+    cells = sorted({_sweep_cell(r) for r in runs},
+                   key=lambda c: (c[0] != "expert", c[1] == 1, c[2] if c[1] == 1 else c[1], c[1], c[2] or 0.0))
     lines = ["| views | overlay | dropout p | seeds | task A, full overlay | task A, overlay-free | task B, own images | "
              "rescue over expert |", "|---" * 8 + "|"]
     for method, strength, p in cells:
-        group = sorted((r for r in runs if (r.method, r.overlay_strength, r.dropout_p) == (method, strength, p)),
-                       key=lambda r: r.seed)
+        group = sorted((r for r in runs if _sweep_cell(r) == (method, strength, p)), key=lambda r: r.seed)
+        for a, b in zip(group, group[1:]):
+            if a.seed == b.seed:  # e.g. expert runs whose unused dropout p differs: never average a seed twice
+                raise ValueError(f"two runs of one sweep cell and seed: {a.folder} and {b.folder}")
         fast = [r.probe["fast"] for r in group]
         rescue = "—"
         if method == "dropout":
@@ -98,9 +106,11 @@ def sweep_table(root: str, dataset: str) -> str:
                 mean, std = summarize(diffs)
                 star = " *" if len(diffs) > 1 and abs(mean) > 2 * std else ""
                 rescue = f"{mean:+.3f} (1 seed)" if len(diffs) == 1 else f"{mean:+.3f} ± {std:.3f}{star}"
+                if 1 < len(diffs) < len(group):
+                    rescue += f" (n={len(diffs)})"
         values = [_cell([f["full_overlay"]["task_a"] for f in fast]), _cell([f["overlay_free"]["task_a"] for f in fast]),
                   _cell([f["task_b"] for f in fast]), rescue]
-        lines.append(f"| {method} | {strength:g} | {'—' if method == 'expert' else f'{p:g}'} | "
+        lines.append(f"| {method} | {strength:g} | {'—' if p is None else f'{p:g}'} | "
                      f"{','.join(str(r.seed) for r in group)} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 

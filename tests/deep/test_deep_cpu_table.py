@@ -10,13 +10,13 @@ from featuredrop.config import to_dict
 from tests.scripts import load_script
 
 
-def _write(root: Path, dataset: str, runs: dict[tuple[str, int], list[float]]) -> None:
+def _write(root: Path, dataset: str, runs: dict[tuple[str, int], list[float]], p: float = 0.5) -> None:
     for (method, strength), accs in runs.items():
         for seed, acc in enumerate(accs):
-            folder = root / dataset / method / f"os{strength}_p0.5" / f"seed{seed}"
+            folder = root / dataset / method / f"os{strength}_p{p:g}" / f"seed{seed}"
             folder.mkdir(parents=True)
             config = build_config({"data": {"dataset": dataset, "overlay_strength": float(strength)},
-                                   "views": {"kind": method}, "train": {"seed": seed}})
+                                   "views": {"kind": method, "dropout": {"p": p}}, "train": {"seed": seed}})
             (folder / "config.json").write_text(json.dumps(to_dict(config)))
             fast = {"task_a": acc, "task_b": 0.9, "full_overlay": {"task_a": acc, "task_b": 0.99},
                     "overlay_free": {"task_a": 0.8, "task_b": 0.33}}
@@ -68,3 +68,26 @@ def test_sweeps_table_rows_per_cell_and_rescue_paired_at_the_same_strength(tmp_p
                                                           ["| dropout", "1", "0.5", "0,1"]]  # no viewmaker row
     assert lines[0].split(" | ")[4] == "0.710 ± 0.014" and lines[0].endswith("| — |")
     assert lines[2].endswith("| +0.050 ± 0.014 * |")  # (0.78 - 0.74, 0.81 - 0.75)
+
+
+def test_sweeps_order_partial_pairing_and_strengths_without_expert(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "c+digits", {("expert", 1): [0.74, 0.75], ("expert", 0.5): [0.70]})
+    _write(tmp_path, "c+digits", {("dropout", 1): [0.80, 0.80, 0.81], ("dropout", 0.5): [0.72],
+                                  ("dropout", 0.25): [0.7]}, p=0.5)
+    _write(tmp_path, "c+digits", {("dropout", 1): [0.76]}, p=0.9)
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits", "--sweeps"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[:3] for r in rows] == [["| expert", "0.5", "—"], ["| expert", "1", "—"], ["| dropout", "0.25", "0.5"],
+                                     ["| dropout", "0.5", "0.5"], ["| dropout", "1", "0.5"], ["| dropout", "1", "0.9"]]
+    assert rows[2][-1] == "— |"  # no expert run at strength 0.25
+    assert rows[3][-1] == "+0.020 (1 seed) |"  # paired with seed 0 of the expert runs at 0.5 (p 0.5 folder)
+    assert rows[4][-1] == "+0.055 ± 0.007 * (n=2) |"  # seed 2 has no expert run: two pairs of three
+
+
+def test_sweeps_refuse_two_runs_of_one_cell_and_seed(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """Expert views ignore dropout p: expert runs at one strength in two p folders are one cell, and a seed
+    there twice is an error (one line, exit 1), not averaged twice."""
+    _write(tmp_path, "c+digits", {("expert", 0.5): [0.70]})
+    _write(tmp_path, "c+digits", {("expert", 0.5): [0.90]}, p=0.9)
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits", "--sweeps"]) == 1
+    assert "two runs of one sweep cell and seed" in capsys.readouterr().err

@@ -188,11 +188,11 @@ def test_two_processes_compute_the_single_process_loss_and_gradients(two: Path, 
     For the hierarchical views too, whose stage heads (BatchNorm inside, trained in the encoder's
     optimizer) sit beside the encoder. (Per-process BatchNorm statistics instead change the float32
     loss by ~0.09 and the gradients by ~2.6 for expert views, the hierarchical loss by ~1.2.) The
-    hierarchical float32 step gets 1e-3: its BatchNorms on 4-row shards amplify float32 round-off
-    (measured 1.8e-4 of the largest gradient); in float64 it agrees to 1e-12.
+    hierarchical float32 gradients get 1e-3: summed from two processes' partial gradients through four
+    stages, they differ from one process's by float32 round-off (measured 1.8e-4 of the largest
+    gradient); in float64 they agree to 1e-12. Loss and BatchNorm buffers keep the tight tolerance.
     """
-    if method == "hierarchical" and dtype == torch.float32:
-        tolerance = 1e-3
+    grad_tolerance = 1e-3 if method == "hierarchical" and dtype == torch.float32 else tolerance
     ref = _encoder_step(SINGLE, dtype, method)
     scale = max(g.abs().max().item() for g in ref["grads"].values())
     assert scale > 1e-2  # the comparison is not vacuous
@@ -203,7 +203,7 @@ def test_two_processes_compute_the_single_process_loss_and_gradients(two: Path, 
         assert set(got["grads"]) == set(ref["grads"])
         assert abs(got["loss"] - ref["loss"]) <= tolerance * max(1.0, abs(ref["loss"]))
         diff = max((got["grads"][k] - g).abs().max().item() for k, g in ref["grads"].items())
-        assert diff <= tolerance * max(1.0, scale), f"rank {rank}: gradients differ by {diff} (largest {scale})"
+        assert diff <= grad_tolerance * max(1.0, scale), f"rank {rank}: gradients differ by {diff} (largest {scale})"
         for key, value in ref["buffers"].items():  # BatchNorm running statistics of the global batch
             assert torch.allclose(got["buffers"][key].double(), value.double(), rtol=0, atol=10 * tolerance), key
 
