@@ -58,17 +58,24 @@ def _task_a(run: DeepRun, control: str) -> float:
     return float(run.probe["fast"][control]["task_a"])
 
 
-def _paired(values: dict[int, float], reference: dict[int, float]) -> tuple[list[int], list[float]]:
+def paired_differences(values: dict[int, float], reference: dict[int, float]) -> tuple[list[int], list[float]]:
+    """``reference - values`` for the seeds both have (sorted), and those seeds."""
     seeds = sorted(set(values) & set(reference))
     return seeds, [reference[s] - values[s] for s in seeds]
 
 
-def _row(dataset: str, method: str, quantity: str, seeds: list[int], diffs: list[float],
-         folders: list[str]) -> dict[str, Any]:
+def difference_summary(diffs: list[float]) -> dict[str, Any]:
+    """``mean``, ``std`` (ddof 1), ``n_seeds`` and ``beyond_2_std`` (n > 1 and |mean| > 2 std) of paired differences."""
     mean, std = summarize(diffs)
     n = len(diffs)
-    return {"dataset": dataset, "method": method, "quantity": quantity, "mean": mean, "std": std, "n_seeds": n,
-            "seeds": ",".join(map(str, seeds)), "beyond_2_std": bool(n > 1 and abs(mean) > 2 * std),
+    return {"mean": mean, "std": std, "n_seeds": n, "beyond_2_std": bool(n > 1 and abs(mean) > 2 * std)}
+
+
+def _row(dataset: str, method: str, quantity: str, seeds: list[int], diffs: list[float],
+         folders: list[str]) -> dict[str, Any]:
+    summary = difference_summary(diffs)
+    return {"dataset": dataset, "method": method, "quantity": quantity, "mean": summary["mean"], "std": summary["std"],
+            "n_seeds": summary["n_seeds"], "seeds": ",".join(map(str, seeds)), "beyond_2_std": summary["beyond_2_std"],
             "folders": ";".join(folders)}
 
 
@@ -89,14 +96,14 @@ def suppression_rows(runs: list[DeepRun], config: SuppressionConfig) -> list[dic
                                                     ("rescue", "full_overlay", expert, -1)):
                 if quantity == "rescue" and method == "expert":
                     continue
-                seeds, diffs = _paired({s: _task_a(r, kind) for s, r in group.items()}, reference)
+                seeds, diffs = paired_differences({s: _task_a(r, kind) for s, r in group.items()}, reference)
                 if seeds:
                     folders = [str(group[s].folder) for s in seeds]
                     rows.append(_row(dataset, method, quantity, seeds, [sign * d for d in diffs], folders))
             own_control = {r.seed: _task_a(r, "full_overlay") for r in runs
                            if r.dataset == dataset and r.method == method and r.overlay_strength == 0}
             if method != "expert" and own_control:
-                seeds, diffs = _paired({s: _task_a(r, "full_overlay") for s, r in group.items()}, own_control)
+                seeds, diffs = paired_differences({s: _task_a(r, "full_overlay") for s, r in group.items()}, own_control)
                 if seeds:
                     rows.append(_row(dataset, method, "own_views_suppression", seeds, diffs,
                                      [str(group[s].folder) for s in seeds]))

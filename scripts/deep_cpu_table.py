@@ -33,9 +33,21 @@ import sys
 from paper_figures.deep import find_runs
 from paper_figures.registry import MissingResults
 from paper_figures.stats import summarize
-from paper_figures.suppression import SuppressionConfig, suppression_rows
+from paper_figures.suppression import (
+    SuppressionConfig,
+    difference_summary,
+    paired_differences,
+    suppression_rows,
+)
 
 QUANTITIES = ("suppression", "overlay_free_gap", "rescue", "own_views_suppression")
+
+
+def _difference_cell(row: dict) -> str:  # noqa: ANN001
+    """A paired difference (``paper_figures.suppression.difference_summary``) as a cell, ``*`` beyond 2 std."""
+    if row["n_seeds"] == 1:
+        return f"{row['mean']:+.3f} (1 seed)"
+    return f"{row['mean']:+.3f} ± {row['std']:.3f}{' *' if row['beyond_2_std'] else ''}"
 
 
 def _cell(values: list[float]) -> str:
@@ -66,17 +78,15 @@ def table(root: str, dataset: str = "audio") -> str:
         method = group[0].method
         for quantity in QUANTITIES:
             row = paired.get((method, quantity)) if group[0].overlay_strength == 1 else None
-            cells.append("—" if row is None else f"{row['mean']:+.3f} (1 seed)" if row["n_seeds"] == 1 else
-                         f"{row['mean']:+.3f} ± {row['std']:.3f}{' *' if row['beyond_2_std'] else ''}")
+            cells.append("—" if row is None else _difference_cell(row))
         strength = f"{group[0].overlay_strength:g}"
         lines.append(f"| {label} | {strength} | {','.join(str(r.seed) for r in group)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _paired(runs: list, reference: list) -> list[float]:  # noqa: ANN001
-    """Full-overlay task A of ``runs`` minus ``reference``'s, for the seeds both have."""
-    ref = {r.seed: r.probe["fast"]["full_overlay"]["task_a"] for r in reference}
-    return [r.probe["fast"]["full_overlay"]["task_a"] - ref[r.seed] for r in runs if r.seed in ref]
+def _full_overlay_a(run) -> float:  # noqa: ANN001
+    """Task A of the fast probe on full-overlay images."""
+    return run.probe["fast"]["full_overlay"]["task_a"]
 
 
 def _sweep_cell(run) -> tuple[str, float, float | None]:  # noqa: ANN001
@@ -101,11 +111,10 @@ def sweep_table(root: str, dataset: str) -> str:
         fast = [r.probe["fast"] for r in group]
         rescue = "—"
         if method == "dropout":
-            diffs = _paired(group, [r for r in runs if r.method == "expert" and r.overlay_strength == strength])
+            expert = {r.seed: _full_overlay_a(r) for r in runs if r.method == "expert" and r.overlay_strength == strength}
+            _, diffs = paired_differences(expert, {r.seed: _full_overlay_a(r) for r in group})  # dropout - expert
             if diffs:
-                mean, std = summarize(diffs)
-                star = " *" if len(diffs) > 1 and abs(mean) > 2 * std else ""
-                rescue = f"{mean:+.3f} (1 seed)" if len(diffs) == 1 else f"{mean:+.3f} ± {std:.3f}{star}"
+                rescue = _difference_cell(difference_summary(diffs))
                 if 1 < len(diffs) < len(group):
                     rescue += f" (n={len(diffs)})"
         values = [_cell([f["full_overlay"]["task_a"] for f in fast]), _cell([f["overlay_free"]["task_a"] for f in fast]),

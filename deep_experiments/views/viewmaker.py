@@ -8,6 +8,7 @@ step that *raises* the contrastive loss on fresh views, with the encoder frozen)
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,9 +60,7 @@ def build_viewmaker(config: ViewmakerConfig, spec: DatasetSpec, seed: int | None
     ``seed``: the run's seed, for the viewmaker a run of that seed starts from (its named stream
     ``init/viewmaker``, leaving the global RNG alone); ``None``: initialized from the global RNG.
     """
-    if seed is None:
-        return Viewmaker(spec.channels, config.budget_for(spec), config.num_res_blocks, config.width)
-    with seeded_init(seed, "init/viewmaker"):
+    with contextlib.nullcontext() if seed is None else seeded_init(seed, "init/viewmaker"):
         return Viewmaker(spec.channels, config.budget_for(spec), config.num_res_blocks, config.width)
 
 
