@@ -5,6 +5,7 @@
     python scripts/deep_cpu_table.py results/claim-cpu --dataset c+letters
     python scripts/deep_cpu_table.py results/audio-cpu/cpu-protocol --dataset audio
     python scripts/deep_cpu_table.py results/claim-cpu --dataset c+digits --sweeps
+    python scripts/deep_cpu_table.py results/hierarchical-cpu --dataset c+digits randbit --versus-expert
 
 Reads every finished run of ``--dataset`` under ``ROOT/<dataset>/<method>/os<s>_p<p>/seed<k>/``
 (``paper_figures.deep.find_runs``). Rows: the no-overlay control (expert views at overlay strength
@@ -23,6 +24,12 @@ overlay strength below 1 (the strength sweep), then dropout at strength 1 at eve
 one row per (views, strength, p) (expert rows ignore p), with task A on full-overlay and
 overlay-free images, task B on the run's own images, and dropout's rescue over expert views at the
 same strength, paired by seed (``n=k`` when only k of the row's seeds have an expert run to pair with).
+
+``--versus-expert`` prints the method comparison of the hierarchical section instead, for one or more
+datasets: per dataset the no-overlay control, then each method at strength 1 (dropout at p 0.5),
+with task A on full-overlay and overlay-free images, the overlay task (per bit, ``task_b_bits``,
+where the probe has it: RandBit) and each method's difference from expert views on both kinds of
+images (run minus expert, paired by seed).
 """
 
 from __future__ import annotations
@@ -124,16 +131,61 @@ def sweep_table(root: str, dataset: str) -> str:
     return "\n".join(lines)
 
 
+def _overlay_task(fast: dict) -> float:
+    """Task B on full-overlay images; RandBit's per-bit accuracy where the probe has it."""
+    return fast.get("task_b_bits", fast["full_overlay"]["task_b"])
+
+
+def versus_table(root: str, datasets: list[str]) -> str:
+    """The markdown table comparing each method with expert views (``--versus-expert``)."""
+    all_runs = find_runs(root)
+    lines = ["| dataset | views | seeds | task A, full overlay | task A, overlay-free | task B, full overlay (per bit) | "
+             "Δ full overlay | Δ overlay-free |", "|---" * 8 + "|"]
+    for dataset in datasets:
+        runs = [r for r in all_runs if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
+        if not runs:
+            raise MissingResults(f"{root}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json")
+        expert = {r.seed: r.probe["fast"] for r in runs if r.method == "expert" and r.overlay_strength == 1}
+        groups = [("no-overlay control (expert)", [r for r in runs if r.method == "expert" and r.overlay_strength == 0])]
+        groups += [("dropout p 0.5" if m == "dropout" else m, [r for r in runs if r.method == m and r.overlay_strength == 1])
+                   for m in sorted({r.method for r in runs}, key=lambda m: (m != "expert", m))]
+        for label, group in groups:
+            if not group:
+                continue
+            group = sorted(group, key=lambda r: r.seed)
+            fast = {r.seed: r.probe["fast"] for r in group}
+            cells = [_cell([f["full_overlay"]["task_a"] for f in fast.values()]),
+                     _cell([f["overlay_free"]["task_a"] for f in fast.values()]),
+                     "—" if group[0].overlay_strength == 0 else _cell([_overlay_task(f) for f in fast.values()])]
+            for images in ("full_overlay", "overlay_free"):
+                diffs: list[float] = []
+                if group[0].overlay_strength == 1 and group[0].method != "expert":
+                    _, diffs = paired_differences({s: f[images]["task_a"] for s, f in expert.items()},
+                                                  {s: f[images]["task_a"] for s, f in fast.items()})  # run - expert
+                cells.append(_difference_cell(difference_summary(diffs)) if diffs else "—")
+            lines.append(f"| {dataset} | {label} | {','.join(map(str, fast))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: prints the table; 1 with a one-line reason when there is nothing to read."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("root", help="results root (ROOT/<dataset>/<method>/...)")
-    p.add_argument("--dataset", default="audio", help="the dataset whose runs are tabled (default %(default)s)")
-    p.add_argument("--sweeps", action="store_true",
-                   help="print the overlay-strength and dropout-p sweeps instead of the main table")
+    p.add_argument("--dataset", nargs="+", default=["audio"],
+                   help="the dataset whose runs are tabled (default %(default)s; several only with --versus-expert)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--sweeps", action="store_true",
+                      help="print the overlay-strength and dropout-p sweeps instead of the main table")
+    mode.add_argument("--versus-expert", action="store_true",
+                      help="print each method against expert views, one block of rows per dataset")
     args = p.parse_args(argv)
+    if len(args.dataset) > 1 and not args.versus_expert:
+        p.error("several --dataset values need --versus-expert")
     try:
-        print(sweep_table(args.root, args.dataset) if args.sweeps else table(args.root, args.dataset))
+        if args.versus_expert:
+            print(versus_table(args.root, args.dataset))
+        else:
+            print(sweep_table(args.root, args.dataset[0]) if args.sweeps else table(args.root, args.dataset[0]))
     except (MissingResults, KeyError, ValueError, OSError) as err:
         print(f"deep_cpu_table: {' '.join(str(err).split())}", file=sys.stderr)
         return 1

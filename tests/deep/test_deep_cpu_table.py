@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from deep_experiments.configs import build_config
 from featuredrop.config import to_dict
 from tests.scripts import load_script
@@ -91,3 +93,31 @@ def test_sweeps_refuse_two_runs_of_one_cell_and_seed(tmp_path: Path, capsys) -> 
     _write(tmp_path, "c+digits", {("expert", 0.5): [0.90]}, p=0.9)
     assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits", "--sweeps"]) == 1
     assert "two runs of one sweep cell and seed" in capsys.readouterr().err
+
+
+def test_versus_expert_pairs_both_image_kinds_and_uses_per_bit_task_b(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "c+digits", {("expert", 0): [0.70], ("expert", 1): [0.74, 0.75], ("hierarchical", 1): [0.73, 0.71]})
+    _write(tmp_path, "randbit", {("expert", 1): [0.80, 0.84], ("viewmaker", 1): [0.70, 0.70, 0.9]})
+    for folder in (tmp_path / "randbit").rglob("probe.json"):  # per-bit accuracy beside the pattern accuracy
+        probe = json.loads(folder.read_text())
+        probe["fast"]["task_b_bits"] = 0.5
+        probe["fast"]["overlay_free"]["task_a"] = 0.9 if "viewmaker" in str(folder) else 0.95
+        folder.write_text(json.dumps(probe))
+    script = load_script("deep_cpu_table")
+    assert script.main([str(tmp_path), "--dataset", "c+digits", "randbit", "--versus-expert"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[:3] for r in rows] == [["| c+digits", "no-overlay control (expert)", "0"], ["| c+digits", "expert", "0,1"],
+                                     ["| c+digits", "hierarchical", "0,1"], ["| randbit", "expert", "0,1"],
+                                     ["| randbit", "viewmaker", "0,1,2"]]
+    assert rows[0][5:] == ["—", "—", "— |"]
+    assert rows[2][6] == "-0.025 ± 0.021" and rows[2][7] == "+0.000 ± 0.000 |"  # (0.73-0.74, 0.71-0.75)
+    assert rows[2][5] == "0.990 ± 0.000"  # images' task B without a per-bit accuracy
+    viewmaker = rows[4]
+    assert viewmaker[5] == "0.500 ± 0.000"  # per bit, not the pattern accuracy 0.99
+    assert viewmaker[6] == "-0.120 ± 0.028 *" and viewmaker[7] == "-0.050 ± 0.000 * |"  # seed 2 has no expert: unpaired
+
+
+def test_several_datasets_need_versus_expert(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits", "randbit"])
+    assert exit_info.value.code == 2
