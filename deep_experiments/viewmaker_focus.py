@@ -6,6 +6,11 @@ measurement on C+* images, whose overlay pixels are known (the item image differ
 overlay-free ``base`` exactly there): the mean ``|delta|`` on overlay pixels against the mean
 ``|delta|`` elsewhere. A viewmaker blind to the overlay gives a ratio near 1; one that attacks it,
 a ratio well above 1. ``delta`` is averaged over channels, so the ratio compares pixels, not colours.
+
+RandBit's overlay is not a set of pixels but whole channels (constant bit planes beside the digit),
+so there the measurement is per channel (:func:`plane_focus`): the mean ``|delta|`` on the base
+image's channels against the planes', and how often a view pushes a plane pixel across 0.5 (the
+midpoint between a 0 bit and a 1 bit), the only way a bounded perturbation can drop a bit.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["FOCUS_FILE", "OverlayFocus", "overlay_mask", "overlay_focus"]
+__all__ = ["FOCUS_FILE", "PLANES_FILE", "OverlayFocus", "PlaneFocus", "overlay_mask", "overlay_focus", "plane_focus"]
 
 FOCUS_FILE = "viewmaker_focus.json"
 """Where ``scripts/viewmaker_focus.py`` writes a run's measurement and figure ``viewmaker_focus`` reads it."""
+
+PLANES_FILE = "viewmaker_planes.json"
+"""Where ``scripts/viewmaker_focus.py`` writes a RandBit run's per-channel measurement (:func:`plane_focus`)."""
 
 
 @dataclass(frozen=True)
@@ -84,3 +92,69 @@ def overlay_focus(delta: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
     return OverlayFocus(on_overlay=on_mean, off_overlay=off_mean, ratio=on_mean / off_mean if off_mean > 0 else float("inf"),
                         overlay_fraction=n_on / mask.numel(), overlay_share=on / (on + off) if on + off > 0 else float("nan"),
                         images=int(images.shape[0]), views=views)
+
+
+@dataclass(frozen=True)
+class PlaneFocus:
+    """Mean ``|delta|`` on the base image's channels and on the overlay's planes (RandBit's bits).
+
+    ``overlay_share``: share of the total ``|delta|`` on the planes (``overlay_fraction``, their share of
+    the channels, for a blind viewmaker); ``flipped``: share of plane pixels (over views) that the view
+    moves across 0.5; ``planes_flipped``: share of (view, plane) pairs with more than half of the
+    plane's pixels moved across 0.5 (a bit a view has dropped, read by majority).
+    """
+
+    on_base: float
+    on_planes: float
+    ratio: float
+    overlay_fraction: float
+    overlay_share: float
+    flipped: float
+    planes_flipped: float
+    images: int
+    views: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The fields as a plain mapping (for JSON / CSV rows)."""
+        return asdict(self)
+
+
+def plane_focus(delta: Callable[[torch.Tensor, torch.Generator], torch.Tensor], images: torch.Tensor,
+                base_channels: int, generator: torch.Generator, views: int = 4) -> PlaneFocus:
+    """Where ``delta`` falls when the overlay is the channels after the first ``base_channels``.
+
+    Args:
+        delta: the perturbation ``(x, generator) -> delta`` (``Viewmaker.delta``), called without grad.
+        images: overlaid images, planes at 0 / 1. Shape: ``(B, C, H, W)``.
+        base_channels: how many leading channels are the base image (RandBit: 1).
+        generator: the viewmaker's noise source; views: perturbations per image.
+
+    Returns:
+        :class:`PlaneFocus`; ``ratio`` is ``on_planes / on_base`` (1 for a blind viewmaker).
+
+    Raises:
+        ValueError: ``views < 1``, images not 4-d, or no plane or no base channel.
+    """
+    if views < 1:
+        raise ValueError(f"views must be >= 1, got {views}")
+    if images.ndim != 4 or not 0 < base_channels < images.shape[1]:
+        raise ValueError(f"need (B, C, H, W) images with 0 < base_channels < C, got {tuple(images.shape)} "
+                         f"and base_channels={base_channels}")
+    planes = images[:, base_channels:]
+    on_base = on_planes = flipped = planes_flipped = 0.0
+    with torch.no_grad():
+        for _ in range(views):
+            d = delta(images, generator)
+            on_base += float(d[:, :base_channels].abs().mean())
+            on_planes += float(d[:, base_channels:].abs().mean())
+            crossed = ((planes > 0.5) != (planes + d[:, base_channels:] > 0.5)).float()
+            flipped += float(crossed.mean())
+            planes_flipped += float((crossed.mean(dim=(2, 3)) > 0.5).float().mean())
+    on_base, on_planes = on_base / views, on_planes / views
+    n_planes = images.shape[1] - base_channels
+    total = on_base * base_channels + on_planes * n_planes
+    return PlaneFocus(on_base=on_base, on_planes=on_planes, ratio=on_planes / on_base if on_base > 0 else float("inf"),
+                      overlay_fraction=n_planes / images.shape[1],
+                      overlay_share=on_planes * n_planes / total if total > 0 else float("nan"),
+                      flipped=flipped / views, planes_flipped=planes_flipped / views,
+                      images=int(images.shape[0]), views=views)

@@ -13,6 +13,12 @@ The control, measured on the same images in the same call: the run's viewmaker *
 initialisation* (rebuilt from its config and seed, never trained), whose ratio says how much
 focus the architecture and the images give by themselves (keys ``init_*``). Prints one line per
 run. Seeded (``--seed``): the same numbers on a rerun.
+
+RandBit runs (an overlay of whole channels, ``spec.shared_channels`` bit planes) get
+:func:`deep_experiments.viewmaker_focus.plane_focus` instead, written to ``viewmaker_planes.json``:
+``|delta|`` on the digit channel against the bit planes, and how often a view moves a bit pixel across
+0.5, with the same initialisation control. A run whose test images leave no pixel on (or off) the
+overlay has no on/off split and is skipped with a line saying so.
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ from pathlib import Path
 
 import torch
 
-from deep_experiments.data import build_dataset
+from deep_experiments.data import build_dataset, dataset_spec
 from deep_experiments.run.checkpoint import initial_viewmaker
 from deep_experiments.run.folder import RunFolder, find_runs
-from deep_experiments.viewmaker_focus import FOCUS_FILE, overlay_focus
+from deep_experiments.viewmaker_focus import FOCUS_FILE, PLANES_FILE, overlay_focus, plane_focus
 from featuredrop.atomic import atomic_write
 
 
@@ -52,6 +58,24 @@ def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
                                                                                 "overlay_share")}}
 
 
+def measure_planes(folder: RunFolder, images: int, views: int, seed: int) -> dict:
+    """The per-channel focus of a RandBit run's viewmaker (and of its initialisation) on its test images."""
+    if folder.checkpoint.exists():
+        folder.export_viewmaker()
+    config = folder.load_config()
+    spec = dataset_spec(config.data)
+    vm = folder.load_viewmaker()
+    test = build_dataset(config.data, "test", config.train.seed).at_strength(1.0)
+    x = torch.stack([test[i][0] for i in range(min(images, len(test)))])
+    base = spec.channels - spec.shared_channels
+    focus = plane_focus(vm.delta, x, base, torch.Generator().manual_seed(seed), views)
+    init = initial_viewmaker(config).eval()
+    control = plane_focus(init.delta, x, base, torch.Generator().manual_seed(seed), views)
+    return {"dataset": config.data.dataset, "seed": config.train.seed, "overlay_strength": config.data.overlay_strength,
+            "budget": vm.budget, "measure_seed": seed, "measured_at_strength": 1.0, **focus.as_dict(),
+            **{f"init_{k}": v for k, v in control.as_dict().items() if k not in ("images", "views")}}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 1 when no viewmaker run was found."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -65,7 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no finished viewmaker run with a checkpoint or viewmaker.pt under {args.results}", file=sys.stderr)
         return 1
     for folder in runs:
-        row = measure(folder, args.images, args.views, args.seed)
+        if dataset_spec(folder.load_config().data).shared_channels:
+            row = measure_planes(folder, args.images, args.views, args.seed)
+            atomic_write(folder.root / PLANES_FILE, json.dumps(row, indent=2) + "\n")
+            print(f"{folder.root}: |delta| on the base {row['on_base']:.4f}, on the planes {row['on_planes']:.4f} "
+                  f"({row['overlay_share']:.1%} of |delta| on {row['overlay_fraction']:.0%} of the channels), plane "
+                  f"pixels across 0.5: {row['flipped']:.2%}, planes dropped: {row['planes_flipped']:.2%}; at "
+                  f"initialisation: {row['init_on_base']:.4f} / {row['init_on_planes']:.4f}", flush=True)
+            continue
+        try:
+            row = measure(folder, args.images, args.views, args.seed)
+        except ValueError as err:  # no pixel on or off the overlay: no on/off split
+            print(f"{folder.root}: skipped ({err})", flush=True)
+            continue
         atomic_write(folder.root / FOCUS_FILE, json.dumps(row, indent=2) + "\n")
         print(f"{folder.root}: |delta| on overlay {row['on_overlay']:.4f}, off {row['off_overlay']:.4f}, "
               f"ratio {row['ratio']:.2f} (overlay {row['overlay_fraction']:.1%} of pixels, "
