@@ -10,7 +10,7 @@ a ratio well above 1. ``delta`` is averaged over channels, so the ratio compares
 RandBit's overlay is not a set of pixels but whole channels (constant bit planes beside the digit),
 so there the measurement is per channel (:func:`plane_focus`): the mean ``|delta|`` on the base
 image's channels against the planes', and how often a view pushes a plane pixel across 0.5 (the
-midpoint between a 0 bit and a 1 bit), the only way a bounded perturbation can drop a bit.
+midpoint between a 0 bit and a 1 bit), the clearest way a bounded perturbation can drop a bit.
 """
 
 from __future__ import annotations
@@ -20,13 +20,18 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["FOCUS_FILE", "PLANES_FILE", "OverlayFocus", "PlaneFocus", "overlay_mask", "overlay_focus", "plane_focus"]
+__all__ = ["FOCUS_FILE", "PLANES_FILE", "NoOverlaySplit", "OverlayFocus", "PlaneFocus", "overlay_mask", "overlay_focus",
+           "plane_focus"]
 
 FOCUS_FILE = "viewmaker_focus.json"
 """Where ``scripts/viewmaker_focus.py`` writes a run's measurement and figure ``viewmaker_focus`` reads it."""
 
 PLANES_FILE = "viewmaker_planes.json"
 """Where ``scripts/viewmaker_focus.py`` writes a RandBit run's per-channel measurement (:func:`plane_focus`)."""
+
+
+class NoOverlaySplit(ValueError):
+    """The images have no overlay pixel, or nothing but overlay pixels: :func:`overlay_focus` has no ratio."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +77,15 @@ def overlay_focus(delta: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
         generator: the viewmaker's noise source; views: perturbations per image.
 
     Raises:
-        ValueError: on mismatched shapes, ``views < 1``, or a batch with no overlay pixel or no
-            pixel free of it (the ratio would be undefined).
+        ValueError: on mismatched shapes or ``views < 1``; :class:`NoOverlaySplit` (a ValueError) for a
+            batch with no overlay pixel or no pixel free of it (the ratio would be undefined).
     """
     if views < 1:
         raise ValueError(f"views must be >= 1, got {views}")
     mask = overlay_mask(images, bases)
     n_on = int(mask.sum())
     if n_on == 0 or n_on == mask.numel():
-        raise ValueError(f"need overlay pixels and overlay-free pixels, got {n_on} of {mask.numel()} on the overlay")
+        raise NoOverlaySplit(f"need overlay pixels and overlay-free pixels, got {n_on} of {mask.numel()} on the overlay")
     on = off = 0.0
     with torch.no_grad():
         for _ in range(views):
@@ -100,8 +105,8 @@ class PlaneFocus:
 
     ``overlay_share``: share of the total ``|delta|`` on the planes (``overlay_fraction``, their share of
     the channels, for a blind viewmaker); ``flipped``: share of plane pixels (over views) that the view
-    moves across 0.5; ``planes_flipped``: share of (view, plane) pairs with more than half of the
-    plane's pixels moved across 0.5 (a bit a view has dropped, read by majority).
+    moves across 0.5; ``planes_flipped``: share of (image, view, plane) triples with more than half of
+    the plane's pixels moved across 0.5 (a bit a view has dropped, read by majority).
     """
 
     on_base: float
@@ -125,7 +130,7 @@ def plane_focus(delta: Callable[[torch.Tensor, torch.Generator], torch.Tensor], 
 
     Args:
         delta: the perturbation ``(x, generator) -> delta`` (``Viewmaker.delta``), called without grad.
-        images: overlaid images, planes at 0 / 1. Shape: ``(B, C, H, W)``.
+        images: overlaid images, every plane pixel exactly 0 or 1 (full strength). Shape: ``(B, C, H, W)``.
         base_channels: how many leading channels are the base image (RandBit: 1).
         generator: the viewmaker's noise source; views: perturbations per image.
 
@@ -133,7 +138,8 @@ def plane_focus(delta: Callable[[torch.Tensor, torch.Generator], torch.Tensor], 
         :class:`PlaneFocus`; ``ratio`` is ``on_planes / on_base`` (1 for a blind viewmaker).
 
     Raises:
-        ValueError: ``views < 1``, images not 4-d, or no plane or no base channel.
+        ValueError: ``views < 1``, images not 4-d, no plane or no base channel, or a plane pixel that
+            is not 0 or 1 (overlay-free planes sit at 0.5, where "across 0.5" means nothing).
     """
     if views < 1:
         raise ValueError(f"views must be >= 1, got {views}")
@@ -141,13 +147,15 @@ def plane_focus(delta: Callable[[torch.Tensor, torch.Generator], torch.Tensor], 
         raise ValueError(f"need (B, C, H, W) images with 0 < base_channels < C, got {tuple(images.shape)} "
                          f"and base_channels={base_channels}")
     planes = images[:, base_channels:]
+    if not ((planes == 0) | (planes == 1)).all():
+        raise ValueError("plane pixels must be 0 or 1 (images at full overlay strength)")
     on_base = on_planes = flipped = planes_flipped = 0.0
     with torch.no_grad():
         for _ in range(views):
             d = delta(images, generator)
             on_base += float(d[:, :base_channels].abs().mean())
             on_planes += float(d[:, base_channels:].abs().mean())
-            crossed = ((planes > 0.5) != (planes + d[:, base_channels:] > 0.5)).float()
+            crossed = ((planes - 0.5) * (planes + d[:, base_channels:] - 0.5) < 0).float()  # strictly across
             flipped += float(crossed.mean())
             planes_flipped += float((crossed.mean(dim=(2, 3)) > 0.5).float().mean())
     on_base, on_planes = on_base / views, on_planes / views

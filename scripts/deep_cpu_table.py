@@ -29,7 +29,7 @@ same strength, paired by seed (``n=k`` when only k of the row's seeds have an ex
 datasets: per dataset the no-overlay control, then each method at strength 1 (dropout at p 0.5),
 with task A on full-overlay and overlay-free images, the overlay task (per bit, ``task_b_bits``,
 where the probe has it: RandBit) and each method's difference from expert views on both kinds of
-images (run minus expert, paired by seed).
+images (run minus expert, paired by seed; ``n=k`` when only k of the row's seeds have an expert run).
 """
 
 from __future__ import annotations
@@ -96,6 +96,25 @@ def _full_overlay_a(run) -> float:  # noqa: ANN001
     return run.probe["fast"]["full_overlay"]["task_a"]
 
 
+def _one_run_per_seed(group: list, what: str) -> list:  # noqa: ANN001
+    """``group`` sorted by seed; a seed twice (e.g. expert runs whose unused dropout p differs) is an error:
+    never average a seed twice."""
+    group = sorted(group, key=lambda r: r.seed)
+    for a, b in zip(group, group[1:]):
+        if a.seed == b.seed:
+            raise ValueError(f"two runs of one {what} and seed: {a.folder} and {b.folder}")
+    return group
+
+
+def _paired_cell(reference: dict[int, float], values: dict[int, float]) -> str:
+    """``values - reference`` paired by seed as a cell; ``(n=k)`` when only k of the row's seeds pair; "—" if none."""
+    _, diffs = paired_differences(reference, values)
+    if not diffs:
+        return "—"
+    cell = _difference_cell(difference_summary(diffs))
+    return cell + f" (n={len(diffs)})" if 1 < len(diffs) < len(values) else cell
+
+
 def _sweep_cell(run) -> tuple[str, float, float | None]:  # noqa: ANN001
     """The row a sweep run belongs to: (views, strength, p); ``None`` p for expert views (they ignore it)."""
     return run.method, run.overlay_strength, None if run.method == "expert" else run.dropout_p
@@ -111,19 +130,12 @@ def sweep_table(root: str, dataset: str) -> str:
     lines = ["| views | overlay | dropout p | seeds | task A, full overlay | task A, overlay-free | task B, own images | "
              "rescue over expert |", "|---" * 8 + "|"]
     for method, strength, p in cells:
-        group = sorted((r for r in runs if _sweep_cell(r) == (method, strength, p)), key=lambda r: r.seed)
-        for a, b in zip(group, group[1:]):
-            if a.seed == b.seed:  # e.g. expert runs whose unused dropout p differs: never average a seed twice
-                raise ValueError(f"two runs of one sweep cell and seed: {a.folder} and {b.folder}")
+        group = _one_run_per_seed([r for r in runs if _sweep_cell(r) == (method, strength, p)], "sweep cell")
         fast = [r.probe["fast"] for r in group]
         rescue = "—"
         if method == "dropout":
             expert = {r.seed: _full_overlay_a(r) for r in runs if r.method == "expert" and r.overlay_strength == strength}
-            _, diffs = paired_differences(expert, {r.seed: _full_overlay_a(r) for r in group})  # dropout - expert
-            if diffs:
-                rescue = _difference_cell(difference_summary(diffs))
-                if 1 < len(diffs) < len(group):
-                    rescue += f" (n={len(diffs)})"
+            rescue = _paired_cell(expert, {r.seed: _full_overlay_a(r) for r in group})  # dropout - expert
         values = [_cell([f["full_overlay"]["task_a"] for f in fast]), _cell([f["overlay_free"]["task_a"] for f in fast]),
                   _cell([f["task_b"] for f in fast]), rescue]
         lines.append(f"| {method} | {strength:g} | {'—' if p is None else f'{p:g}'} | "
@@ -132,37 +144,40 @@ def sweep_table(root: str, dataset: str) -> str:
 
 
 def _overlay_task(fast: dict) -> float:
-    """Task B on full-overlay images; RandBit's per-bit accuracy where the probe has it."""
+    """Task B on full-overlay images; RandBit's per-bit accuracy where the probe has it (``task_b_bits``, on
+    the run's own images: full-overlay ones for the strength-1 rows this is called for)."""
     return fast.get("task_b_bits", fast["full_overlay"]["task_b"])
 
 
 def versus_table(root: str, datasets: list[str]) -> str:
     """The markdown table comparing each method with expert views (``--versus-expert``)."""
     all_runs = find_runs(root)
-    lines = ["| dataset | views | seeds | task A, full overlay | task A, overlay-free | task B, full overlay (per bit) | "
+    lines = ["| dataset | views | seeds | task A, full overlay | task A, overlay-free | task B, full overlay (RandBit: per bit) | "
              "Δ full overlay | Δ overlay-free |", "|---" * 8 + "|"]
     for dataset in datasets:
         runs = [r for r in all_runs if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
         if not runs:
             raise MissingResults(f"{root}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json")
-        expert = {r.seed: r.probe["fast"] for r in runs if r.method == "expert" and r.overlay_strength == 1}
+        uncontrolled = [str(r.folder) for r in runs if "full_overlay" not in r.probe["fast"]]
+        if uncontrolled:
+            raise ValueError(f"probe without overlay controls (full_overlay / overlay_free): {uncontrolled[0]}")
+        expert = {r.seed: r.probe["fast"] for r in _one_run_per_seed(
+            [r for r in runs if r.method == "expert" and r.overlay_strength == 1], "method")}
         groups = [("no-overlay control (expert)", [r for r in runs if r.method == "expert" and r.overlay_strength == 0])]
         groups += [("dropout p 0.5" if m == "dropout" else m, [r for r in runs if r.method == m and r.overlay_strength == 1])
                    for m in sorted({r.method for r in runs}, key=lambda m: (m != "expert", m))]
         for label, group in groups:
             if not group:
                 continue
-            group = sorted(group, key=lambda r: r.seed)
+            group = _one_run_per_seed(group, "method")
             fast = {r.seed: r.probe["fast"] for r in group}
             cells = [_cell([f["full_overlay"]["task_a"] for f in fast.values()]),
                      _cell([f["overlay_free"]["task_a"] for f in fast.values()]),
                      "—" if group[0].overlay_strength == 0 else _cell([_overlay_task(f) for f in fast.values()])]
             for images in ("full_overlay", "overlay_free"):
-                diffs: list[float] = []
-                if group[0].overlay_strength == 1 and group[0].method != "expert":
-                    _, diffs = paired_differences({s: f[images]["task_a"] for s, f in expert.items()},
-                                                  {s: f[images]["task_a"] for s, f in fast.items()})  # run - expert
-                cells.append(_difference_cell(difference_summary(diffs)) if diffs else "—")
+                compared = group[0].overlay_strength == 1 and group[0].method != "expert"
+                cells.append(_paired_cell({s: f[images]["task_a"] for s, f in expert.items()},  # run - expert
+                                          {s: f[images]["task_a"] for s, f in fast.items()}) if compared else "—")
             lines.append(f"| {dataset} | {label} | {','.join(map(str, fast))} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

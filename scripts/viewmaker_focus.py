@@ -33,47 +33,57 @@ import torch
 from deep_experiments.data import build_dataset, dataset_spec
 from deep_experiments.run.checkpoint import initial_viewmaker
 from deep_experiments.run.folder import RunFolder, find_runs
-from deep_experiments.viewmaker_focus import FOCUS_FILE, PLANES_FILE, overlay_focus, plane_focus
+from deep_experiments.viewmaker_focus import (
+    FOCUS_FILE,
+    PLANES_FILE,
+    NoOverlaySplit,
+    overlay_focus,
+    plane_focus,
+)
 from featuredrop.atomic import atomic_write
 
 
-def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
-    """The overlay focus of one run's viewmaker on its test images (exports ``viewmaker.pt`` first)."""
+def _load(folder: RunFolder, images: int) -> tuple:
+    """The run's config, trained viewmaker, viewmaker at initialisation and first ``images`` test items at
+    full overlay strength (whatever strength the run trained on, as the full_overlay probe: a viewmaker
+    trained without the overlay is then measured on the same images, a control of its own); exports
+    ``viewmaker.pt`` first when there is a checkpoint."""
     if folder.checkpoint.exists():
         folder.export_viewmaker()
     config = folder.load_config()
-    vm = folder.load_viewmaker()
-    # full-strength overlays, whatever the run trained on (as the full_overlay probe): a viewmaker
-    # trained without the overlay is then measured on the same images, a control of its own
     test = build_dataset(config.data, "test", config.train.seed).at_strength(1.0).with_base()
-    n = min(images, len(test))
-    x, _, _, base = zip(*(test[i] for i in range(n)))
+    items = [test[i] for i in range(min(images, len(test)))]
+    return config, folder.load_viewmaker(), initial_viewmaker(config).eval(), items
+
+
+def _row(config, budget: float, seed: int, focus: dict, control: dict, keys: tuple[str, ...]) -> dict:  # noqa: ANN001
+    """One run's JSON row: the run, the measurement, and the ``init_*`` control's ``keys``."""
+    return {"dataset": config.data.dataset, "seed": config.train.seed, "overlay_strength": config.data.overlay_strength,
+            "budget": budget, "measure_seed": seed, "measured_at_strength": 1.0, **focus,
+            **{f"init_{k}": control[k] for k in keys}}
+
+
+def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
+    """The overlay focus of one run's viewmaker on its test images (and of its initialisation)."""
+    config, vm, init, items = _load(folder, images)
+    x, _, _, base = zip(*items)
     x, base = torch.stack(x), torch.stack(base)
     focus = overlay_focus(vm.delta, x, base, torch.Generator().manual_seed(seed), views)
-    init = initial_viewmaker(config).eval()  # as the run built it, before any step
     control = overlay_focus(init.delta, x, base, torch.Generator().manual_seed(seed), views)
-    return {"dataset": config.data.dataset, "seed": config.train.seed, "overlay_strength": config.data.overlay_strength,
-            "budget": vm.budget, "measure_seed": seed, "measured_at_strength": 1.0, **focus.as_dict(),
-            **{f"init_{k}": v for k, v in control.as_dict().items() if k in ("on_overlay", "off_overlay", "ratio",
-                                                                                "overlay_share")}}
+    return _row(config, vm.budget, seed, focus.as_dict(), control.as_dict(),
+                ("on_overlay", "off_overlay", "ratio", "overlay_share"))
 
 
 def measure_planes(folder: RunFolder, images: int, views: int, seed: int) -> dict:
     """The per-channel focus of a RandBit run's viewmaker (and of its initialisation) on its test images."""
-    if folder.checkpoint.exists():
-        folder.export_viewmaker()
-    config = folder.load_config()
+    config, vm, init, items = _load(folder, images)
+    x = torch.stack([item[0] for item in items])
     spec = dataset_spec(config.data)
-    vm = folder.load_viewmaker()
-    test = build_dataset(config.data, "test", config.train.seed).at_strength(1.0)
-    x = torch.stack([test[i][0] for i in range(min(images, len(test)))])
     base = spec.channels - spec.shared_channels
     focus = plane_focus(vm.delta, x, base, torch.Generator().manual_seed(seed), views)
-    init = initial_viewmaker(config).eval()
     control = plane_focus(init.delta, x, base, torch.Generator().manual_seed(seed), views)
-    return {"dataset": config.data.dataset, "seed": config.train.seed, "overlay_strength": config.data.overlay_strength,
-            "budget": vm.budget, "measure_seed": seed, "measured_at_strength": 1.0, **focus.as_dict(),
-            **{f"init_{k}": v for k, v in control.as_dict().items() if k not in ("images", "views")}}
+    return _row(config, vm.budget, seed, focus.as_dict(), control.as_dict(),
+                ("on_base", "on_planes", "ratio", "overlay_share", "flipped", "planes_flipped"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             row = measure(folder, args.images, args.views, args.seed)
-        except ValueError as err:  # no pixel on or off the overlay: no on/off split
+        except NoOverlaySplit as err:
             print(f"{folder.root}: skipped ({err})", flush=True)
             continue
         atomic_write(folder.root / FOCUS_FILE, json.dumps(row, indent=2) + "\n")

@@ -114,10 +114,28 @@ def test_versus_expert_pairs_both_image_kinds_and_uses_per_bit_task_b(tmp_path: 
     assert rows[2][5] == "0.990 ± 0.000"  # images' task B without a per-bit accuracy
     viewmaker = rows[4]
     assert viewmaker[5] == "0.500 ± 0.000"  # per bit, not the pattern accuracy 0.99
-    assert viewmaker[6] == "-0.120 ± 0.028 *" and viewmaker[7] == "-0.050 ± 0.000 * |"  # seed 2 has no expert: unpaired
+    assert viewmaker[6] == "-0.120 ± 0.028 * (n=2)" and viewmaker[7] == "-0.050 ± 0.000 * (n=2) |"  # seed 2: no expert
 
 
 def test_several_datasets_need_versus_expert(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits", "randbit"])
     assert exit_info.value.code == 2
+
+
+def test_versus_expert_refuses_a_seed_twice_and_probes_without_controls(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "c+digits", {("expert", 1): [0.74], ("dropout", 1): [0.80]})
+    _write(tmp_path, "c+digits", {("expert", 1): [0.70]}, p=0.9)  # expert seed 0 again, under another unused p
+    _write(tmp_path, "c+digits", {("dropout", 1): [0.5]}, p=0.9)  # dropout off p 0.5: not in this table
+    script = load_script("deep_cpu_table")
+    assert script.main([str(tmp_path), "--dataset", "c+digits", "--versus-expert"]) == 1
+    assert "two runs of one method and seed" in capsys.readouterr().err
+    _write(tmp_path / "b", "c+digits", {("expert", 1): [0.74], ("dropout", 1): [0.80]})
+    _write(tmp_path / "b", "c+digits", {("dropout", 1): [0.5]}, p=0.9)
+    assert script.main([str(tmp_path / "b"), "--dataset", "c+digits", "--versus-expert"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows[1][1] == "dropout p 0.5" and rows[1][6] == "+0.060 (1 seed)"
+    probe = next((tmp_path / "b").rglob("probe.json"))
+    probe.write_text(json.dumps({"fast": {"task_a": 0.7, "task_b": 0.9}}))  # a run probed without overlay controls
+    assert script.main([str(tmp_path / "b"), "--dataset", "c+digits", "--versus-expert"]) == 1
+    assert "without overlay controls" in capsys.readouterr().err

@@ -95,6 +95,19 @@ def test_plane_focus_of_known_perturbations() -> None:
             return d
         return delta
 
+    away = plane_focus(lambda im, g: torch.cat([torch.zeros_like(im[:, :1]), 0.6 * (2 * im[:, 1:] - 1)], 1),
+                       x, 1, torch.Generator())  # 0 -> -0.6, 1 -> 1.6: moved far, crossed nothing
+    assert away.on_planes == pytest.approx(0.6) and away.flipped == 0 and away.planes_flipped == 0
+    half = plane_focus(towards_other_bit(4 / 8), x, 1, torch.Generator())
+    assert half.flipped == pytest.approx(0.5) and half.planes_flipped == 0  # a majority is more than half
+
+    def one_plane(im: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        d = towards_other_bit(5 / 8)(im, g)
+        d[:, 2:] = 0  # only the first of the three planes
+        return d
+
+    single = plane_focus(one_plane, x, 1, torch.Generator())
+    assert single.planes_flipped == pytest.approx(1 / 3) and single.flipped == pytest.approx(5 / 24)
     some = plane_focus(towards_other_bit(3 / 8), x, 1, torch.Generator())
     assert some.flipped == pytest.approx(3 / 8) and some.planes_flipped == 0 and some.on_base == 0
     most = plane_focus(towards_other_bit(5 / 8), x, 1, torch.Generator())
@@ -119,6 +132,10 @@ def test_plane_focus_rejects_bad_inputs() -> None:
     for base in (0, 4):
         with pytest.raises(ValueError, match="base_channels"):
             plane_focus(lambda im, g: im, x, base, torch.Generator())
+    blank = x.clone()
+    blank[:, 1:] = 0.5  # overlay-free planes: "across 0.5" would mean nothing
+    with pytest.raises(ValueError, match="0 or 1"):
+        plane_focus(lambda im, g: torch.full_like(im, 0.01), blank, 1, torch.Generator())
 
 
 def test_focus_script_measures_randbit_runs_per_channel(tmp_path, capsys) -> None:  # noqa: ANN001
@@ -134,9 +151,10 @@ def test_focus_script_measures_randbit_runs_per_channel(tmp_path, capsys) -> Non
     from tests.scripts import load_script
 
     def run(dataset: str, channels: int) -> tuple[RunFolder, Viewmaker]:
-        config = build_config(PRESETS["smoke"], {"data": {"dataset": dataset, "train_size": 8, "test_size": 8},
+        bits = {} if channels != 1 else {"randbit_bits": 0}
+        config = build_config(PRESETS["smoke"], {"data": {"dataset": dataset, "train_size": 8, "test_size": 8, **bits},
                                                  "views": {"kind": "viewmaker"}})
-        folder = RunFolder(tmp_path / dataset / "viewmaker" / "os1_p0.5" / "seed0")
+        folder = RunFolder(tmp_path / dataset / "viewmaker" / "os1_p0.5" / f"seed{channels}")
         folder.root.mkdir(parents=True)
         folder.config.write_text(json.dumps(to_dict(config)))
         torch.manual_seed(1)
@@ -147,14 +165,17 @@ def test_focus_script_measures_randbit_runs_per_channel(tmp_path, capsys) -> Non
 
     randbit, vm = run("randbit", 6)
     letters, _ = run("c+letters", 3)
+    bitless, _ = run("randbit", 1)  # no bits: no overlay pixel at all, so no on/off split: skipped, said
     assert load_script("viewmaker_focus").main(["--results", str(tmp_path), "--images", "8", "--views", "2"]) == 0
     saved = json.loads((randbit.root / "viewmaker_planes.json").read_text())
     config = randbit.load_config()
-    x = torch.stack([build_dataset(config.data, "test", 0)[i][0] for i in range(8)])
+    x = torch.stack([build_dataset(config.data, "test", config.train.seed)[i][0] for i in range(8)])
     direct = plane_focus(vm.eval().delta, x, 1, torch.Generator().manual_seed(0), 2)
     control = plane_focus(initial_viewmaker(config).eval().delta, x, 1, torch.Generator().manual_seed(0), 2)
     assert saved["on_planes"] == pytest.approx(direct.on_planes, rel=1e-6) and saved["images"] == 8
     assert saved["init_on_base"] == pytest.approx(control.on_base, rel=1e-6)
     assert not (randbit.root / "viewmaker_focus.json").exists()
-    assert "on the planes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "on the planes" in out and f"{bitless.root}: skipped (need overlay pixels" in out
+    assert not (bitless.root / "viewmaker_focus.json").exists()
     assert (letters.root / "viewmaker_focus.json").exists() and not (letters.root / "viewmaker_planes.json").exists()
