@@ -7,6 +7,10 @@ overlay-free ``base`` exactly there): the mean ``|delta|`` on overlay pixels aga
 ``|delta|`` elsewhere. A viewmaker blind to the overlay gives a ratio near 1; one that attacks it,
 a ratio well above 1. ``delta`` is averaged over channels, so the ratio compares pixels, not colours.
 
+Audio's overlay, the background noise, adds power to every bin, so there the "overlay pixels" are
+the bins the noise dominates (the noisy clip at least 3 dB above the clean one: noise power >= speech
+power), the rest the bins where the speech, the digit, dominates.
+
 RandBit's overlay is not a set of pixels but whole channels (constant bit planes beside the digit),
 so there the measurement is per channel (:func:`plane_focus`): the mean ``|delta|`` on the base
 image's channels against the planes', and how often a view pushes a plane pixel across 0.5 (the
@@ -67,8 +71,12 @@ def overlay_mask(images: torch.Tensor, bases: torch.Tensor, tol: float = 1e-6) -
 
 
 def overlay_focus(delta: Callable[[torch.Tensor, torch.Generator], torch.Tensor], images: torch.Tensor,
-                  bases: torch.Tensor, generator: torch.Generator, views: int = 4) -> OverlayFocus:
+                  bases: torch.Tensor, generator: torch.Generator, views: int = 4, tol: float = 1e-6) -> OverlayFocus:
     """Mean ``|delta|`` on and off the overlay over ``views`` perturbations of every image.
+
+    The overlay's pixels are those where ``images`` differ from ``bases`` by more than ``tol`` in some
+    channel (:func:`overlay_mask`); for audio, where the noise touches every bin, ``tol`` =
+    :data:`deep_experiments.data.audio.NOISE_DOMINATES` makes them the bins the noise dominates.
 
     Args:
         delta: the perturbation ``(x, generator) -> delta`` (``Viewmaker.delta``), called without grad.
@@ -82,7 +90,7 @@ def overlay_focus(delta: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
     """
     if views < 1:
         raise ValueError(f"views must be >= 1, got {views}")
-    mask = overlay_mask(images, bases)
+    mask = overlay_mask(images, bases, tol)
     n_on = int(mask.sum())
     if n_on == 0 or n_on == mask.numel():
         raise NoOverlaySplit(f"need overlay pixels and overlay-free pixels, got {n_on} of {mask.numel()} on the overlay")

@@ -17,7 +17,9 @@ run. Seeded (``--seed``): the same numbers on a rerun.
 RandBit runs (an overlay of whole channels, ``spec.shared_channels`` bit planes) get
 :func:`deep_experiments.viewmaker_focus.plane_focus` instead, written to ``viewmaker_planes.json``:
 ``|delta|`` on the digit channel against the bit planes, and how often a view moves a bit pixel across
-0.5, with the same initialisation control. A run whose test images leave no pixel on (or off) the
+0.5, with the same initialisation control. Audio runs (the noise adds power to every bin) count as
+overlay pixels the bins the noise dominates (``deep_experiments.data.audio.NOISE_DOMINATES``: the noisy
+clip 3 dB or more above the clean one); the rest are the speech's. A run whose test images leave no pixel on (or off) the
 overlay has no on/off split and is skipped with a line saying so.
 """
 
@@ -31,6 +33,7 @@ from pathlib import Path
 import torch
 
 from deep_experiments.data import build_dataset, dataset_spec
+from deep_experiments.data.audio import NOISE_DOMINATES
 from deep_experiments.run.checkpoint import initial_viewmaker
 from deep_experiments.run.folder import RunFolder, find_runs
 from deep_experiments.viewmaker_focus import (
@@ -68,8 +71,9 @@ def measure(folder: RunFolder, images: int, views: int, seed: int) -> dict:
     config, vm, init, items = _load(folder, images)
     x, _, _, base = zip(*items)
     x, base = torch.stack(x), torch.stack(base)
-    focus = overlay_focus(vm.delta, x, base, torch.Generator().manual_seed(seed), views)
-    control = overlay_focus(init.delta, x, base, torch.Generator().manual_seed(seed), views)
+    tol = NOISE_DOMINATES if config.data.dataset == "audio" else 1e-6  # audio: the bins the noise dominates
+    focus = overlay_focus(vm.delta, x, base, torch.Generator().manual_seed(seed), views, tol)
+    control = overlay_focus(init.delta, x, base, torch.Generator().manual_seed(seed), views, tol)
     return _row(config, vm.budget, seed, focus.as_dict(), control.as_dict(),
                 ("on_overlay", "off_overlay", "ratio", "overlay_share"))
 

@@ -55,7 +55,7 @@ from .dataset import TwoTaskDataset
 from .seeding import NOISE_TYPE_STREAM, OVERLAY_STREAM, SPLIT_CODES, item_generator, key_hash
 
 __all__ = [
-    "AUDIO_FILE", "AudioArrays", "AudioTwoTaskDataset", "NoiseBank", "SpeechSpectrograms", "log_mel_db",
+    "AUDIO_FILE", "NOISE_DOMINATES", "AudioArrays", "AudioTwoTaskDataset", "NoiseBank", "SpeechSpectrograms", "log_mel_db",
     "load_audio_split", "quantize_db", "write_audio_file",
 ]
 
@@ -68,6 +68,10 @@ FRAMES = 64
 FMIN, FMAX = 0.0, SAMPLE_RATE / 2
 DB_RANGE = (-90.0, -10.0)
 """dB mapped to 0 and 1: a full-scale sine in its band is 0 dB; below -90 dB counts as silence."""
+
+NOISE_DOMINATES = 10.0 * math.log10(2.0) / (DB_RANGE[1] - DB_RANGE[0])
+"""How far above the clean clip a noisy bin lies (in [0, 1] image units: 3.01 dB) when the noise's power
+equals the speech's; a larger step means the noise dominates that bin (``viewmaker_focus``'s audio mask)."""
 NOISE_TYPES: tuple[str, ...] = ("babble", "traffic", "machinery")
 NOISE_PEAK = 0.05
 """Peak amplitude of every noise segment, relative to speech peak-normalized to 1."""

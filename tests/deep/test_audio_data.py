@@ -212,3 +212,51 @@ def test_training_on_audio_needs_neither_librosa_nor_espeak(data_dir: Path) -> N
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[2], check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_noise_dominates_is_the_step_of_equal_speech_and_noise_power() -> None:
+    """Adding noise of the speech's own power raises a bin by NOISE_DOMINATES (3.01 dB); a noise 10 dB
+    weaker raises it by less (0.41 dB), one 10 dB stronger by more: the audio focus mask's threshold."""
+    level = torch.tensor([[100]], dtype=torch.uint8)  # 100 / 255 of the way up DB_RANGE
+    clean = A.mix_levels(level, level, 0.0)
+    quieter = torch.tensor([[100 - 32]], dtype=torch.uint8)  # 32 levels = 10.04 dB
+    louder = torch.tensor([[100 + 32]], dtype=torch.uint8)
+    assert float(A.mix_levels(level, level, 1.0) - clean) == pytest.approx(A.NOISE_DOMINATES, rel=1e-5)
+    assert float(A.mix_levels(level, quieter, 1.0) - clean) < A.NOISE_DOMINATES
+    assert float(A.mix_levels(level, louder, 1.0) - clean) > A.NOISE_DOMINATES
+    assert A.NOISE_DOMINATES * (A.DB_RANGE[1] - A.DB_RANGE[0]) == pytest.approx(3.0103, abs=1e-4)
+
+
+def test_audio_focus_splits_bins_by_which_of_speech_and_noise_dominates(data_dir: Path, tmp_path: Path) -> None:
+    """scripts/viewmaker_focus.py on an audio viewmaker run: the overlay pixels are the noise-dominated bins
+    (neither none nor all of them), and the file equals a direct overlay_focus call with that threshold."""
+    import json
+
+    from deep_experiments.configs import PRESETS, build_config
+    from deep_experiments.models.viewmaker import Viewmaker
+    from deep_experiments.run.checkpoint import save_checkpoint
+    from deep_experiments.run.folder import RunFolder
+    from deep_experiments.viewmaker_focus import overlay_focus, overlay_mask
+    from featuredrop.config import to_dict
+    from tests.scripts import load_script
+
+    config = build_config(PRESETS["smoke"], {"data": {"dataset": "audio", "data_dir": str(data_dir), "train_size": 16,
+                                                      "test_size": 16},
+                                                 "views": {"kind": "viewmaker", "viewmaker": {"width": 4, "num_res_blocks": 1}}})
+    folder = RunFolder(tmp_path / "audio" / "viewmaker" / "os1_p0.5" / "seed0")
+    folder.root.mkdir(parents=True)
+    folder.config.write_text(json.dumps(to_dict(config)))
+    torch.manual_seed(0)
+    vm = Viewmaker(1, 0.125, num_res_blocks=1, width=4)
+    save_checkpoint(folder.checkpoint, {"epoch": 1, "modules": {"viewmaker": vm.state_dict()}})
+    folder.probe.write_text(json.dumps({"fast": {}}))
+    assert load_script("viewmaker_focus").main(["--results", str(tmp_path), "--images", "16", "--views", "2"]) == 0
+    saved = json.loads((folder.root / "viewmaker_focus.json").read_text())
+    test = build_dataset(config.data, "test", 0).at_strength(1.0).with_base()
+    x, _, _, base = zip(*(test[i] for i in range(16)))
+    x, base = torch.stack(x), torch.stack(base)
+    mask = overlay_mask(x, base, A.NOISE_DOMINATES)
+    assert 0 < float(mask.float().mean()) < 1 and float(mask.float().mean()) < float(overlay_mask(x, base).float().mean())
+    direct = overlay_focus(vm.eval().delta, x, base, torch.Generator().manual_seed(0), 2, A.NOISE_DOMINATES)
+    assert saved["overlay_fraction"] == pytest.approx(direct.overlay_fraction)
+    assert saved["ratio"] == pytest.approx(direct.ratio, rel=1e-6)
