@@ -62,6 +62,18 @@ def _cell(values: list[float]) -> str:
     return f"{mean:.3f} (1 seed)" if len(values) == 1 else f"{mean:.3f} ± {std:.3f}"
 
 
+def _method_groups(runs: list, own_controls: bool) -> list[tuple[str, list]]:  # noqa: ANN001
+    """(row label, runs) in table order: the no-overlay control (expert views at strength 0), then each
+    method at strength 1, expert first; with ``own_controls``, each other method's own strength-0 runs after it."""
+    groups = [("no-overlay control (expert)", [r for r in runs if r.method == "expert" and r.overlay_strength == 0])]
+    for method in sorted({r.method for r in runs}, key=lambda m: (m != "expert", m)):
+        label = "dropout p 0.5" if method == "dropout" else method
+        groups.append((label, [r for r in runs if r.method == method and r.overlay_strength == 1]))
+        if own_controls and method != "expert":
+            groups.append((f"{label}, no overlay", [r for r in runs if r.method == method and r.overlay_strength == 0]))
+    return groups
+
+
 def table(root: str, dataset: str = "audio") -> str:
     """The markdown table of ``dataset``'s runs under ``root``."""
     runs = [r for r in find_runs(root) if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
@@ -70,12 +82,7 @@ def table(root: str, dataset: str = "audio") -> str:
     paired = {(row["method"], row["quantity"]): row for row in suppression_rows(runs, SuppressionConfig(0.5))}
     lines = ["| views | overlay | seeds | task A, full overlay | task A, overlay-free | task B, full overlay | "
              "suppression | overlay-free gap | rescue | own-views suppression |", "|---" * 10 + "|"]
-    groups = [("no-overlay control (expert)", [r for r in runs if r.method == "expert" and r.overlay_strength == 0])]
-    for method in sorted({r.method for r in runs}, key=lambda m: (m != "expert", m)):
-        label = "dropout p 0.5" if method == "dropout" else method
-        groups.append((label, [r for r in runs if r.method == method and r.overlay_strength == 1]))
-        if method != "expert":
-            groups.append((f"{label}, no overlay", [r for r in runs if r.method == method and r.overlay_strength == 0]))
+    groups = _method_groups(runs, own_controls=True)
     for label, group in groups:
         if not group:
             continue
@@ -163,10 +170,7 @@ def versus_table(root: str, datasets: list[str]) -> str:
             raise ValueError(f"probe without overlay controls (full_overlay / overlay_free): {uncontrolled[0]}")
         expert = {r.seed: r.probe["fast"] for r in _one_run_per_seed(
             [r for r in runs if r.method == "expert" and r.overlay_strength == 1], "method")}
-        groups = [("no-overlay control (expert)", [r for r in runs if r.method == "expert" and r.overlay_strength == 0])]
-        groups += [("dropout p 0.5" if m == "dropout" else m, [r for r in runs if r.method == m and r.overlay_strength == 1])
-                   for m in sorted({r.method for r in runs}, key=lambda m: (m != "expert", m))]
-        for label, group in groups:
+        for label, group in _method_groups(runs, own_controls=False):
             if not group:
                 continue
             group = _one_run_per_seed(group, "method")
