@@ -21,6 +21,14 @@ Policy ``"simclr"`` (Chen et al. 2020, as used by the Viewmaker paper for CIFAR-
 Policy ``"crop_only"`` (the RandBit dataset, Chen et al. 2021): RandomResizedCrop with area
 0.5-1 and aspect 3/4-4/3, then normalize; nothing else.
 
+The ladder (:data:`LADDER`): policies between ``"crop_only"`` and ``"simclr"`` that keep the
+crop-only crop (area 0.5-1) and add SimCLR's operations one group at a time:
+``"crop_jitter_half"`` (colour jitter p 0.8 at half SimCLR's strength: brightness, contrast and
+saturation 0.2, hue 0.05), ``"crop_jitter"`` (SimCLR's jitter), ``"crop_jitter_grey"`` (+ grayscale
+p 0.2), ``"crop_simclr"`` (+ blur p 0.5 and flip p 0.5: every SimCLR operation, at the crop-only
+area). ``"simclr"`` itself (area 0.2-1) is the step after. They run the SimCLR code path with a
+subset of its operations (below), so they draw the SimCLR policy's random numbers.
+
 Policy ``"audio"`` (log-mel spectrograms of the audio dataset): speed, time shift, pitch, gain,
 SpecAugment masks and log-domain noise, :mod:`deep_experiments.augment_audio`, then normalize.
 
@@ -65,19 +73,29 @@ import torch.nn.functional as F
 from deep_experiments.augment_audio import AudioAugment
 from deep_experiments.normalize import Normalize
 
-Policy = Literal["simclr", "crop_only", "audio"]
+Policy = Literal["simclr", "crop_only", "audio", "crop_jitter_half", "crop_jitter", "crop_jitter_grey", "crop_simclr"]
 
 _LUMA = (0.2989, 0.587, 0.114)
 
+LADDER: dict[str, tuple[tuple[str, ...], float]] = {
+    "crop_jitter_half": (("crop", "jitter"), 0.5),
+    "crop_jitter": (("crop", "jitter"), 1.0),
+    "crop_jitter_grey": (("crop", "jitter", "grayscale"), 1.0),
+    "crop_simclr": (("crop", "flip", "jitter", "grayscale", "blur"), 1.0),
+}
+"""Ladder policy -> (its SimCLR operations, colour-jitter strength as a fraction of SimCLR's); crop area 0.5-1."""
+
 POLICY_OPS: dict[str, tuple[str, ...]] = {"simclr": ("crop", "flip", "jitter", "grayscale", "blur"),
                                           "crop_only": ("crop",),
-                                          "audio": ("crop",)}  # one op: its own policy (augment_audio), no subsets
+                                          "audio": ("crop",),  # one op: its own policy (augment_audio), no subsets
+                                          **{name: ops for name, (ops, _) in LADDER.items()}}
 """The operations of each policy, in the order they are applied (``ExpertAugment(ops=...)`` picks some)."""
 
 __all__ = [
     "ExpertAugment",
     "ViewParams",
     "POLICY_OPS",
+    "LADDER",
     "crop_flip",
     "sample_crop_boxes",
     "adjust_brightness",
@@ -275,7 +293,7 @@ class ExpertAugment:
     Args:
         channels: channels of the input images (including ``shared_channels``).
         size: output side length (32 for the CIFAR-sized datasets).
-        policy: ``"simclr"``, ``"crop_only"`` or ``"audio"``.
+        policy: ``"simclr"``, ``"crop_only"``, ``"audio"`` or a ladder step (:data:`LADDER`).
         shared_channels: trailing channels passed through untouched.
         normalize: apply :class:`Normalize` at the end (turn off to inspect views in [0, 1]).
         ops: the policy's operations to apply (:data:`POLICY_OPS`; ``"crop"`` always); ``None``: all.
@@ -290,8 +308,8 @@ class ExpertAugment:
         normalize: bool = True,
         ops: Collection[str] | None = None,
     ) -> None:
-        if policy not in ("simclr", "crop_only", "audio"):
-            raise ValueError(f"unknown augmentation policy {policy!r}; choose 'simclr', 'crop_only' or 'audio'")
+        if policy not in POLICY_OPS:
+            raise ValueError(f"unknown augmentation policy {policy!r}; choose from {', '.join(POLICY_OPS)}")
         if size < 1:
             raise ValueError(f"size must be positive, got {size}")
         self.normalizer = Normalize(channels, shared_channels)
@@ -302,7 +320,10 @@ class ExpertAugment:
         self.normalize = normalize
         self.scale = (0.2, 1.0) if policy == "simclr" else (0.5, 1.0)
         self.ratio = (3 / 4, 4 / 3)
-        self.p = _Probabilities()
+        strength = LADDER[policy][1] if policy in LADDER else 1.0
+        full = _Probabilities()
+        self.p = _Probabilities(brightness=full.brightness * strength, contrast=full.contrast * strength,
+                                saturation=full.saturation * strength, hue=full.hue * strength)
         self.kernel_size = 2 * math.ceil(3 * self.p.sigma[1]) + 1
         known = POLICY_OPS.get(policy, ())
         self.ops = frozenset(known if ops is None else ops)

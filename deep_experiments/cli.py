@@ -30,6 +30,7 @@ from typing import Any
 
 from deep_experiments.configs import PERF_FLAGS, PRESETS, ProbeConfig, RunConfig, build_config, merge
 from deep_experiments.data import DATASETS
+from deep_experiments.data.spec import AUGMENTATIONS
 from deep_experiments.guards import NonFiniteLossError
 from deep_experiments.views import METHODS
 from featuredrop.atomic import check_output_dir
@@ -66,7 +67,7 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--train-size", "data", "train_size", int, "keep the first N training items"),
     ("--test-size", "data", "test_size", int, "keep the first N test items"),
     ("--base-source", "data", "base_source", str, "photos (offline stand-in) | cifar10 | fashion-mnist (--data-dir)"),
-    ("--augmentation", "data", "augmentation", str, "expert views' policy: simclr | crop_only | audio (default: dataset's)"),
+    ("--augmentation", "data", "augmentation", str, "expert views' policy: " + " | ".join(AUGMENTATIONS) + " (default: dataset's)"),
     ("--digit-source", "data", "digit_source", str, "sklearn (offline stand-in) | mnist (--data-dir)"),
     ("--data-dir", "data", "data_dir", str, "root of real torchvision datasets; audio: the folder of audio-digits.npz"),
     ("--overlay-strength", "data", "overlay_strength", float, "overlay opacity multiplier (1 = paper)"),
@@ -95,8 +96,10 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--viewmaker-lr", "views.viewmaker", "lr", float, "viewmaker Adam learning rate (paper: 1e-3)"),
     ("--probe-epochs", "probe", "epochs", int, "paper-protocol probe epochs (paper: 100)"),
     ("--probe-batch-size", "probe", "batch_size", int, "paper-protocol probe batch (paper: 128)"),
+    ("--test-overlay-draws", "probe", "test_overlay_draws", int,
+     "fast probe: mean over this many draws of the test overlays (default 1)"),
 ]
-_PROBE_FLAGS = ("--probe-epochs", "--probe-batch-size")
+_PROBE_FLAGS = ("--probe-epochs", "--probe-batch-size", "--test-overlay-draws")
 _CHOICES: dict[str, tuple[str, ...]] = {"--dataset": DATASETS, "--method": METHODS}
 """Flags whose values come from a registry (datasets, view kinds)."""
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from deep_experiments.checks import positive
 from deep_experiments.data import DataConfig
 from deep_experiments.views import ViewsConfig
+from deep_experiments.views.deshared import DESHARED_DATASETS
 from featuredrop.config import from_dict
 
 LossVariant = Literal["symmetric", "viewmaker", "cross_view", "cross_view_both"]
@@ -151,6 +152,9 @@ class ProbeConfig:
     ``paper=False`` skips the paper protocol (sweeps). ``overlay_controls``: repeat the fast probe
     on overlay-free images and on full-strength-overlay images (each probe fitted and tested at that
     strength), so that suppression can be told from occlusion (see :mod:`deep_experiments.probe`).
+    ``test_overlay_draws``: each fast-probe accuracy is the mean over this many independent draws of
+    the test images' overlays (same base images; 1 = the test split's own draw only), so that one
+    lucky or unlucky draw does not move a run's number; the per-draw accuracies go to ``draws``.
     """
 
     epochs: int = 100
@@ -164,9 +168,11 @@ class ProbeConfig:
     fast_max_iter: int = 1000
     paper: bool = True
     overlay_controls: bool = True
+    test_overlay_draws: int = 1
 
     def __post_init__(self) -> None:
         positive("probe", epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, gamma=self.gamma)
+        positive("probe", test_overlay_draws=self.test_overlay_draws)
         positive("probe", fast_c=self.fast_c, fast_max_iter=self.fast_max_iter)
         if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:  # NaN fails both
             raise ValueError(f"probe.momentum must be in [0, 1) and probe.weight_decay finite >= 0, got "
@@ -192,6 +198,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.format != CONFIG_FORMAT:
             raise ValueError(f"format must be {CONFIG_FORMAT} (older configs go through migrate()), got {self.format}")
+        if self.views.kind == "deshared" and self.data.dataset not in DESHARED_DATASETS:
+            raise ValueError(f"views.kind 'deshared' (de-shared overlays) needs a dataset whose overlay is redrawn "
+                             f"per view ({', '.join(DESHARED_DATASETS)}), got {self.data.dataset!r}")
 
 
 PRESETS: dict[str, dict[str, Any]] = {

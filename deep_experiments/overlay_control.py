@@ -36,8 +36,9 @@ OVERLAY_CONTROLS: dict[str, float] = {"overlay_free": 0.0, "full_overlay": 1.0}
 """Control name -> the overlay strength at which the fast probe is repeated."""
 
 Split = tuple[TwoTaskDataset, TwoTaskDataset]
+"""(train, test) of one fast probe."""
 
-__all__ = ["OVERLAY_CONTROLS", "ProbeSets", "build_probe_sets", "probe_with_controls"]
+__all__ = ["OVERLAY_CONTROLS", "ProbeSets", "build_probe_sets", "probe_with_controls", "test_redraws"]
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,25 @@ def probe_with_controls(
 
     ``converged`` is true only if every fit converged.
     """
-    out: dict[str, Any] = fast_probe(encoder, normalize, *sets.own, config, device, num_workers)
+    k = config.test_overlay_draws
+    out: dict[str, Any] = fast_probe(encoder, normalize, *sets.own, config, device, num_workers,
+                                     redraws=test_redraws(sets.own[1], k))
     for name, split in sets.controls.items():
         if split is None:
-            out[name] = {task: out[task] for task in TASKS}
+            out[name] = {key: out[key] for key in (*TASKS, "draws") if key in out}
             continue
-        acc = fast_probe(encoder, normalize, *split, config, device, num_workers)
+        acc = fast_probe(encoder, normalize, *split, config, device, num_workers, redraws=test_redraws(split[1], k))
         out["converged"] = bool(out["converged"]) and bool(acc["converged"])
-        out[name] = {task: acc[task] for task in TASKS}
+        out[name] = {key: acc[key] for key in (*TASKS, "draws") if key in acc}
     return out
+
+
+def test_redraws(test_set: TwoTaskDataset, draws: int) -> list[TwoTaskDataset]:
+    """``draws - 1`` copies of ``test_set`` whose overlays are drawn anew (draw ``d`` = the overlays of
+    epoch ``d``; the test split itself is draw 0), the base images and strength unchanged."""
+    copies = []
+    for draw in range(1, draws):
+        copy = test_set.at_strength(test_set.overlay_strength)
+        copy.set_epoch(test_set.epoch + draw)
+        copies.append(copy)
+    return copies

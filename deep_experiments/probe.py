@@ -24,8 +24,9 @@ and reports ``task_b`` as ``None`` when task B has more than :data:`MAX_PROBE_CL
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ TASKS = ("task_a", "task_b")
 MAX_PROBE_CLASSES = 64
 """Above this many classes the fast probe skips a task (reports ``None``): the fit would be slow and meaningless."""
 
-__all__ = ["TASKS", "MAX_PROBE_CLASSES", "ProbeRuntime", "extract_features", "fit_logistic", "fast_probe",
+__all__ = ["TASKS", "MAX_PROBE_CLASSES", "ProbeRuntime", "extract_features", "fit_logistic", "fit_logistic_draws", "fast_probe",
            "paper_probe"]
 
 
@@ -102,16 +103,24 @@ def fit_logistic(
     Returns:
         ``(accuracy, converged)``; with a single class in ``train_y`` the constant prediction.
     """
+    accs, converged = fit_logistic_draws(train_x, train_y, [(test_x, test_y)], c, max_iter)
+    return accs[0], converged
+
+
+def fit_logistic_draws(
+    train_x: np.ndarray, train_y: np.ndarray, tests: Sequence[tuple[np.ndarray, np.ndarray]], c: float, max_iter: int
+) -> tuple[list[float], bool]:
+    """:func:`fit_logistic` fitted once and scored on each ``(test_x, test_y)`` of ``tests`` (test-overlay draws)."""
     classes = np.unique(train_y)
     if len(classes) < 2:
-        return float(np.mean(test_y == classes[0])), True
+        return [float(np.mean(test_y == classes[0])) for _, test_y in tests], True
     scaler = StandardScaler().fit(train_x)
     model = LogisticRegression(C=c, max_iter=max_iter)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(scaler.transform(train_x), train_y)
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    return float(model.score(scaler.transform(test_x), test_y)), converged
+    return [float(model.score(scaler.transform(test_x), test_y)) for test_x, test_y in tests], converged
 
 
 def fast_probe(
@@ -122,30 +131,47 @@ def fast_probe(
     config: ProbeConfig,
     device: torch.device,
     num_workers: int = 0,
-) -> dict[str, float | bool | None]:
-    """Fast probe accuracies ``{"task_a", "task_b", "converged"}``, + ``"task_b_bits"`` for RandBit (see above)."""
+    redraws: Sequence[Dataset] = (),
+) -> dict[str, Any]:
+    """Fast probe accuracies ``{"task_a", "task_b", "converged"}``, + ``"task_b_bits"`` for RandBit (see above).
+
+    ``redraws``: further copies of ``test_set`` with independently drawn overlays (same base images).
+    With any, every accuracy is the mean over ``test_set`` and the redraws (each task's probe is
+    fitted once and scored on every draw), and ``"draws"`` holds the accuracy of each draw per task,
+    ``test_set`` first: the spread that the overlay draw alone puts on a probe number.
+    """
     was_training = encoder.training
     encoder.eval()
     try:
         featurize = lambda x: encoder.pooled(normalize(x))  # noqa: E731
         tr = extract_features(featurize, train_set, device, num_workers=num_workers)
-        te = extract_features(featurize, test_set, device, num_workers=num_workers)
+        tests = [extract_features(featurize, t, device, num_workers=num_workers) for t in (test_set, *redraws)]
     finally:
         encoder.train(was_training)
     spec = getattr(train_set, "spec", None)
-    out: dict[str, float | bool | None] = {"converged": True}
+    out: dict[str, Any] = {"converged": True}
+    draws: dict[str, list[float]] = {}
 
-    def fit(train_y: np.ndarray, test_y: np.ndarray) -> float:
-        acc, ok = fit_logistic(tr[0], train_y, te[0], test_y, config.fast_c, config.fast_max_iter)
+    def fit(train_y: np.ndarray, labels: Callable[[tuple[np.ndarray, ...]], np.ndarray]) -> list[float]:
+        accs, ok = fit_logistic_draws(tr[0], train_y, [(te[0], labels(te)) for te in tests], config.fast_c,
+                                      config.fast_max_iter)
         out["converged"] = bool(out["converged"]) and ok
-        return acc
+        return accs
 
     for k, task in enumerate(TASKS):
         classes = 0 if spec is None else (spec.num_classes_a, spec.num_classes_b)[k]
-        out[task] = fit(tr[1 + k], te[1 + k]) if classes <= MAX_PROBE_CLASSES else None
+        if classes > MAX_PROBE_CLASSES:
+            out[task] = None
+            continue
+        draws[task] = fit(tr[1 + k], lambda te, k=k: te[1 + k])
+        out[task] = float(np.mean(draws[task]))
     bits = 0 if spec is None else spec.shared_channels
     if bits:
-        out["task_b_bits"] = float(np.mean([fit((tr[2] >> j) & 1, (te[2] >> j) & 1) for j in range(bits)]))
+        per_bit = np.array([fit((tr[2] >> j) & 1, lambda te, j=j: (te[2] >> j) & 1) for j in range(bits)])
+        draws["task_b_bits"] = per_bit.mean(axis=0).tolist()
+        out["task_b_bits"] = float(np.mean(per_bit))
+    if redraws:
+        out["draws"] = draws
     return out
 
 

@@ -311,6 +311,10 @@ class AudioTwoTaskDataset(TwoTaskDataset):
         image = mix_levels(self._bases.levels[index], segment, strength)[None]
         return image, label_a, label_b, base
 
+    def with_second_overlay(self) -> Any:
+        """Refused: the noise of a clip is mixed in the power domain, not drawn as a second overlay layer."""
+        raise ValueError("the audio dataset has no second overlay per clip (de-shared views need a C+* dataset)")
+
     def at_strength(self, overlay_strength: float) -> AudioTwoTaskDataset:
         """The same items (clips, noise draws, split, seed; epoch 0) at another noise amplitude."""
         if not (math.isfinite(overlay_strength) and overlay_strength >= 0):

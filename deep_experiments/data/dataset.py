@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .overlays import Overlay
-from .seeding import OVERLAY_STREAM, SPLIT_CODES, item_generator
+from .seeding import OVERLAY_STREAM, SECOND_OVERLAY_STREAM, SPLIT_CODES, item_generator
 from .spec import DatasetSpec
 
 
@@ -88,11 +88,22 @@ class TwoTaskDataset(Dataset):
         index = self._index(i)
         raw, label_a = self._bases[index]
         base = self._overlay.blank(raw)
-        gen = item_generator(self.seed, OVERLAY_STREAM, SPLIT_CODES[self.split], self._epoch, index)
+        image, label_b = self._overlaid(base, index, OVERLAY_STREAM)
+        return image, label_a, label_b, base
+
+    def _overlaid(self, base: torch.Tensor, index: int, stream: int) -> tuple[torch.Tensor, int]:
+        """``base`` with the overlay of ``stream`` for this item and epoch, and that overlay's label."""
+        gen = item_generator(self.seed, stream, SPLIT_CODES[self.split], self._epoch, index)
         colour, alpha, label_b = self._overlay.draw(index, gen)
         alpha = (alpha * self.overlay_strength).clamp_(max=1.0)
-        image = (base * (1.0 - alpha) + colour * alpha).clamp_(0.0, 1.0)
-        return image, label_a, label_b, base
+        return (base * (1.0 - alpha) + colour * alpha).clamp_(0.0, 1.0), label_b
+
+    def _load_second(self, i: int) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+        """``(image, label_a, label_b, other)``: ``other`` is the same base image under an overlay drawn
+        independently of ``image``'s (same family and strength; its own shape, letter or colour)."""
+        image, label_a, label_b, base = self._load(i)
+        other, _ = self._overlaid(base, self._index(i), SECOND_OVERLAY_STREAM)
+        return image, label_a, label_b, other
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
         image, label_a, label_b, _ = self._load(i)
@@ -106,6 +117,11 @@ class TwoTaskDataset(Dataset):
     def with_base(self) -> WithBase:
         """A view of this dataset whose items also carry ``base`` (for feature-dropout views)."""
         return WithBase(self)
+
+    def with_second_overlay(self) -> WithSecondOverlay:
+        """A view of this dataset whose items also carry the image under a second, independent overlay
+        (for de-shared overlay views)."""
+        return WithSecondOverlay(self)
 
 
 class WithBase(Dataset):
@@ -127,3 +143,15 @@ class WithBase(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, torch.Tensor]:
         return self.dataset._load(i)
+
+
+class WithSecondOverlay(WithBase):
+    """Items ``(image, label_a, label_b, other)`` of a :class:`TwoTaskDataset`, sharing its epoch.
+
+    ``other`` is the same base image under a second overlay drawn from its own stream
+    (:data:`~deep_experiments.data.seeding.SECOND_OVERLAY_STREAM`): always present, never the same as
+    ``image``'s, so two views made from ``image`` and ``other`` carry overlays but never share one.
+    """
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+        return self.dataset._load_second(i)

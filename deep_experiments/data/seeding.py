@@ -11,12 +11,14 @@ import struct
 
 import torch
 
-# Streams keep the base crop, the per-epoch overlay, the randbit id and the audio noise type statistically
-# independent.
+# Streams keep the base crop, the per-epoch overlay, the randbit id, the audio noise type and the second
+# view's own overlay statistically independent.
 BASE_STREAM = 0
 OVERLAY_STREAM = 1
 RANDBIT_ID_STREAM = 2
 NOISE_TYPE_STREAM = 3
+SECOND_OVERLAY_STREAM = 4
+"""The overlay of a view that draws its own (de-shared overlays, :meth:`TwoTaskDataset.with_second_overlay`)."""
 SPLIT_CODES = {"train": 0, "test": 1}
 
 

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AUGMENTATIONS: tuple[str, ...] = ("simclr", "crop_only", "audio")
+LADDER_POLICIES: tuple[str, ...] = ("crop_jitter_half", "crop_jitter", "crop_jitter_grey", "crop_simclr")
+"""The augmentation ladder from ``crop_only`` towards ``simclr``, one operation group added per step
+(:data:`deep_experiments.augment.LADDER`: colour jitter at half then full strength, grayscale, blur and flip)."""
+
+AUGMENTATIONS: tuple[str, ...] = ("simclr", "crop_only", "audio", *LADDER_POLICIES)
 """Expert augmentation policies (:class:`deep_experiments.augment.ExpertAugment`)."""
 
 
@@ -25,7 +29,8 @@ class DatasetSpec:
             (randbit: the ``bits`` constant planes, identical in both views).
         expert_augmentation: ``"simclr"`` (experiments.md), ``"crop_only"`` (randbit: random crop
             of area 0.5-1 resized back, as the Chen et al. colab) or ``"audio"`` (log-mel
-            spectrograms, :mod:`deep_experiments.augment_audio`).
+            spectrograms, :mod:`deep_experiments.augment_audio`), or a step of the ladder between
+            ``crop_only`` and ``simclr`` (:data:`LADDER_POLICIES`).
         viewmaker_budget: mean |delta| per pixel of a viewmaker view (0.1 letters, 0.125 audio, else 0.05).
     """
 

@@ -74,8 +74,12 @@ class ContrastiveLearner:
         own = getattr(self.views, "contrastive_loss", None)
         if own is not None:
             return own(self, image, base, generator)
-        v1 = self.views(image, base, generator)
-        v2 = self.views(image, base, generator)
+        pair = getattr(self.views, "pair", None)
+        if pair is not None:  # a kind that makes both views itself (de-shared overlays)
+            v1, v2 = pair(image, base, generator)
+        else:
+            v1 = self.views(image, base, generator)
+            v2 = self.views(image, base, generator)
         z = self.embed(torch.cat([v1, v2], dim=0))
         z1, z2 = z.chunk(2, dim=0)
         if self.process_group is not None:  # data-parallel: the global batch's pairs, rank order

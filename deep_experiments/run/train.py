@@ -46,6 +46,7 @@ from deep_experiments.run.distributed import (
 from deep_experiments.run.folder import MetricsLog, RunFolder
 from deep_experiments.run.perf import check_perf
 from deep_experiments.seeds import make_generator
+from deep_experiments.views import fit_items
 from featuredrop.config import to_dict
 
 """``build_dataset`` or a replacement with its signature (tests)."""
@@ -180,7 +181,7 @@ def train(
         start = _restore(comps, schedule, resumed, gens)
     if world.is_main:
         folder.truncate_metrics(start)
-    fit_set = train_set.with_base() if comps.views.needs_base else train_set
+    fit_set = fit_items(train_set, comps.views)
     loader: torch.utils.data.DataLoader | DeviceLoader
     if tc.perf.device_data:  # the same batches, from one host->device copy per epoch
         loader = DeviceLoader(fit_set, tc.batch_size, generator=gens["order"], device=dev,

@@ -6,6 +6,11 @@ something of its own (the viewmaker: a network, its optimizer and its adversaria
 and exposes it through :meth:`ViewSource.modules`, :meth:`ViewSource.optimizers` and
 :meth:`ViewSource.train_step`; fixed views return nothing there (:class:`FixedViews`).
 
+Optional: a view source with a ``pair(image, other, generator)`` method makes both views of a pair
+itself (the de-shared overlay views: one view per overlay draw), and one with
+``needs_second_overlay = True`` trains on items whose fourth field is the image under a second,
+independent overlay instead of ``base`` (:func:`fit_items`).
+
 Optional: a view source with a ``contrastive_loss(learner, image, base, generator)`` method
 replaces the learner's loss of two views by its own (:meth:`ContrastiveLearner.loss` delegates to
 it): the hierarchical views contrast several pairs of views at several depths of the encoder. A
@@ -30,7 +35,7 @@ from deep_experiments.normalize import Normalize
 if TYPE_CHECKING:
     from deep_experiments.run.learner import ContrastiveLearner
 
-__all__ = ["ViewSource", "FixedViews", "ViewContext", "ViewKind"]
+__all__ = ["ViewSource", "FixedViews", "ViewContext", "ViewKind", "fit_items"]
 
 
 class ViewSource(Protocol):
@@ -107,3 +112,11 @@ class ViewKind:
     config: type[Any]
     build: Callable[[Any, ViewContext], ViewSource]
     label: str
+
+
+def fit_items(dataset: Any, views: ViewSource) -> Any:
+    """The items ``views`` train on: ``dataset`` itself, with ``base`` (dropout views) or with a second
+    overlay (de-shared views) as the fourth field (``dataset``: a :class:`~deep_experiments.data.TwoTaskDataset`)."""
+    if getattr(views, "needs_second_overlay", False):
+        return dataset.with_second_overlay()
+    return dataset.with_base() if views.needs_base else dataset

@@ -14,6 +14,7 @@ from typing import Any
 from deep_experiments.checks import registered
 
 from .base import ViewContext, ViewKind, ViewSource
+from .deshared import DESHARED
 from .dropout import DROPOUT
 from .expert import EXPERT
 from .hierarchical import HIERARCHICAL
@@ -21,7 +22,7 @@ from .viewmaker import VIEWMAKER
 
 __all__ = ["VIEW_KINDS", "METHODS", "ViewsConfig", "view_kind", "build_views"]
 
-VIEW_KINDS: dict[str, ViewKind] = {kind.name: kind for kind in (EXPERT, VIEWMAKER, DROPOUT, HIERARCHICAL)}
+VIEW_KINDS: dict[str, ViewKind] = {kind.name: kind for kind in (EXPERT, VIEWMAKER, DROPOUT, HIERARCHICAL, DESHARED)}
 """Every kind of view, in the order the CLI and the figures list them."""
 
 METHODS: tuple[str, ...] = tuple(VIEW_KINDS)
@@ -55,7 +56,8 @@ ViewsConfig: type[Any] = dataclasses.make_dataclass(
                "__doc__": "The views of a run: ``kind`` (the method) and one config section per registered kind."},
 )
 ViewsConfig.__module__ = __name__
-"""``kind`` plus one field per registered kind (``expert``, ``viewmaker``, ``dropout``, ``hierarchical``), each its config."""
+"""``kind`` plus one field per registered kind (``expert``, ``viewmaker``, ``dropout``, ``hierarchical``,
+``deshared``), each its config."""
 
 
 def build_views(config: Any, ctx: ViewContext) -> ViewSource:
