@@ -16,6 +16,10 @@ epochs: NOT the paper's full-size runs) into ``OUT/<dataset>/<method>/os<strengt
 - runs of the ``--own-controls`` methods at overlay strength 0 (each method's own no-overlay
   control, e.g. the viewmaker's; none by default).
 
+With ``--augmentations A B ...`` the whole grid is run once per expert augmentation policy (the
+ladder of ``deep_experiments.augment.LADDER``), into ``OUT/<policy>/<dataset>/...``, seed by seed
+across policies (so a grid cut short holds every policy at the same seeds).
+
 A run whose ``probe.json`` exists is skipped; an interrupted one resumes (the CLI does that).
 Prints each run's probe accuracies and, at the end, the mean per method and the wall time.
 """
@@ -25,9 +29,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from deep_experiments.data.spec import AUGMENTATIONS
 from deep_experiments.run.grid import GridResult, GridRun, run_grid
 from deep_experiments.views import METHODS
 
@@ -41,10 +46,12 @@ class Run:
     overlay_strength: float
     dropout_p: float
     seed: int
+    augmentation: str | None = None
 
     def folder(self, root: Path) -> Path:
-        """``root/<dataset>/<method>/os<strength>_p<p>/seed<k>``."""
-        return root / self.dataset / self.method / f"os{self.overlay_strength:g}_p{self.dropout_p:g}" / f"seed{self.seed}"
+        """``root/[<augmentation>/]<dataset>/<method>/os<strength>_p<p>/seed<k>``."""
+        top = root if self.augmentation is None else root / self.augmentation
+        return top / self.dataset / self.method / f"os{self.overlay_strength:g}_p{self.dropout_p:g}" / f"seed{self.seed}"
 
 
 def grid(datasets: list[str], seeds: list[int], strengths: list[float], dropouts: list[float],
@@ -75,6 +82,8 @@ def command(run: Run, extra: list[str], preset: str = "smoke", device: str = "cp
     flags = ["--preset", preset, "--dataset", run.dataset, "--method", run.method,
              "--overlay-strength", f"{run.overlay_strength:g}", "--dropout-p", f"{run.dropout_p:g}",
              "--seed", str(run.seed), "--device", device, *extra]
+    if run.augmentation is not None:
+        flags += ["--augmentation", run.augmentation]
     return GridRun(str(run.folder(Path("."))), tuple(flags))
 
 
@@ -110,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep-seeds", nargs="+", type=int, default=None,
                    help="seeds of the strength and dropout sweeps (default: the first of --seeds)")
     p.add_argument("--preset", default="smoke", help="deep_experiments preset of every run (default %(default)s)")
+    p.add_argument("--augmentations", nargs="+", default=None, choices=AUGMENTATIONS,
+                   help="run the grid once per expert augmentation policy, into OUT/<policy>/... (default: the "
+                        "preset's policy, into OUT/...)")
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
     p.add_argument("--device", default="cpu",
                    help="device of every run (default %(default)s; cuda runs the same protocol on a GPU, "
@@ -123,10 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = grid(args.datasets, args.seeds, args.strengths, args.dropouts, methods=tuple(args.methods),
                 sweep_seeds=args.sweep_seeds, dropout_strengths=args.dropout_strengths,
                 own_controls=tuple(args.own_controls))
+    if args.augmentations:
+        runs = [replace(r, augmentation=a) for r in runs for a in dict.fromkeys(args.augmentations)]
     extra = list(args.extra) + ([] if args.paper_probe else ["--no-paper-probe"])
     print(f"{len(runs)} runs into {root} ({args.preset} preset, {args.device})", flush=True)
     start = time.perf_counter()
-    order = sorted(runs, key=lambda r: (r.seed, r.method != "viewmaker"))  # seed by seed, slowest first
+    order = sorted(runs, key=lambda r: (r.seed, r.method != "viewmaker"))  # seed by seed, slowest first (stable)
     outcomes = run_grid([command(r, extra, args.preset, args.device) for r in order], root, args.jobs, report=_print)
     results = [(run, outcome.probe) for run, outcome in zip(order, outcomes)]
     failed = sum(outcome.probe is None for outcome in outcomes)
