@@ -16,10 +16,10 @@ The last is the suppression under a method's own views (the viewmaker's), agains
 trained without the overlay; only where such runs exist. It separates "these views suppress less"
 from "these views are better views" (a higher base-task accuracy with or without an overlay).
 
-Each is reported as mean +- std (ddof 1) over the paired seeds, with ``beyond_2_std``: whether
-the mean lies more than two standard deviations (of the per-seed values) from zero; an effect
-that does not is reported as within seed noise. Only runs whose ``probe.json`` has the controls
-are used; others are ignored.
+Each is reported as the mean over the paired seeds with its 95 % confidence interval (Student's t,
+``n - 1`` degrees of freedom; :func:`paper_figures.stats.paired_t`) and a two-sided p-value,
+Holm-corrected over every row of the table (``p_holm``; ``significant``: ``p_holm <= 0.05``); a
+single pair has no interval. Only runs whose ``probe.json`` has the controls are used; others are ignored.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from paper_figures.deep import DeepRun, find_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
-from paper_figures.stats import summarize
+from paper_figures.stats import holm, paired_t
 from paper_figures.style import METHOD_COLORS, TEXT_WIDTH, new_figure
 
 __all__ = ["SuppressionConfig", "suppression_rows", "FIGURES"]
@@ -40,6 +40,8 @@ __all__ = ["SuppressionConfig", "suppression_rows", "FIGURES"]
 HINT = ("OMP_NUM_THREADS=1 python scripts/deep_cpu_grid.py --preset cpu --strengths 0 --out DIR --extra --data-dir "
         ".data, then --results DIR")  # --extra takes every flag after it
 QUANTITIES = ("suppression", "overlay_free_gap", "rescue", "own_views_suppression")
+ALPHA = 0.05
+"""Family-wise error rate of the Holm correction within a table."""
 
 
 @dataclass(frozen=True)
@@ -65,22 +67,27 @@ def paired_differences(values: dict[int, float], reference: dict[int, float]) ->
 
 
 def difference_summary(diffs: list[float]) -> dict[str, Any]:
-    """``mean``, ``std`` (ddof 1), ``n_seeds`` and ``beyond_2_std`` (n > 1 and |mean| > 2 std) of paired differences."""
-    mean, std = summarize(diffs)
-    n = len(diffs)
-    return {"mean": mean, "std": std, "n_seeds": n, "beyond_2_std": bool(n > 1 and abs(mean) > 2 * std)}
+    """``mean``, ``std`` (ddof 1), ``n_seeds``, the 95 % t interval ``ci_low`` / ``ci_high`` and the
+    two-sided ``p_value`` of paired differences (NaN interval and p for a single pair)."""
+    t = paired_t(diffs)
+    return {"mean": t.mean, "std": t.std, "n_seeds": t.n, "ci_low": t.low, "ci_high": t.high, "p_value": t.p_value}
+
+
+def with_holm(rows: list[dict[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """``rows`` (each with a ``p_value``) with ``p_holm`` (Holm over all of them) and ``significant``."""
+    adjusted = holm([row["p_value"] for row in rows], alpha)
+    return [{**row, "p_holm": p, "significant": bool(p <= alpha)} for row, p in zip(rows, adjusted)]
 
 
 def _row(dataset: str, method: str, quantity: str, seeds: list[int], diffs: list[float],
          folders: list[str]) -> dict[str, Any]:
-    summary = difference_summary(diffs)
-    return {"dataset": dataset, "method": method, "quantity": quantity, "mean": summary["mean"], "std": summary["std"],
-            "n_seeds": summary["n_seeds"], "seeds": ",".join(map(str, seeds)), "beyond_2_std": summary["beyond_2_std"],
-            "folders": ";".join(folders)}
+    return {"dataset": dataset, "method": method, "quantity": quantity, **difference_summary(diffs),
+            "seeds": ",".join(map(str, seeds)), "folders": ";".join(folders)}
 
 
 def suppression_rows(runs: list[DeepRun], config: SuppressionConfig) -> list[dict[str, Any]]:
-    """The table of the figure: one row per (dataset, method, quantity); see the module docstring."""
+    """The table of the figure: one row per (dataset, method, quantity), Holm-corrected over all of them;
+    see the module docstring."""
     runs = [r for r in runs if _controlled(r) and (r.method != "dropout" or np.isclose(r.dropout_p, config.dropout_p))]
     controls = [r for r in runs if r.method == "expert" and r.overlay_strength == 0]
     rows: list[dict[str, Any]] = []
@@ -107,7 +114,14 @@ def suppression_rows(runs: list[DeepRun], config: SuppressionConfig) -> list[dic
                 if seeds:
                     rows.append(_row(dataset, method, "own_views_suppression", seeds, diffs,
                                      [str(group[s].folder) for s in seeds]))
-    return rows
+    return with_holm(rows)
+
+
+def ci_error(row: dict[str, Any]) -> list[list[float]] | None:
+    """The ``yerr`` of a bar at ``row["mean"]`` that spans its confidence interval (None without one)."""
+    if not np.isfinite(row["ci_low"]):
+        return None
+    return [[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]]
 
 
 def _draw(config: SuppressionConfig, ctx: FigureContext) -> tuple[Figure, list[dict[str, Any]]]:
@@ -132,15 +146,19 @@ def _draw(config: SuppressionConfig, ctx: FigureContext) -> tuple[Figure, list[d
                 match = [r for r in chosen if r["method"] == method and r["dataset"] == dataset]
                 if match:
                     x = i + (j - (len(methods) - 1) / 2) * width
-                    ax.bar(x, match[0]["mean"], width * 0.92, yerr=match[0]["std"], capsize=2,
+                    row = match[0]
+                    ax.bar(x, row["mean"], width * 0.92, yerr=ci_error(row), capsize=2,
                            color=METHOD_COLORS.get(method, "0.5"), label=method if method not in labelled else None,
                            error_kw={"linewidth": 0.8})
+                    if row["significant"]:
+                        ax.annotate("*", (x, row["ci_high"] if row["mean"] >= 0 else row["ci_low"]),
+                                    ha="center", va="bottom" if row["mean"] >= 0 else "top", fontsize=7)
                     labelled.add(method)
         ax.axhline(0, color="0.3", linewidth=0.6)
         ax.set_xticks(range(len(datasets)), datasets, fontsize=6)
         ax.set_title(quantity.replace("_", " "), fontsize=7)
         ax.legend(fontsize=6)
-    np.atleast_1d(axes)[0].set_ylabel("task-A accuracy difference\n(mean $\\pm$ std over seeds)")
+    np.atleast_1d(axes)[0].set_ylabel("task-A accuracy difference\n(mean, paired 95 % CI; * Holm p ≤ 0.05)")
     return fig, rows
 
 

@@ -16,8 +16,12 @@ noisy and clean clips), its task B accuracy on full-overlay images, and, paired 
 (``paper_figures.suppression.suppression_rows``), suppression (control minus run, task A on
 full-overlay images: occlusion cancels), the overlay-free gap (control minus run, overlay-free
 images), rescue (run minus expert, full-overlay images) and own-views suppression (the method's own
-no-overlay run minus the run). A ``*`` marks a mean more than two standard deviations (of the
-per-seed differences) from zero; a single seed is printed as such, without a spread.
+no-overlay run minus the run). Accuracy cells are the mean over seeds with the 95 % t interval of
+the mean; difference cells are the mean of the per-seed differences with their paired 95 % t
+interval (``paper_figures.stats.paired_t``), and a ``*`` marks a difference whose two-sided p-value
+survives Holm's correction over every difference cell of the table (family-wise 5 %). A single
+seed is printed as such, without an interval. When the probes averaged several test-overlay draws
+(``--test-overlay-draws``), a line under the table gives the spread of a run's probe over its draws.
 
 ``--sweeps`` prints the sweeps instead: expert views at every overlay strength, then dropout at every
 overlay strength below 1 (the strength sweep), then dropout at strength 1 at every p (the p sweep),
@@ -37,10 +41,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+
 from paper_figures.deep import find_runs
 from paper_figures.registry import MissingResults
-from paper_figures.stats import summarize
+from paper_figures.stats import holm, paired_t
 from paper_figures.suppression import (
+    ALPHA,
     SuppressionConfig,
     difference_summary,
     paired_differences,
@@ -50,16 +57,48 @@ from paper_figures.suppression import (
 QUANTITIES = ("suppression", "overlay_free_gap", "rescue", "own_views_suppression")
 
 
-def _difference_cell(row: dict) -> str:  # noqa: ANN001
-    """A paired difference (``paper_figures.suppression.difference_summary``) as a cell, ``*`` beyond 2 std."""
+Cell = str | dict
+"""A table cell: text, or a paired difference (``difference_summary``) formatted once the table's Holm
+correction is known (:func:`_render`)."""
+
+
+def _difference_cell(row: dict, significant: bool) -> str:
+    """A paired difference as ``mean [low, high]``, ``*`` when it survives the table's Holm correction."""
     if row["n_seeds"] == 1:
         return f"{row['mean']:+.3f} (1 seed)"
-    return f"{row['mean']:+.3f} ± {row['std']:.3f}{' *' if row['beyond_2_std'] else ''}"
+    return f"{row['mean']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]{' *' if significant else ''}"
+
+
+def _render(rows: list[list[Cell]]) -> list[str]:
+    """Markdown lines of ``rows``; the difference cells Holm-corrected together (this table is the family)."""
+    found = [cell for row in rows for cell in row if isinstance(cell, dict)]
+    adjusted = dict(zip(map(id, found), holm([cell["p_value"] for cell in found])))
+    out = []
+    for row in rows:
+        texts = [c if isinstance(c, str) else _difference_cell(c, adjusted[id(c)] <= ALPHA) + c.get("suffix", "")
+                 for c in row]
+        out.append("| " + " | ".join(texts) + " |")
+    return out
 
 
 def _cell(values: list[float]) -> str:
-    mean, std = summarize(values)
-    return f"{mean:.3f} (1 seed)" if len(values) == 1 else f"{mean:.3f} ± {std:.3f}"
+    """Mean over seeds with the 95 % t interval of the mean (one seed: the value alone)."""
+    if len(values) == 1:
+        return f"{values[0]:.3f} (1 seed)"
+    t = paired_t(values)
+    return f"{t.mean:.3f} [{t.low:.3f}, {t.high:.3f}]"
+
+
+def draw_spread(runs: list) -> str:  # noqa: ANN001
+    """One line on how much the test-overlay draw alone moves a run's task-A probe (full overlay), or ""."""
+    spreads = [float(np.std(r.probe["fast"]["full_overlay"]["draws"]["task_a"], ddof=1)) for r in runs
+               if "draws" in r.probe["fast"].get("full_overlay", {})]
+    if not spreads:
+        return ""
+    draws = len(runs[0].probe["fast"]["full_overlay"]["draws"]["task_a"])
+    return (f"Test-overlay draws: each probe number is the mean over {draws} draws of the test overlays; over "
+            f"them one run's task A (full overlay) has a standard deviation of {np.mean(spreads):.4f} on average "
+            f"(largest {max(spreads):.4f}, {len(spreads)} runs).")
 
 
 def _method_groups(runs: list, own_controls: bool) -> list[tuple[str, list]]:  # noqa: ANN001
@@ -82,20 +121,25 @@ def table(root: str, dataset: str = "audio") -> str:
     paired = {(row["method"], row["quantity"]): row for row in suppression_rows(runs, SuppressionConfig(0.5))}
     lines = ["| views | overlay | seeds | task A, full overlay | task A, overlay-free | task B, full overlay | "
              "suppression | overlay-free gap | rescue | own-views suppression |", "|---" * 10 + "|"]
-    groups = _method_groups(runs, own_controls=True)
-    for label, group in groups:
+    rows: list[list[Cell]] = []
+    shown = []
+    for label, group in _method_groups(runs, own_controls=True):
         if not group:
             continue
+        group = _one_run_per_seed(group, "method")
+        shown += group
         fast = [r.probe["fast"] for r in group]
-        cells = [_cell([f["full_overlay"]["task_a"] for f in fast]), _cell([f["overlay_free"]["task_a"] for f in fast]),
-                 _cell([f["full_overlay"]["task_b"] for f in fast])]
+        cells: list[Cell] = [label, f"{group[0].overlay_strength:g}", ",".join(str(r.seed) for r in group),
+                             _cell([f["full_overlay"]["task_a"] for f in fast]),
+                             _cell([f["overlay_free"]["task_a"] for f in fast]),
+                             _cell([f["full_overlay"]["task_b"] for f in fast])]
         method = group[0].method
         for quantity in QUANTITIES:
             row = paired.get((method, quantity)) if group[0].overlay_strength == 1 else None
-            cells.append("—" if row is None else _difference_cell(row))
-        strength = f"{group[0].overlay_strength:g}"
-        lines.append(f"| {label} | {strength} | {','.join(str(r.seed) for r in group)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            cells.append("—" if row is None else row)
+        rows.append(cells)
+    spread = draw_spread(shown)
+    return "\n".join(lines + _render(rows) + (["", spread] if spread else []))
 
 
 def _full_overlay_a(run) -> float:  # noqa: ANN001
@@ -113,13 +157,13 @@ def _one_run_per_seed(group: list, what: str) -> list:  # noqa: ANN001
     return group
 
 
-def _paired_cell(reference: dict[int, float], values: dict[int, float]) -> str:
+def _paired_cell(reference: dict[int, float], values: dict[int, float]) -> Cell:
     """``values - reference`` paired by seed as a cell; ``(n=k)`` when only k of the row's seeds pair; "—" if none."""
     _, diffs = paired_differences(reference, values)
     if not diffs:
         return "—"
-    cell = _difference_cell(difference_summary(diffs))
-    return cell + f" (n={len(diffs)})" if 1 < len(diffs) < len(values) else cell
+    cell = difference_summary(diffs)
+    return {**cell, "suffix": f" (n={len(diffs)})"} if 1 < len(diffs) < len(values) else cell
 
 
 def _sweep_cell(run) -> tuple[str, float, float | None]:  # noqa: ANN001
@@ -136,18 +180,18 @@ def sweep_table(root: str, dataset: str) -> str:
                    key=lambda c: (c[0] != "expert", c[1] == 1, c[2] if c[1] == 1 else c[1], c[1], c[2] or 0.0))
     lines = ["| views | overlay | dropout p | seeds | task A, full overlay | task A, overlay-free | task B, own images | "
              "rescue over expert |", "|---" * 8 + "|"]
+    rows: list[list[Cell]] = []
     for method, strength, p in cells:
         group = _one_run_per_seed([r for r in runs if _sweep_cell(r) == (method, strength, p)], "sweep cell")
         fast = [r.probe["fast"] for r in group]
-        rescue = "—"
+        rescue: Cell = "—"
         if method == "dropout":
             expert = {r.seed: _full_overlay_a(r) for r in runs if r.method == "expert" and r.overlay_strength == strength}
             rescue = _paired_cell(expert, {r.seed: _full_overlay_a(r) for r in group})  # dropout - expert
-        values = [_cell([f["full_overlay"]["task_a"] for f in fast]), _cell([f["overlay_free"]["task_a"] for f in fast]),
-                  _cell([f["task_b"] for f in fast]), rescue]
-        lines.append(f"| {method} | {strength:g} | {'—' if p is None else f'{p:g}'} | "
-                     f"{','.join(str(r.seed) for r in group)} | " + " | ".join(values) + " |")
-    return "\n".join(lines)
+        rows.append([method, f"{strength:g}", "—" if p is None else f"{p:g}", ",".join(str(r.seed) for r in group),
+                     _cell([f["full_overlay"]["task_a"] for f in fast]), _cell([f["overlay_free"]["task_a"] for f in fast]),
+                     _cell([f["task_b"] for f in fast]), rescue])
+    return "\n".join(lines + _render(rows))
 
 
 def _overlay_task(fast: dict) -> float:
@@ -161,6 +205,7 @@ def versus_table(root: str, datasets: list[str]) -> str:
     all_runs = find_runs(root)
     lines = ["| dataset | views | seeds | task A, full overlay | task A, overlay-free | task B, full overlay (RandBit: per bit) | "
              "Δ full overlay | Δ overlay-free |", "|---" * 8 + "|"]
+    rows: list[list[Cell]] = []
     for dataset in datasets:
         runs = [r for r in all_runs if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
         if not runs:
@@ -175,15 +220,15 @@ def versus_table(root: str, datasets: list[str]) -> str:
                 continue
             group = _one_run_per_seed(group, "method")
             fast = {r.seed: r.probe["fast"] for r in group}
-            cells = [_cell([f["full_overlay"]["task_a"] for f in fast.values()]),
+            cells: list[Cell] = [dataset, label, ",".join(map(str, fast)), _cell([f["full_overlay"]["task_a"] for f in fast.values()]),
                      _cell([f["overlay_free"]["task_a"] for f in fast.values()]),
                      "—" if group[0].overlay_strength == 0 else _cell([_overlay_task(f) for f in fast.values()])]
             for images in ("full_overlay", "overlay_free"):
                 compared = group[0].overlay_strength == 1 and group[0].method != "expert"
                 cells.append(_paired_cell({s: f[images]["task_a"] for s, f in expert.items()},  # run - expert
                                           {s: f[images]["task_a"] for s, f in fast.items()}) if compared else "—")
-            lines.append(f"| {dataset} | {label} | {','.join(map(str, fast))} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            rows.append(cells)
+    return "\n".join(lines + _render(rows))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,3 +173,41 @@ def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
 def test_wrong_channel_count_raises() -> None:
     with pytest.raises(ValueError, match="expected images"):
         A.ExpertAugment(3, 32)(torch.rand(2, 1, 32, 32), _gen())
+
+
+def test_ladder_names_match_the_specs_policies() -> None:
+    from deep_experiments.data.spec import AUGMENTATIONS, LADDER_POLICIES
+
+    assert tuple(A.LADDER) == LADDER_POLICIES and set(LADDER_POLICIES) <= set(AUGMENTATIONS)
+
+
+@pytest.mark.parametrize("policy", ["crop_jitter_half", "crop_jitter", "crop_jitter_grey", "crop_simclr"])
+def test_each_ladder_step_is_simclr_with_its_ops_at_the_crop_only_area(policy: str) -> None:
+    """A ladder step's views equal the SimCLR code path restricted to the step's operations, with the
+    crop-only crop area (0.5-1) and the colour jitter scaled by the step's strength: same draws, same views."""
+    ops, strength = A.LADDER[policy]
+    reference = A.ExpertAugment(3, 32, "simclr", ops=ops)
+    reference.scale = (0.5, 1.0)
+    full = A._Probabilities()
+    reference.p = A._Probabilities(brightness=full.brightness * strength, contrast=full.contrast * strength,
+                                   saturation=full.saturation * strength, hue=full.hue * strength)
+    x = _images(n=64)
+    step = A.ExpertAugment(3, 32, policy)
+    torch.testing.assert_close(step(x, _gen(3)), reference(x, _gen(3)), atol=0, rtol=0)
+    _, params = step.with_params(x, _gen(3))
+    areas = params.boxes[:, 2] * params.boxes[:, 3]
+    assert areas.min() >= 0.5 - 1e-6  # never the SimCLR policy's small crops
+    jittered = params.jitter[(params.jitter != torch.tensor([1.0, 1.0, 1.0, 0.0])).any(dim=1)]
+    assert len(jittered) > 30  # p 0.8 of 64
+    limit = torch.tensor([0.4, 0.4, 0.4, 0.1]) * strength
+    assert ((jittered - torch.tensor([1.0, 1.0, 1.0, 0.0])).abs() <= limit + 1e-6).all()
+    assert ((jittered - torch.tensor([1.0, 1.0, 1.0, 0.0])).abs().amax(dim=0) > 0.8 * limit).all()
+    assert bool(params.flip.any()) == ("flip" in ops)
+
+
+def test_ladder_steps_add_their_operations_in_order() -> None:
+    """Each step's operations contain the previous step's; the last is every SimCLR operation."""
+    steps = list(A.LADDER.values())
+    for (before, s0), (after, s1) in zip(steps, steps[1:]):
+        assert set(before) <= set(after) and s0 <= s1
+    assert set(steps[-1][0]) == set(A.POLICY_OPS["simclr"])

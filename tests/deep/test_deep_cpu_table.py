@@ -1,11 +1,14 @@
-"""scripts/deep_cpu_table.py on hand-written run folders: means, paired differences, the * mark."""
+"""scripts/deep_cpu_table.py on hand-written run folders: means and paired differences with t intervals, the
+Holm-corrected * mark (intervals computed here by scipy's t distribution, independently of the script)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from deep_experiments.configs import build_config
 from featuredrop.config import to_dict
@@ -25,6 +28,23 @@ def _write(root: Path, dataset: str, runs: dict[tuple[str, int], list[float]], p
             (folder / "probe.json").write_text(json.dumps({"fast": fast}))
 
 
+def _interval(values: list[float]) -> tuple[float, float, float]:
+    mean = float(np.mean(values))
+    sem = float(np.std(values, ddof=1)) / np.sqrt(len(values))
+    half = float(stats.t.ppf(0.975, len(values) - 1)) * sem
+    return mean, mean - half, mean + half
+
+
+def _ci(values: list[float]) -> str:
+    """An accuracy cell: mean [95 % t interval of the mean]."""
+    return "{:.3f} [{:.3f}, {:.3f}]".format(*_interval(values))
+
+
+def _diff(diffs: list[float], star: bool = False) -> str:
+    """A difference cell: mean [paired 95 % t interval], `` *`` when it survives Holm."""
+    return "{:+.3f} [{:+.3f}, {:+.3f}]".format(*_interval(diffs)) + (" *" if star else "")
+
+
 def _rows(out: str) -> dict[str, list[str]]:
     return {line.split(" | ")[0]: line.split(" | ") for line in out.splitlines()[2:]}
 
@@ -33,10 +53,14 @@ def test_audio_table_pairs_runs_by_seed(tmp_path: Path, capsys) -> None:  # noqa
     _write(tmp_path, "audio", {("expert", 0): [0.60, 0.62], ("expert", 1): [0.64, 0.65], ("dropout", 1): [0.75, 0.76]})
     assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "audio"]) == 0
     rows = _rows(capsys.readouterr().out)
-    assert rows["| no-overlay control (expert)"][3] == "0.610 ± 0.014"
+    assert rows["| no-overlay control (expert)"][3] == _ci([0.60, 0.62])
     expert = rows["| expert"]
-    assert expert[6] == "-0.035 ± 0.007 *" and expert[7] == "+0.000 ± 0.000" and expert[8] == "—"
-    assert rows["| dropout p 0.5"][8] == "+0.110 ± 0.000 *"
+    # suppression (-0.04, -0.03): t = 7 on 1 degree of freedom, p = 0.09: not significant even before Holm
+    assert expert[6] == _diff([-0.04, -0.03]) and expert[7] == "+0.000 [+0.000, +0.000]" and expert[8] == "—"
+    # rescue (0.11, 0.11): no spread, p ~ 0, significant after Holm over the table's 5 differences;
+    # dropout's suppression (-0.15, -0.14) has p = 0.02 but 4 x 0.02 > 0.05 after Holm: no mark
+    assert rows["| dropout p 0.5"][8] == _diff([0.11, 0.11], star=True)
+    assert rows["| dropout p 0.5"][6] == _diff([-0.15, -0.14])
 
 
 def test_viewmaker_rows_carry_its_own_no_overlay_control(tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -49,9 +73,9 @@ def test_viewmaker_rows_carry_its_own_no_overlay_control(tmp_path: Path, capsys)
     assert set(rows) == {"| no-overlay control (expert)", "| expert", "| dropout p 0.5", "| viewmaker",
                          "| viewmaker, no overlay"}
     vm = rows["| viewmaker"]
-    assert vm[8] == "+0.075 ± 0.007 *"  # rescue: (0.80 - 0.72, 0.81 - 0.74)
-    assert vm[9] == "+0.035 ± 0.007 * |"  # own-views suppression: (0.83 - 0.80, 0.85 - 0.81)
-    assert rows["| viewmaker, no overlay"][3] == "0.840 ± 0.014" and rows["| viewmaker, no overlay"][9] == "— |"
+    assert vm[8] == _diff([0.08, 0.07])  # rescue: (0.80 - 0.72, 0.81 - 0.74); p 0.04 fails Holm
+    assert vm[9] == _diff([0.03, 0.04]) + " |"  # own-views suppression: (0.83 - 0.80, 0.85 - 0.81)
+    assert rows["| viewmaker, no overlay"][3] == _ci([0.83, 0.85]) and rows["| viewmaker, no overlay"][9] == "— |"
     assert rows["| dropout p 0.5"][3] == "0.790 (1 seed)" and rows["| dropout p 0.5"][8] == "+0.070 (1 seed)"
 
 
@@ -68,8 +92,8 @@ def test_sweeps_table_rows_per_cell_and_rescue_paired_at_the_same_strength(tmp_p
     lines = capsys.readouterr().out.splitlines()[2:]
     assert [line.split(" | ")[:4] for line in lines] == [["| expert", "0", "—", "0,1"], ["| expert", "1", "—", "0,1"],
                                                           ["| dropout", "1", "0.5", "0,1"]]  # no viewmaker row
-    assert lines[0].split(" | ")[4] == "0.710 ± 0.014" and lines[0].endswith("| — |")
-    assert lines[2].endswith("| +0.050 ± 0.014 * |")  # (0.78 - 0.74, 0.81 - 0.75)
+    assert lines[0].split(" | ")[4] == _ci([0.70, 0.72]) and lines[0].endswith("| — |")
+    assert lines[2].endswith(f"| {_diff([0.04, 0.06])} |")  # (0.78 - 0.74, 0.81 - 0.75): p 0.13
 
 
 def test_sweeps_order_partial_pairing_and_strengths_without_expert(tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -83,7 +107,7 @@ def test_sweeps_order_partial_pairing_and_strengths_without_expert(tmp_path: Pat
                                      ["| dropout", "0.5", "0.5"], ["| dropout", "1", "0.5"], ["| dropout", "1", "0.9"]]
     assert rows[2][-1] == "— |"  # no expert run at strength 0.25
     assert rows[3][-1] == "+0.020 (1 seed) |"  # paired with seed 0 of the expert runs at 0.5 (p 0.5 folder)
-    assert rows[4][-1] == "+0.055 ± 0.007 * (n=2) |"  # seed 2 has no expert run: two pairs of three
+    assert rows[4][-1] == f"{_diff([0.06, 0.05])} (n=2) |"  # seed 2 has no expert run: two pairs of three
 
 
 def test_sweeps_refuse_two_runs_of_one_cell_and_seed(tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -110,11 +134,13 @@ def test_versus_expert_pairs_both_image_kinds_and_uses_per_bit_task_b(tmp_path: 
                                      ["| c+digits", "hierarchical", "0,1"], ["| randbit", "expert", "0,1"],
                                      ["| randbit", "viewmaker", "0,1,2"]]
     assert rows[0][5:] == ["—", "—", "— |"]
-    assert rows[2][6] == "-0.025 ± 0.021" and rows[2][7] == "+0.000 ± 0.000 |"  # (0.73-0.74, 0.71-0.75)
-    assert rows[2][5] == "0.990 ± 0.000"  # images' task B without a per-bit accuracy
+    assert rows[2][6] == _diff([-0.01, -0.04]) and rows[2][7] == "+0.000 [+0.000, +0.000] |"  # (0.73-0.74, 0.71-0.75)
+    assert rows[2][5] == "0.990 [0.990, 0.990]"  # images' task B without a per-bit accuracy
     viewmaker = rows[4]
-    assert viewmaker[5] == "0.500 ± 0.000"  # per bit, not the pattern accuracy 0.99
-    assert viewmaker[6] == "-0.120 ± 0.028 * (n=2)" and viewmaker[7] == "-0.050 ± 0.000 * (n=2) |"  # seed 2: no expert
+    assert viewmaker[5] == "0.500 [0.500, 0.500]"  # per bit, not the pattern accuracy 0.99
+    # seed 2 has no expert run; (0.70 - 0.80, 0.70 - 0.84) has p 0.13; overlay-free (-0.05, -0.05) has no
+    # spread (p ~ 0) and survives Holm
+    assert viewmaker[6] == f"{_diff([-0.10, -0.14])} (n=2)" and viewmaker[7] == f"{_diff([-0.05, -0.05], True)} (n=2) |"
 
 
 def test_several_datasets_need_versus_expert(tmp_path: Path) -> None:

@@ -100,3 +100,39 @@ def test_augmentation_override_reaches_the_spec_and_rejects_unknown_policies() -
     assert dataset_spec(DataConfig(dataset="randbit")).expert_augmentation == "crop_only"
     with pytest.raises(ValueError, match="data.augmentation"):
         DataConfig(augmentation="none")
+
+
+def test_test_overlay_redraws_are_new_overlays_on_the_same_bases() -> None:
+    from deep_experiments.overlay_control import test_redraws
+
+    config = _config(1.0)
+    test = _splits(config)[1]
+    copies = test_redraws(test, 3)
+    assert [c.epoch for c in copies] == [1, 2] and test.epoch == 0
+    bases = test.with_base()
+    for copy in copies:
+        for i in range(len(test)):
+            image, label_a, _ = copy[i]
+            assert label_a == test[i][1] and torch.equal(copy.with_base()[i][3], bases[i][3])
+        assert any(not torch.equal(copy[i][0], test[i][0]) for i in range(len(test)))
+    assert test_redraws(test, 1) == []
+
+
+def test_probe_over_overlay_draws_is_the_mean_of_the_draws_and_draw_0_is_the_single_probe() -> None:
+    """With k draws every accuracy is the mean of k scores of one fit; the first is the 1-draw probe's."""
+    config = build_config({"data": {"dataset": "c+letters", "train_size": 64, "test_size": 64},
+                           "probe": {"paper": False, "fast_max_iter": 50}, "train": {"seed": 1}})
+    sets = build_probe_sets(config, _splits(config))
+    torch.manual_seed(0)
+    encoder = _MeanEncoder()
+    single = probe_with_controls(encoder, lambda x: x, sets, config.probe, torch.device("cpu"))
+    five = probe_with_controls(encoder, lambda x: x, sets, ProbeConfig(paper=False, fast_max_iter=50,
+                                                                         test_overlay_draws=5), torch.device("cpu"))
+    assert "draws" not in single
+    for where in (five, five["overlay_free"], five["full_overlay"]):
+        for task in ("task_a", "task_b"):
+            assert len(where["draws"][task]) == 5
+            assert where[task] == pytest.approx(sum(where["draws"][task]) / 5, abs=1e-12)
+    assert five["draws"]["task_a"][0] == single["task_a"] and five["draws"]["task_b"][0] == single["task_b"]
+    assert len(set(five["draws"]["task_b"])) > 1  # the letter differs between draws, so its score does
+    assert len(set(five["overlay_free"]["draws"]["task_a"])) == 1  # no overlay: every draw is the same image

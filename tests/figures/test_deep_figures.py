@@ -21,7 +21,7 @@ EPOCHS = (1, 2)
 
 def _acc(method: str, os_: float, p: float, seed: int, task: str, epoch: int) -> float:
     """Distinct, deterministic fake accuracies."""
-    base = {"expert": 0.3, "viewmaker": 0.4, "dropout": 0.5, "hierarchical": 0.6}[method]
+    base = {"expert": 0.3, "viewmaker": 0.4, "dropout": 0.5, "hierarchical": 0.6, "deshared": 0.7}[method]
     return round(base + 0.1 * os_ + 0.05 * p + 0.01 * seed + (0.02 if task == "task_b" else 0.0) + 0.003 * epoch, 6)
 
 

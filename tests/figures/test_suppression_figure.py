@@ -31,10 +31,11 @@ def test_suppression_is_paired_by_seed_against_the_no_overlay_encoder() -> None:
     sup = rows[("c+letters", "expert", "suppression")]
     # per seed: (0.70 - 0.60), (0.71 - 0.62), (0.72 - 0.64)
     assert sup["mean"] == pytest.approx(0.09) and sup["std"] == pytest.approx(0.01)
-    assert sup["n_seeds"] == 3 and sup["beyond_2_std"]
+    assert sup["n_seeds"] == 3 and sup["significant"] and sup["ci_low"] < 0.09 < sup["ci_high"]
+    assert sup["p_holm"] >= sup["p_value"]
     assert rows[("c+letters", "expert", "overlay_free_gap")]["mean"] == pytest.approx(0.01)
     rescue = rows[("c+letters", "dropout", "rescue")]  # 0.75 - (0.60, 0.62, 0.64)
-    assert rescue["mean"] == pytest.approx(0.13) and rescue["beyond_2_std"]
+    assert rescue["mean"] == pytest.approx(0.13) and rescue["significant"]
     assert ("c+letters", "expert", "rescue") not in rows
     assert rows[("c+letters", "dropout", "suppression")]["mean"] == pytest.approx(0.71 - 0.75)
 
@@ -43,7 +44,7 @@ def test_noise_is_reported_as_noise_and_unpaired_seeds_are_left_out() -> None:
     runs = [_run("c+shapes", "expert", 0, s, full=0.70, free=0.80) for s in (0, 1, 2)]
     runs += [_run("c+shapes", "expert", 1, s, full=f, free=0.8) for s, f in ((0, 0.69), (1, 0.72), (3, 0.1))]
     sup = _rows(runs)[("c+shapes", "expert", "suppression")]
-    assert sup["seeds"] == "0,1" and not sup["beyond_2_std"]
+    assert sup["seeds"] == "0,1" and not sup["significant"]
 
 
 def test_a_control_of_another_dataset_is_not_used_and_old_runs_are_ignored() -> None:
