@@ -53,6 +53,10 @@ class DeepRun:
     dropout_p: float
     seed: int
     probe: dict[str, Any]
+    augmentation: str | None = None
+    """The expert views' policy (``data.augmentation``; ``None``: the dataset's own)."""
+    encoder: str = "resnet18"
+    """``train.encoder`` with its width, e.g. ``"convn-32"`` (the default only for hand-made runs)."""
 
     def accuracy(self, protocol: str, task: str) -> float:
         """Final probe accuracy of ``task`` under ``protocol`` (``fast`` or ``paper``)."""
@@ -69,7 +73,8 @@ class DeepRun:
         for task in TASKS:  # what every deep figure reads; a run without it is skipped (read_runs)
             float(probe["fast"][task])
         return cls(run.root, config.data.dataset, config.views.kind, config.data.overlay_strength,
-                   config.views.dropout.p, config.train.seed, probe)
+                   config.views.dropout.p, config.train.seed, probe, config.data.augmentation,
+                   f"{config.train.encoder}-{config.train.width}")
 
 
 def find_runs(root: str | Path) -> list[DeepRun]:

@@ -38,7 +38,7 @@ FIGURE_MODULES: tuple[str, ...] = ("paper_figures.phase_diagram", "paper_figures
                                    "paper_figures.spectral_vs_infonce", "paper_figures.infonce_phase_diagram",
                                    "paper_figures.loss_families", "paper_figures.randbit_linear", "paper_figures.deep",
                                    "paper_figures.theory_vs_deep", "paper_figures.suppression",
-                                   "paper_figures.randbits")
+                                   "paper_figures.ladder", "paper_figures.randbits")
 
 
 class MissingResults(Exception):

@@ -34,16 +34,23 @@ datasets: per dataset the no-overlay control, then each method at strength 1 (dr
 with task A on full-overlay and overlay-free images, the overlay task (per bit, ``task_b_bits``,
 where the probe has it: RandBit) and each method's difference from expert views on both kinds of
 images (run minus expert, paired by seed; ``n=k`` when only k of the row's seeds have an expert run).
+
+``--ladder`` prints the augmentation ladder of one dataset instead (``paper_figures.ladder``: ROOT holds one
+results root per step, ``ROOT/<step>/<dataset>/...``): per step the no-overlay control, expert and dropout
+task A on full-overlay images, suppression and dropout's rescue paired by seed, the expert encoder's
+overlay task, and the partner-view retrieval by overlay colour when ``ROOT/overlay_shortcut.json`` exists.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from paper_figures.deep import find_runs
+from paper_figures.ladder import LadderConfig, ladder_rows, ladder_runs, read_shortcut
 from paper_figures.registry import MissingResults
 from paper_figures.stats import holm, paired_t
 from paper_figures.suppression import (
@@ -231,6 +238,31 @@ def versus_table(root: str, datasets: list[str]) -> str:
     return "\n".join(lines + _render(rows))
 
 
+def _accuracy(cell: dict | None) -> str:
+    """A ``paper_figures.ladder`` accuracy summary as a table cell."""
+    if cell is None:
+        return "—"
+    if cell["n"] == 1:
+        return f"{cell['mean']:.3f} (1 seed)"
+    return f"{cell['mean']:.3f} [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]"
+
+
+def ladder_table(root: str, dataset: str) -> str:
+    """The markdown table of the augmentation ladder under ``root`` (``--ladder``)."""
+    rows = ladder_rows(ladder_runs(root), LadderConfig(dataset), read_shortcut(Path(root)))
+    if not rows:
+        raise MissingResults(f"{root}/<step>/{dataset}/expert/os1_p0.5/seed<k>/probe.json")
+    lines = ["| views | seeds | control, task A | expert, task A | dropout, task A | suppression | rescue | "
+             "overlay task (expert) | partner view by overlay colour |", "|---" * 9 + "|"]
+    cells: list[list[Cell]] = []
+    for row in rows:
+        retrieval = row["shortcut_retrieval"]
+        cells.append([row["step"], row["seeds"], _accuracy(row.get("control_a")), _accuracy(row["expert_a"]),
+                      _accuracy(row.get("dropout_a")), row.get("suppression", "—"), row.get("rescue", "—"),
+                      _accuracy(row["expert_b"]), "—" if np.isnan(retrieval) else f"{retrieval:.3f}"])
+    return "\n".join(lines + _render(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: prints the table; 1 with a one-line reason when there is nothing to read."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -242,12 +274,16 @@ def main(argv: list[str] | None = None) -> int:
                       help="print the overlay-strength and dropout-p sweeps instead of the main table")
     mode.add_argument("--versus-expert", action="store_true",
                       help="print each method against expert views, one block of rows per dataset")
+    mode.add_argument("--ladder", action="store_true",
+                      help="print the augmentation ladder (ROOT/<step>/<dataset>/...) instead")
     args = p.parse_args(argv)
     if len(args.dataset) > 1 and not args.versus_expert:
         p.error("several --dataset values need --versus-expert")
     try:
         if args.versus_expert:
             print(versus_table(args.root, args.dataset))
+        elif args.ladder:
+            print(ladder_table(args.root, args.dataset[0]))
         else:
             print(sweep_table(args.root, args.dataset[0]) if args.sweeps else table(args.root, args.dataset[0]))
     except (MissingResults, KeyError, ValueError, OSError) as err:
