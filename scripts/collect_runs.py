@@ -1,0 +1,93 @@
+"""Copy finished run folders into ``results/`` without their checkpoints, with their provenance.
+
+::
+
+    python scripts/collect_runs.py runs/claim5-cpu results/claim5-cpu --revision a978488
+
+Copies every run folder under SRC that has a ``probe.json`` (training and probes finished) to the same
+relative path under DST, leaving out ``*.pt`` (checkpoints and the exported backbone, megabytes each)
+except ``viewmaker.pt`` (the trained viewmaker, which figures read). Each copied folder gets a
+``provenance.json``: the code revision that made the run (``--revision``: runs are launched from a
+detached worktree of one commit, so the revision is stated, not guessed from this checkout), the
+versions of Python, torch, numpy and scikit-learn that trained and probed it (this interpreter's:
+run the script with the interpreter that ran the grid) and the machine. An existing folder in DST is
+overwritten only with ``--force``. Unfinished runs are listed and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+KEEP_PT = ("viewmaker.pt",)
+PROVENANCE = "provenance.json"
+
+
+def environment(revision: str) -> dict[str, str]:
+    """The revision and the library versions of this interpreter."""
+    import numpy
+    import sklearn
+    import torch
+
+    return {"code_revision": revision, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
+            "machine": f"{platform.machine()}, {platform.system()}"}
+
+
+def run_folders(src: Path) -> tuple[list[Path], list[Path]]:
+    """(finished, unfinished) run folders under ``src`` (folders holding a ``config.json``)."""
+    folders = sorted(p.parent for p in src.rglob("config.json"))
+    return [f for f in folders if (f / "probe.json").exists()], [f for f in folders if not (f / "probe.json").exists()]
+
+
+def collect(src: Path, dst: Path, revision: str, force: bool = False) -> list[Path]:
+    """Copy the finished runs of ``src`` into ``dst`` (module docstring); returns the folders written."""
+    from featuredrop.config import save_json
+
+    finished, _ = run_folders(src)
+    env = environment(revision)
+    written = []
+    for folder in finished:
+        target = dst / folder.relative_to(src)
+        if target.exists():
+            if not force:
+                raise FileExistsError(f"{target} exists (pass --force to overwrite it)")
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for item in folder.iterdir():
+            if item.is_file() and (item.suffix != ".pt" or item.name in KEEP_PT) and not item.name.startswith("."):
+                shutil.copy2(item, target / item.name)
+        save_json(target / PROVENANCE, env)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 on success, 1 with a one-line reason."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("src", help="grid root (runs/...)")
+    p.add_argument("dst", help="results root (results/...)")
+    p.add_argument("--revision", required=True, help="the commit whose code made the runs")
+    p.add_argument("--force", action="store_true", help="overwrite folders that exist in DST")
+    args = p.parse_args(argv)
+    src, dst = Path(args.src), Path(args.dst)
+    try:
+        if not src.is_dir():
+            raise FileNotFoundError(f"{src} is not a folder")
+        if src.resolve() == dst.resolve():
+            raise ValueError("SRC and DST are the same folder")
+        written = collect(src, dst, args.revision, args.force)
+    except (OSError, ValueError) as err:
+        print(f"collect_runs: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    _, unfinished = run_folders(src)
+    print(f"{len(written)} runs copied into {dst}" + (f"; {len(unfinished)} unfinished skipped: "
+          + ", ".join(str(f.relative_to(src)) for f in unfinished) if unfinished else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
