@@ -90,7 +90,7 @@ def test_layers_merge_later_wins() -> None:
 
 def test_views_config_has_one_section_per_registered_kind() -> None:
     views = ViewsConfig()
-    assert views.kind == METHODS[0] and METHODS == tuple(VIEW_KINDS) == ("expert", "viewmaker", "dropout", "hierarchical")
+    assert views.kind == METHODS[0] and METHODS == tuple(VIEW_KINDS) == ("expert", "viewmaker", "dropout", "hierarchical", "deshared")
     for name, kind in VIEW_KINDS.items():
         assert isinstance(getattr(views, name), kind.config)
     assert build_config({"views": {"kind": "dropout", "dropout": {"p": 0.25}}}).views.selected().p == 0.25

@@ -73,3 +73,16 @@ def test_datasets_without_a_second_overlay_are_refused_before_any_folder(
         main(["run", "--preset", "smoke", "--dataset", name, "--method", "deshared", "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and "deshared" in err and "\n" not in err and not out.exists()
+
+
+def test_the_learner_contrasts_the_image_with_its_second_overlay() -> None:
+    """With de-shared views the loss pairs view(image) with view(other), not two views of ``image``."""
+    from deep_experiments.run.learner import ContrastiveLearner
+    from featuredrop.losses import nt_xent
+
+    encoder = torch.nn.Flatten()
+    image, other = torch.rand(6, 3, 4, 4), torch.rand(6, 3, 4, 4)
+    learner = ContrastiveLearner(encoder, DesharedViews(_identity), torch.optim.SGD([torch.zeros(1)], lr=0.1), 0.5)  # type: ignore[arg-type]
+    loss = learner.loss(image, other, torch.Generator())
+    torch.testing.assert_close(loss, nt_xent(image.flatten(1), other.flatten(1), 0.5, "symmetric"))
+    assert not torch.allclose(loss, nt_xent(image.flatten(1), image.flatten(1), 0.5, "symmetric"))
