@@ -235,6 +235,19 @@ def verify(run: Path, epochs: int) -> int:
     return 1 if problems else 0
 
 
+RUN_FILES = ("config.json", "command.txt", "metrics.jsonl", "probe.json", "checkpoint.pt", "checkpoint.prev.pt",
+             "backbone.pt", "viewmaker.pt")
+"""The files a run folder of ``deep_experiments run`` holds (and, while one is written, their ``.*.tmp-*``)."""
+
+
+def _not_a_run(path: Path) -> list[str]:
+    """The entries of ``path`` that a run folder of this check would not hold (all of them if it is a file)."""
+    if not path.is_dir():
+        return [path.name]
+    return sorted(p.name for p in path.iterdir()
+                  if not (p.is_file() and (p.name in RUN_FILES or (p.name.startswith(".") and ".tmp-" in p.name))))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 1 when a step failed or timed out."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -263,9 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = check_output_dir(args.folder, "FOLDER")
     except ValueError as err:
         p.error(str(err))
+    stale = [folder / name for name in ("train", "torchrun") if name not in skip and (folder / name).exists()]
+    foreign = [f"{path}/{item}" for path in stale for item in _not_a_run(path)]
+    if foreign:
+        p.error(f"FOLDER holds files this check did not make ({', '.join(foreign[:3])}); the check would delete "
+                f"them: move them or pass another FOLDER")
     folder.mkdir(parents=True, exist_ok=True)
-    for old in ("train", "torchrun"):  # this check's own run folders: every check starts them afresh
-        shutil.rmtree(folder / old, ignore_errors=True)
+    for path in stale:  # this check's own run folders, of a previous check: every check starts them afresh
+        shutil.rmtree(path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
     mode = "cpu-smoke" if args.cpu_smoke else f"cuda ({gpus} GPU{'s' if gpus != 1 else ''})"

@@ -90,3 +90,25 @@ def test_cpu_smoke_mode_writes_versions_and_a_summary(check, tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.glob("0*.log")) == [f"{i:02d}-{n}.log" for i, n in enumerate(check.STEPS, 1)]
     versions = json.loads((tmp_path / "versions.json").read_text())
     assert versions["torch"] and "cuda_available" in versions
+
+
+def test_a_users_files_under_folder_are_never_deleted(check, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """FOLDER/train holding a user's file is refused with one line (exit 2) and kept; a skipped step's
+    folder is not touched; a previous check's run folder is replaced."""
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "notes.txt").write_text("mine")
+    only_versions = ["--cpu-smoke", "--skip", "tests,distributed,bench,resume,verify,torchrun"]
+    with pytest.raises(SystemExit) as exc:
+        check.main([str(tmp_path), *only_versions])
+    assert exc.value.code == 2 and "notes.txt" in capsys.readouterr().err
+    assert (tmp_path / "train" / "notes.txt").read_text() == "mine"
+    all_but_versions = ["--cpu-smoke", "--skip", "tests,distributed,bench,train,resume,verify,torchrun"]
+    assert check.main([str(tmp_path), *all_but_versions]) == 0  # train skipped: its folder is left alone
+    assert (tmp_path / "train" / "notes.txt").exists()
+    (tmp_path / "train" / "notes.txt").unlink()
+    (tmp_path / "train" / "config.json").write_text("{}")  # a previous check's run
+    (tmp_path / "torchrun").mkdir()
+    (tmp_path / "torchrun" / "metrics.jsonl").write_text("OLD")
+    check.main([str(tmp_path), "--cpu-smoke", "--skip", "tests,distributed,bench,train,resume,verify"])
+    metrics = tmp_path / "torchrun" / "metrics.jsonl"
+    assert not metrics.exists() or metrics.read_text() != "OLD"  # started afresh
