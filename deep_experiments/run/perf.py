@@ -23,7 +23,7 @@ import torch
 
 from deep_experiments.configs import PerfConfig
 
-__all__ = ["optimizer_kernel", "check_perf", "bf16_supported"]
+__all__ = ["optimizer_kernel", "check_perf", "bf16_supported", "NARROWEST_FAST_PATH"]
 
 
 @functools.cache
@@ -54,12 +54,26 @@ def bf16_supported(device: torch.device) -> bool:
     return device.type == "cpu"
 
 
-def check_perf(perf: PerfConfig, device: torch.device) -> None:
-    """Refuse switches the device or this torch cannot honour, before anything is written.
+NARROWEST_FAST_PATH = 8
+"""Below this encoder width ``channels_last`` (ResNet-18) and ``compile`` crash natively in torch's kernels
+(a segmentation fault or a "double free" in the backward pass, an abort while compiling; reproduced with
+plain torch, outside this package), so they are refused there with a message instead."""
+
+
+def check_perf(perf: PerfConfig, device: torch.device, encoder: str = "resnet18", width: int = 64) -> None:
+    """Refuse switches the device, this torch or the encoder's width cannot honour, before anything is written.
 
     Raises:
         ValueError: one line naming the switch.
     """
+    narrow = width < NARROWEST_FAST_PATH
+    if perf.channels_last and narrow and encoder == "resnet18":
+        raise ValueError(f"train.perf.channels_last: a ResNet-18 of width {width} (< {NARROWEST_FAST_PATH}) crashes "
+                         f"torch's channels-last kernels; drop channels_last from --perf or use --width >= "
+                         f"{NARROWEST_FAST_PATH}")
+    if perf.compile and narrow:
+        raise ValueError(f"train.perf.compile: torch.compile aborts on encoders of width {width} (< "
+                         f"{NARROWEST_FAST_PATH}); drop compile from --perf or use --width >= {NARROWEST_FAST_PATH}")
     if perf.bf16 and not bf16_supported(device):
         raise ValueError(f"train.perf.bf16: {device} has no bfloat16 support; drop bf16 from --perf")
     if perf.compile:

@@ -156,7 +156,7 @@ def train(
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"stop_after must be >= 1, got {stop_after}")
     dev = resolve_device(device)
-    check_perf(config.train.perf, dev)
+    check_perf(config.train.perf, dev, config.train.encoder, config.train.width)
     tc = config.train
     folder = RunFolder(out_dir)  # created only once the options are known to work
     folder.check(config)

@@ -316,3 +316,26 @@ def test_step_benchmark_runs_end_to_end_and_writes_its_json(tmp_path: Path, caps
     assert result["targets"]["bf16/expert"]["measured_here"] is False
     printed = capsys.readouterr().out
     assert "threads: torch 1" in printed and "load avg" in printed and "target >= 1.5x" in printed
+
+
+@pytest.mark.parametrize(("switch", "encoder", "match"), [("channels_last", "resnet18", "channels_last.*width 4"),
+                                                          ("compile", "convn", "compile.*width 4")])
+def test_switches_that_crash_natively_at_narrow_widths_are_refused_before_any_folder(
+        tmp_path: Path, switch: str, encoder: str, match: str) -> None:
+    config = build_config({"data": {"dataset": "c+digits", "train_size": 16, "test_size": 16},
+                           "train": {"encoder": encoder, "width": 4, "epochs": 1, "batch_size": 8,
+                                     "perf": {switch: True}}, "probe": {"paper": False}})
+    with pytest.raises(ValueError, match=match):
+        train(config, tmp_path / "run", device="cpu", progress=False, argv=["test"])
+    assert not (tmp_path / "run").exists()
+    check_perf(PerfConfig(channels_last=True), CPU, "convn", 4)  # the ConvN's kernels do not crash there
+
+
+def test_channels_last_runs_at_the_narrowest_allowed_resnet(tmp_path: Path) -> None:
+    """The narrowest width the guard lets through (8) trains a step with channels_last on the CPU."""
+    width = perf_module.NARROWEST_FAST_PATH
+    config = build_config({"data": {"dataset": "c+digits", "train_size": 16, "test_size": 16},
+                           "train": {"width": width, "epochs": 1, "batch_size": 8, "probe_at": [1.0],
+                                     "perf": {"channels_last": True}}, "probe": {"paper": False, "fast_max_iter": 20}})
+    records = train(config, tmp_path, device="cpu", progress=False, argv=["test"])
+    assert math.isfinite(records[0]["loss"])
