@@ -35,6 +35,12 @@ with task A on full-overlay and overlay-free images, the overlay task (per bit, 
 where the probe has it: RandBit) and each method's difference from expert views on both kinds of
 images (run minus expert, paired by seed; ``n=k`` when only k of the row's seeds have an expert run).
 
+``--contrasts`` prints the paired contrasts that separate the explanations, for one or more datasets:
+suppression (control − expert), the overlay-free gap, sharing (de-shared − expert: the overlay present
+in both views but never shared), presence (control − de-shared), rescue (dropout − expert) and dropout
+against the control and against de-shared views; each mean with its paired 95 % t interval, Holm over
+the whole table.
+
 ``--ladder`` prints the augmentation ladder of one dataset instead (``paper_figures.ladder``: ROOT holds one
 results root per step, ``ROOT/<step>/<dataset>/...``): per step the no-overlay control, expert and dropout
 task A on full-overlay images, suppression and dropout's rescue paired by seed, the expert encoder's
@@ -238,6 +244,52 @@ def versus_table(root: str, datasets: list[str]) -> str:
     return "\n".join(lines + _render(rows))
 
 
+CONTRASTS: tuple[tuple[str, str, str, str, str], ...] = (
+    # name, what it measures, minuend (runs), subtrahend (runs), images
+    ("suppression", "the shared overlay's cost to the base task, occlusion cancelled", "control", "expert", "full_overlay"),
+    ("overlay-free gap", "the same on overlay-free images", "control", "expert", "overlay_free"),
+    ("sharing", "what de-sharing the overlay gives back", "deshared", "expert", "full_overlay"),
+    ("presence", "the cost of an overlay present in both views but never shared", "control", "deshared", "full_overlay"),
+    ("rescue", "feature dropout p 0.5 against expert views", "dropout", "expert", "full_overlay"),
+    ("dropout beyond the control", "dropout against the encoder that never saw an overlay", "dropout", "control",
+     "full_overlay"),
+    ("dropout beyond de-sharing", "dropout against views that always carry an unshared overlay", "dropout", "deshared",
+     "full_overlay"),
+)
+"""The paired contrasts of ``--contrasts``: (name, meaning, minuend, subtrahend, test images); runs are
+``control`` (expert views at overlay strength 0), ``expert``, ``deshared``, ``dropout`` (p 0.5) at strength 1."""
+
+
+def _contrast_groups(runs: list) -> dict[str, dict[int, dict]]:  # noqa: ANN001
+    """seed -> fast probe of each run kind a contrast names."""
+    kinds = {"control": lambda r: r.method == "expert" and r.overlay_strength == 0,
+             "expert": lambda r: r.method == "expert" and r.overlay_strength == 1,
+             "deshared": lambda r: r.method == "deshared" and r.overlay_strength == 1,
+             "dropout": lambda r: r.method == "dropout" and r.overlay_strength == 1 and r.dropout_p == 0.5}
+    return {kind: {r.seed: r.probe["fast"] for r in _one_run_per_seed([r for r in runs if keep(r)], kind)}
+            for kind, keep in kinds.items()}
+
+
+def contrast_table(root: str, datasets: list[str]) -> str:
+    """The paired contrasts (``CONTRASTS``) of each dataset, Holm-corrected over the whole table (``--contrasts``)."""
+    all_runs = find_runs(root)
+    lines = ["| dataset | contrast | what it measures | difference (task A, paired) | seeds |", "|---" * 5 + "|"]
+    rows: list[list[Cell]] = []
+    for dataset in datasets:
+        groups = _contrast_groups([r for r in all_runs if r.dataset == dataset])
+        if not groups["expert"]:
+            raise MissingResults(f"{root}/{dataset}/expert/os1_p0.5/seed<k>/probe.json")
+        for name, meaning, minuend, subtrahend, images in CONTRASTS:
+            a, b = groups[minuend], groups[subtrahend]
+            seeds, diffs = paired_differences({s: f[images]["task_a"] for s, f in b.items()},
+                                              {s: f[images]["task_a"] for s, f in a.items()})
+            if not seeds:
+                continue
+            label = f"{meaning} ({minuend} − {subtrahend}, {images.replace('_', '-')} images)"
+            rows.append([dataset, name, label, difference_summary(diffs), ",".join(map(str, seeds))])
+    return "\n".join(lines + _render(rows))
+
+
 def _accuracy(cell: dict | None) -> str:
     """A ``paper_figures.ladder`` accuracy summary as a table cell."""
     if cell is None:
@@ -274,14 +326,18 @@ def main(argv: list[str] | None = None) -> int:
                       help="print the overlay-strength and dropout-p sweeps instead of the main table")
     mode.add_argument("--versus-expert", action="store_true",
                       help="print each method against expert views, one block of rows per dataset")
+    mode.add_argument("--contrasts", action="store_true",
+                      help="print the paired contrasts (suppression, sharing, presence, rescue, ...) of each dataset")
     mode.add_argument("--ladder", action="store_true",
                       help="print the augmentation ladder (ROOT/<step>/<dataset>/...) instead")
     args = p.parse_args(argv)
-    if len(args.dataset) > 1 and not args.versus_expert:
-        p.error("several --dataset values need --versus-expert")
+    if len(args.dataset) > 1 and not (args.versus_expert or args.contrasts):
+        p.error("several --dataset values need --versus-expert or --contrasts")
     try:
         if args.versus_expert:
             print(versus_table(args.root, args.dataset))
+        elif args.contrasts:
+            print(contrast_table(args.root, args.dataset))
         elif args.ladder:
             print(ladder_table(args.root, args.dataset[0]))
         else:

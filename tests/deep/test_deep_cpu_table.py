@@ -165,3 +165,15 @@ def test_versus_expert_refuses_a_seed_twice_and_probes_without_controls(tmp_path
     probe.write_text(json.dumps({"fast": {"task_a": 0.7, "task_b": 0.9}}))  # a run probed without overlay controls
     assert script.main([str(tmp_path / "b"), "--dataset", "c+digits", "--versus-expert"]) == 1
     assert "without overlay controls" in capsys.readouterr().err
+
+
+def test_contrasts_pair_each_kind_of_run_by_seed(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "c+letters", {("expert", 0): [0.76, 0.77, 0.75], ("expert", 1): [0.71, 0.72, 0.71],
+                                   ("deshared", 1): [0.80, 0.79, 0.80], ("dropout", 1): [0.78, 0.79, 0.78]})
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+letters", "--contrasts"]) == 0
+    rows = {r.split(" | ")[1]: r.split(" | ") for r in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["suppression"][3] == _diff([0.05, 0.05, 0.04], star=True)  # control - expert
+    assert rows["sharing"][3] == _diff([0.09, 0.07, 0.09], star=True)  # deshared - expert
+    assert rows["presence"][3] == _diff([-0.04, -0.02, -0.05])  # control - deshared: p 0.04 fails Holm
+    assert rows["dropout beyond de-sharing"][3] == _diff([-0.02, 0.0, -0.02])
+    assert rows["overlay-free gap"][3] == "+0.000 [+0.000, +0.000]" and rows["rescue"][4] == "0,1,2 |"
