@@ -114,7 +114,8 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
 def _add_train_flags(p: argparse.ArgumentParser) -> None:
     """Config flags of ``train`` and ``run``."""
     p.add_argument("--out", required=True, help="run folder (resumed when it has a checkpoint)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="paper (default) | smoke | randbits-colab")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help=" | ".join(sorted(PRESETS)) + " (default: paper, the full protocol; on a CPU it must be named)")
     p.add_argument("--config", default=None, help="JSON file with a (partial) nested RunConfig")
     for flag, _, _, kind, text in _FLAGS:
         p.add_argument(flag, type=kind, default=None, help=text, choices=_CHOICES.get(flag),
@@ -216,6 +217,10 @@ def _summary(result: dict[str, Any]) -> str:
     return "probe " + " | ".join(parts)
 
 
+PAPER_ON_CPU = 100
+"""Epochs from which a CPU run without ``--preset`` (or ``--config``) is refused: the paper protocol by accident."""
+
+
 def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     """Run the chosen command (heavy imports happen here, after the arguments are valid)."""
     from deep_experiments.run.distributed import close_world, init_world, world_from_env
@@ -234,6 +239,11 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     config = config_from_args(args)
     check_output_dir(args.out)
     world, device = init_world(args.device)  # torchrun: this process's rank and GPU, and the process group
+    if args.preset is None and args.config is None and device.type == "cpu" and config.train.epochs >= PAPER_ON_CPU:
+        close_world(world)
+        raise ValueError(f"no --preset: the paper protocol ({config.train.epochs} epochs of a width-"
+                         f"{config.train.width} {config.train.encoder}) would take days on a CPU; pass --preset "
+                         f"cpu (minutes) or smoke (seconds), or --preset paper to run it anyway")
     try:
         records = train(config, args.out, device=str(device), progress=progress, stop_after=args.stop_after,
                         argv=cmd, world=world)
