@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 on an unknown figure name, with a one-line message)."""
+    """Entry point; returns the exit code: 0 when every figure was written or skipped for missing results,
+    1 when one failed on an unreadable input (after drawing the others), 2 on an unknown figure name."""
     parser = _parser()
     args = parser.parse_args(argv)
     registry = default_registry()
@@ -52,9 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     outcomes = render_all(ctx, args.only, command, registry)
     written = sum(o.status == "written" for o in outcomes)
-    print(f"{written} figure(s) written to {args.out}, {len(outcomes) - written} skipped "
+    failed = [o for o in outcomes if o.status == "failed"]
+    skipped = [o.name for o in outcomes if o.status == "skipped"]
+    print(f"{written} figure(s) written to {args.out}, {len(skipped)} skipped"
+          + (f" ({', '.join(skipped)})" if skipped else "") + f", {len(failed)} failed "
           f"({time.perf_counter() - start:.1f} s)")
-    return 0
+    for outcome in failed:
+        sys.stderr.write(f"{parser.prog}: {outcome.name}: {outcome.message}\n")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

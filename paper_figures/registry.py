@@ -101,7 +101,7 @@ class Outcome:
     """What :func:`render` did with one figure."""
 
     name: str
-    status: Literal["written", "skipped"]
+    status: Literal["written", "skipped", "failed"]
     message: str
     files: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
@@ -132,6 +132,13 @@ def render(spec: FigureSpec, ctx: FigureContext, command: str = "") -> Outcome:
                                 config={"figure": config, "quick": ctx.quick})
     except MissingResults as err:
         return Outcome(spec.name, "skipped", str(err), seconds=time.perf_counter() - start)
+    except FileNotFoundError as err:  # data a figure reads is not on this machine (the message says how to get it)
+        return Outcome(spec.name, "skipped", f"skipped: {' '.join(str(err).split())}", seconds=time.perf_counter() - start)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as err:
+        # an unreadable or corrupt input: this figure is not drawn, the others still are
+        reason = " ".join(str(err).split()) or type(err).__name__
+        return Outcome(spec.name, "failed", f"failed: {type(err).__name__}: {reason}",
+                       seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
     stems = ",".join(files)
     message = f"wrote {Path(ctx.out) / spec.name}.{{{stems}}} ({seconds:.1f} s)"

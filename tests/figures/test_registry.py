@@ -79,3 +79,30 @@ def test_cli_list(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in THEORY_FIGURES)
+
+
+def test_a_corrupt_input_fails_that_figure_only_and_the_rest_are_drawn(tmp_path, monkeypatch, capsys):
+    """One figure whose input is corrupt (here: JSON that does not parse) is reported as failed in one line;
+    the figures after it are still drawn; missing data is a skip; the CLI exits 1 because one failed."""
+
+    def corrupt(config, ctx):
+        return json.loads((ctx.results / "bad.json").read_text())
+
+    def no_data(config, ctx):
+        raise FileNotFoundError("Fashion-MNIST not under .data (python scripts/fetch_fashion_mnist_offline.py)")
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "bad.json").write_text("{not json")
+    registry = {"corrupt": FigureSpec("corrupt", "reads bad.json", lambda quick: None, corrupt),
+                "no_data": FigureSpec("no_data", "needs data", lambda quick: None, no_data),
+                "fine": FigureSpec("fine", "draws", lambda quick: {"x": [0, 1]}, _draw)}
+    ctx = FigureContext(out=tmp_path / "figs", results=tmp_path / "runs")
+    outcomes = render_all(ctx, registry=registry)
+    assert [o.status for o in outcomes] == ["failed", "skipped", "written"]
+    assert outcomes[0].message.startswith("failed: JSONDecodeError") and "\n" not in outcomes[0].message
+    assert "fetch_fashion_mnist_offline" in outcomes[1].message
+    monkeypatch.setattr("paper_figures.__main__.default_registry", lambda: registry)
+    assert main(["--out", str(tmp_path / "figs2"), "--results", str(tmp_path / "runs")]) == 1
+    out, err = capsys.readouterr()
+    assert "1 figure(s) written" in out and "1 skipped (no_data)" in out and "1 failed" in out
+    assert err.count("\n") == 1 and "corrupt: failed" in err
