@@ -221,6 +221,16 @@ PAPER_ON_CPU = 100
 """Epochs from which a CPU run without ``--preset`` (or ``--config``) is refused: the paper protocol by accident."""
 
 
+def _epochs_done(out: str) -> int:
+    """Epochs already logged in the run folder ``out`` (0 for a new or unreadable one)."""
+    from deep_experiments.run.folder import RunFolder
+
+    try:
+        return max((r["epoch"] for r in RunFolder(out).read_metrics() if r.get("kind") == "train"), default=0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     """Run the chosen command (heavy imports happen here, after the arguments are valid)."""
     from deep_experiments.run.distributed import close_world, init_world, world_from_env
@@ -244,6 +254,10 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
         raise ValueError(f"no --preset: the paper protocol ({config.train.epochs} epochs of a width-"
                          f"{config.train.width} {config.train.encoder}) would take days on a CPU; pass --preset "
                          f"cpu (minutes) or smoke (seconds), or --preset paper to run it anyway")
+    before = _epochs_done(args.out) if world.is_main else 0
+    if before:
+        state = "already complete" if before >= config.train.epochs else "resuming"
+        print(f"{args.out}: {before}/{config.train.epochs} epochs done before this call ({state})", flush=True)
     try:
         records = train(config, args.out, device=str(device), progress=progress, stop_after=args.stop_after,
                         argv=cmd, world=world)
@@ -252,7 +266,10 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     if not world.is_main:  # rank 0 reports and probes
         return
     done = max((r["epoch"] for r in records if r.get("kind") == "train"), default=0)
-    print(f"trained {done}/{config.train.epochs} epochs into {args.out}")
+    print(f"trained {done}/{config.train.epochs} epochs into {args.out}", flush=True)
+    if args.command == "run" and done == config.train.epochs:
+        print("final probe" + (" (fast probe only)" if not config.probe.paper else " (fast and paper protocols)")
+              + "...", flush=True)
     if args.command == "run" and done == config.train.epochs:
         print(_summary(probe_run(args.out, device=str(device), progress=progress, argv=cmd)))
 

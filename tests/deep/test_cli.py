@@ -133,3 +133,16 @@ def test_choices_come_from_the_registries() -> None:
                                       "--viewmaker-lr", "0.01"])
     config = config_from_args(args)
     assert config.views.kind == "viewmaker" and config.views.dropout.p == 0.3 and config.views.viewmaker.lr == 0.01
+
+
+def test_a_resumed_or_finished_run_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "run")
+    tiny = ["run", "--preset", "smoke", "--train-size", "16", "--test-size", "16", "--batch-size", "8", "--epochs", "2",
+            "--width", "4", "--no-paper-probe", "--device", "cpu", "--no-progress", "--out", out]
+    assert main([*tiny, "--stop-after", "1"]) == 0
+    assert "epochs done before" not in capsys.readouterr().out  # a new run
+    assert main(tiny) == 0
+    assert "1/2 epochs done before this call (resuming)" in capsys.readouterr().out
+    assert main(tiny) == 0
+    text = capsys.readouterr().out
+    assert "2/2 epochs done before this call (already complete)" in text and "final probe (fast probe only)" in text
