@@ -249,6 +249,9 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     config = config_from_args(args)
     check_output_dir(args.out)
     world, device = init_world(args.device)  # torchrun: this process's rank and GPU, and the process group
+    if args.stop_after is not None and args.stop_after < 1:
+        close_world(world)
+        raise ValueError(f"stop_after (--stop-after) must be >= 1, got {args.stop_after}")
     if args.preset is None and args.config is None and device.type == "cpu" and config.train.epochs >= PAPER_ON_CPU:
         close_world(world)
         raise ValueError(f"no --preset: the paper protocol ({config.train.epochs} epochs of a width-"
