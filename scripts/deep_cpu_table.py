@@ -50,11 +50,14 @@ overlay task, and the partner-view retrieval by overlay colour when ``ROOT/overl
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from featuredrop.config import to_dict
 from paper_figures.deep import find_runs
 from paper_figures.ladder import LadderConfig, ladder_rows, ladder_runs, read_shortcut
 from paper_figures.registry import MissingResults
@@ -270,10 +273,9 @@ def _contrast_groups(runs: list) -> dict[str, dict[int, dict]]:  # noqa: ANN001
             for kind, keep in kinds.items()}
 
 
-def contrast_table(root: str, datasets: list[str]) -> str:
-    """The paired contrasts (``CONTRASTS``) of each dataset, Holm-corrected over the whole table (``--contrasts``)."""
+def _contrast_rows(root: str, datasets: list[str]) -> list[list[Cell]]:
+    """``[dataset, contrast, meaning, difference summary, seeds]`` per contrast that has paired runs."""
     all_runs = find_runs(root)
-    lines = ["| dataset | contrast | what it measures | difference (task A, paired) | seeds |", "|---" * 5 + "|"]
     rows: list[list[Cell]] = []
     for dataset in datasets:
         groups = _contrast_groups([r for r in all_runs if r.dataset == dataset])
@@ -287,7 +289,63 @@ def contrast_table(root: str, datasets: list[str]) -> str:
                 continue
             label = f"{meaning} ({minuend} − {subtrahend}, {images.replace('_', '-')} images)"
             rows.append([dataset, name, label, difference_summary(diffs), ",".join(map(str, seeds))])
-    return "\n".join(lines + _render(rows))
+    return rows
+
+
+def contrast_table(root: str, datasets: list[str]) -> str:
+    """The paired contrasts (``CONTRASTS``) of each dataset, Holm-corrected over the whole table (``--contrasts``)."""
+    lines = ["| dataset | contrast | what it measures | difference (task A, paired) | seeds |", "|---" * 5 + "|"]
+    return "\n".join(lines + _render(_contrast_rows(root, datasets)))
+
+
+def _regime(root: str, dataset: str) -> str:
+    """The protocol of ``dataset``'s expert runs under ``root`` in words (views, encoder, steps), from their configs."""
+    from deep_experiments.data import dataset_spec
+    from deep_experiments.run.folder import RunFolder
+
+    runs = [r for r in find_runs(root) if r.dataset == dataset and r.method == "expert" and r.overlay_strength == 1]
+    configs = {json.dumps(to_dict(replace(RunFolder(r.folder).load_config(), train=replace(
+        RunFolder(r.folder).load_config().train, seed=0))), sort_keys=True) for r in runs}
+    if len(configs) != 1:
+        raise ValueError(f"{root}/{dataset}: the expert runs differ in more than their seed; no single regime")
+    config = RunFolder(runs[0].folder).load_config()
+    tc, data = config.train, config.data
+    views = (data.augmentation or dataset_spec(data).expert_augmentation).replace("_", "-")
+    steps = tc.epochs * (data.train_size // tc.batch_size) if data.train_size else None
+    budget = f"{steps:,} steps of batch {tc.batch_size}" if steps else f"{tc.epochs} epochs"
+    encoder = {"convn": "ConvN", "resnet18": "ResNet-18"}.get(tc.encoder, tc.encoder)
+    base = {"fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "photos": "photo-crop"}.get(data.base_source,
+                                                                                              data.base_source)
+    return f"{base} base, {views} views, a {encoder} of width {tc.width} and {budget}"
+
+
+def headline(root: str, datasets: list[str]) -> str:
+    """One sentence per dataset: its regime and the suppression, rescue and sharing contrasts (``--headline``),
+    with the intervals and Holm marks of the ``--contrasts`` table (the same family)."""
+    rows = _contrast_rows(root, datasets)
+    found = [row[3] for row in rows if isinstance(row[3], dict)]
+    adjusted = holm([cell["p_value"] for cell in found])
+    marks = {id(cell): p <= ALPHA for cell, p in zip(found, adjusted)}
+    sentences = []
+    for dataset in datasets:
+        mine = {row[1]: row for row in rows if row[0] == dataset}
+
+        def said(name: str, mine: dict = mine) -> str:
+            cell = mine[name][3]
+            if cell["n_seeds"] == 1:
+                return f"{cell['mean'] * 100:+.1f} points (1 seed)"
+            mark = "significant after Holm" if marks[id(cell)] else "not significant after Holm"
+            return (f"{cell['mean'] * 100:+.1f} points (95 % CI {cell['ci_low'] * 100:+.1f} to "
+                    f"{cell['ci_high'] * 100:+.1f}, n = {cell['n_seeds']}, {mark})")
+
+        parts = [f"the shared overlay costs the base task {said('suppression')} beyond occlusion"
+                 if "suppression" in mine else None,
+                 f"feature dropout (p 0.5) gives back {said('rescue')}" if "rescue" in mine else None,
+                 f"drawing each view's overlay independently gives back {said('sharing')}" if "sharing" in mine else None]
+        text = "; ".join(p for p in parts if p)
+        name = "C+" + dataset[2:].capitalize() if dataset.startswith("c+") else dataset
+        sentences.append(f"On {name} ({_regime(root, dataset)}), {text}.")
+    return "\n".join(sentences)
 
 
 def _accuracy(cell: dict | None) -> str:
@@ -328,14 +386,18 @@ def main(argv: list[str] | None = None) -> int:
                       help="print each method against expert views, one block of rows per dataset")
     mode.add_argument("--contrasts", action="store_true",
                       help="print the paired contrasts (suppression, sharing, presence, rescue, ...) of each dataset")
+    mode.add_argument("--headline", action="store_true",
+                      help="print one sentence per dataset: its regime and the main contrasts")
     mode.add_argument("--ladder", action="store_true",
                       help="print the augmentation ladder (ROOT/<step>/<dataset>/...) instead")
     args = p.parse_args(argv)
-    if len(args.dataset) > 1 and not (args.versus_expert or args.contrasts):
-        p.error("several --dataset values need --versus-expert or --contrasts")
+    if len(args.dataset) > 1 and not (args.versus_expert or args.contrasts or args.headline):
+        p.error("several --dataset values need --versus-expert, --contrasts or --headline")
     try:
         if args.versus_expert:
             print(versus_table(args.root, args.dataset))
+        elif args.headline:
+            print(headline(args.root, args.dataset))
         elif args.contrasts:
             print(contrast_table(args.root, args.dataset))
         elif args.ladder:

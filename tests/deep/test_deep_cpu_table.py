@@ -177,3 +177,23 @@ def test_contrasts_pair_each_kind_of_run_by_seed(tmp_path: Path, capsys) -> None
     assert rows["presence"][3] == _diff([-0.04, -0.02, -0.05])  # control - deshared: p 0.04 fails Holm
     assert rows["dropout beyond de-sharing"][3] == _diff([-0.02, 0.0, -0.02])
     assert rows["overlay-free gap"][3] == "+0.000 [+0.000, +0.000]" and rows["rescue"][4] == "0,1,2 |"
+
+
+def test_headline_states_the_regime_from_the_configs_and_the_contrasts(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "c+letters", {("expert", 0): [0.76, 0.77, 0.75], ("expert", 1): [0.71, 0.72, 0.71],
+                                   ("deshared", 1): [0.80, 0.79, 0.80], ("dropout", 1): [0.78, 0.79, 0.78]})
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+letters", "--headline"]) == 0
+    text = capsys.readouterr().out
+    _, low, high = _interval([0.05, 0.05, 0.04])
+    assert text.startswith("On C+Letters (photo-crop base, simclr views, a ResNet-18 of width 64 and 200 epochs)")
+    assert f"+4.7 points (95 % CI {low * 100:+.1f} to {high * 100:+.1f}, n = 3, significant after Holm)" in text
+
+
+def test_headline_refuses_runs_of_different_regimes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    _write(tmp_path, "c+letters", {("expert", 1): [0.71, 0.72]})
+    config = tmp_path / "c+letters/expert/os1_p0.5/seed1/config.json"
+    data = json.loads(config.read_text())
+    data["train"]["width"] = 16
+    config.write_text(json.dumps(data))
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+letters", "--headline"]) == 1
+    assert "no single regime" in capsys.readouterr().err
