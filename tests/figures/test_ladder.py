@@ -70,3 +70,22 @@ def test_table_mode_reads_step_folders_and_the_shortcut_file(tmp_path: Path, cap
     assert rows[0][1] == "0,1" and rows[0][-1] == "0.770 |" and rows[1][-1] == "— |"
     assert rows[0][5].startswith("+0.055 [") and rows[0][6].startswith("+0.085 [")  # (0.06, 0.05), (0.09, 0.08)
     assert rows[1][5] == "—" and rows[1][3] == "0.750 (1 seed)"
+
+
+def test_the_figure_is_drawn_with_its_table(tmp_path: Path) -> None:
+    from paper_figures.registry import FigureContext, default_registry, render
+
+    for seed, (c, e, d) in enumerate([(0.76, 0.70, 0.79), (0.77, 0.72, 0.80)]):
+        for step in ("crop_only", "simclr"):
+            _write(tmp_path / "res", step, "expert", 0, seed, c)
+            _write(tmp_path / "res", step, "expert", 1, seed, e)
+            _write(tmp_path / "res", step, "dropout", 1, seed, d)
+    ctx = FigureContext(out=tmp_path / "figs", results=tmp_path / "res")
+    outcome = render(default_registry()["deep_ladder"], ctx)
+    assert outcome.status == "written", outcome.message
+    table = json.loads(outcome.files["json"].read_text())
+    records = [dict(zip(table["columns"], row)) for row in table["rows"]]
+    assert [r["step"] for r in records] == ["crop_only", "simclr"]
+    assert records[0]["suppression_mean"] == pytest.approx(0.055) and records[0]["rescue_mean"] == pytest.approx(0.085)
+    empty = FigureContext(out=tmp_path / "figs2", results=tmp_path / "nothing")
+    assert render(default_registry()["deep_ladder"], empty).status == "skipped"
