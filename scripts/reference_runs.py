@@ -59,7 +59,7 @@ def differences(recorded: Any, now: Any, rtol: float, path: str = "") -> list[st
     """Where ``now`` differs from ``recorded`` (numbers beyond ``rtol``; anything else at all)."""
     if isinstance(recorded, dict) and isinstance(now, dict):
         keys = sorted(set(recorded) | set(now))
-        return [d for k in keys for d in differences(recorded.get(k), now.get(k), rtol, f"{path}.{k}")]
+        return [d for k in keys for d in differences(recorded.get(k), now.get(k), rtol, f"{path}.{k}" if path else k)]
     if isinstance(recorded, list) and isinstance(now, list) and len(recorded) == len(now):
         return [d for i, (a, b) in enumerate(zip(recorded, now)) for d in differences(a, b, rtol, f"{path}[{i}]")]
     numbers = (int, float)
