@@ -165,6 +165,8 @@ def train(
         resumed = resume_state(folder.checkpoint)  # a bad checkpoint is refused before anything is written
     if resumed is not None:
         resumed["generators"] = check_resume(resumed, world, folder.checkpoint)
+    say = tqdm.write if progress and world.is_main else (lambda text: None)
+    say(f"building the {config.data.dataset} train and test splits...")
     train_set = dataset_builder(config.data, "train", tc.seed)
     test_set = dataset_builder(config.data, "test", tc.seed)
     if len(train_set) < tc.batch_size:
@@ -234,6 +236,8 @@ def _run_epochs(session: _Session, log: MetricsLog | None, start: int, stop_afte
             continue
         log.write({"kind": "train", "epoch": epoch, "seconds": round(time.perf_counter() - t0, 3), **stats})
         if epoch in tc.probe_epochs():
+            if session.progress:
+                tqdm.write(f"epoch {epoch}/{tc.epochs}: fast probe...")
             acc = probe_with_controls(comps.encoder, comps.normalize, session.probe_sets, config.probe,
                                       session.device, config.data.num_workers)
             log.write({"kind": "fast_probe", "epoch": epoch, **acc})
