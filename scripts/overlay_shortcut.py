@@ -14,6 +14,7 @@ retrieval of the partner view by that colour among the batch (chance 1 / batch).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(table(rows))
     if args.out:
-        save_json(args.out, {"dataset": args.dataset, "base_source": args.base_source, "rows": rows})
+        command = shlex.join(["python", "scripts/overlay_shortcut.py", *(sys.argv[1:] if argv is None else argv)])
+        save_json(args.out, {"command": command, "dataset": args.dataset, "base_source": args.base_source,
+                             "rows": rows})
     return 0
 
 

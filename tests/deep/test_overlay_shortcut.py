@@ -26,3 +26,20 @@ def test_bad_inputs() -> None:
         overlay_colour_retrieval(make_dataset("c+letters", "test", size=8, overlay_strength=0.0), "crop_only")
     with pytest.raises(ValueError, match="at least 2"):
         overlay_colour_retrieval(make_dataset("c+letters", "test", size=8), "crop_only", batch=1)
+
+
+def test_script_prints_and_saves_the_rows(tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from tests.scripts import load_script
+
+    out = tmp_path / "shortcut.json"
+    script = load_script("overlay_shortcut")
+    args = ["--base-source", "photos", "--test-size", "32", "--batch", "32", "--repeats", "2",
+            "--policies", "crop_only", "simclr", "--out", str(out)]
+    assert script.main(args) == 0
+    saved = json.loads(out.read_text())
+    assert [r["policy"] for r in saved["rows"]] == ["crop_only", "simclr"] and saved["command"].endswith(str(out))
+    assert saved["rows"][0]["retrieval"] > saved["rows"][1]["retrieval"]
+    assert "| crop_only |" in capsys.readouterr().out
+    assert script.main(["--base-source", "fashion-mnist", "--data-dir", str(tmp_path / "none")]) == 1
