@@ -122,7 +122,7 @@ def _method_groups(runs: list, own_controls: bool) -> list[tuple[str, list]]:  #
     method at strength 1, expert first; with ``own_controls``, each other method's own strength-0 runs after it."""
     groups = [("no-overlay control (expert)", [r for r in runs if r.method == "expert" and r.overlay_strength == 0])]
     for method in sorted({r.method for r in runs}, key=lambda m: (m != "expert", m)):
-        label = "dropout p 0.5" if method == "dropout" else method
+        label = {"dropout": "dropout p 0.5", "deshared": "de-shared overlays"}.get(method, method)
         groups.append((label, [r for r in runs if r.method == method and r.overlay_strength == 1]))
         if own_controls and method != "expert":
             groups.append((f"{label}, no overlay", [r for r in runs if r.method == method and r.overlay_strength == 0]))
