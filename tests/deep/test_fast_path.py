@@ -206,7 +206,7 @@ def test_device_data_run_equals_the_dataloader_run(tmp_path: Path, monkeypatch: 
 # --- config, resume, CLI ----------------------------------------------------------------------------
 def test_switches_are_recorded_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
     perf = {"bf16": True, "channels_last": True, "device_data": True, "fused_optimizer": True}
-    config = tiny("c+shapes", "viewmaker", epochs=2, size=8, probe_at=[0.5, 1.0], perf=perf)
+    config = tiny("c+shapes", "viewmaker", epochs=2, size=8, probe_at=[0.5, 1.0], perf=perf, width=8)  # >= NARROWEST_FAST_PATH
     full = train(config, tmp_path / "full", device="cpu", progress=False, argv=["test"])
     train(config, tmp_path / "cut", device="cpu", progress=False, stop_after=1, argv=["test"])
     resumed = train(config, tmp_path / "cut", device="cpu", progress=False, argv=["test"])
