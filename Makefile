@@ -11,6 +11,8 @@ HIERARCHICAL ?= results/hierarchical-cpu
 AUDIO ?= results/audio-cpu/cpu-protocol
 # the augmentation ladder (one results root per step; crop_only links the claim's runs): figure deep_ladder
 LADDER ?= results/ladder-cpu
+# the 5-seed grid of one code revision (C+Letters, C+Shapes; de-shared overlays): figures/claim5
+CLAIM5 ?= results/claim5-cpu
 DEEP_SUMMARY = deep_probe_accuracy deep_suppression deep_probe_over_time
 
 .PHONY: install sweep test test-slow lint figures tables bench smoke mnist randbits gpu-check
@@ -40,6 +42,7 @@ figures:  ## every figure that has data, into figures/ (PNG + PDF + CSV/JSON of 
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/hierarchical --results $(HIERARCHICAL) --only $(DEEP_SUMMARY)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/audio --results $(AUDIO) --only $(DEEP_SUMMARY)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/ladder --results $(LADDER) --only deep_ladder
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/claim5 --results $(CLAIM5) --only deep_suppression deep_probe_accuracy
 
 tables:  ## regenerate the README's result tables from results/ (a test checks they match)
 	$(PYTHON) scripts/readme_tables.py

@@ -151,8 +151,9 @@ def _draw(config: SuppressionConfig, ctx: FigureContext) -> tuple[Figure, list[d
                            color=METHOD_COLORS.get(method, "0.5"), label=method if method not in labelled else None,
                            error_kw={"linewidth": 0.8})
                     if row["significant"]:
-                        ax.annotate("*", (x, row["ci_high"] if row["mean"] >= 0 else row["ci_low"]),
-                                    ha="center", va="bottom" if row["mean"] >= 0 else "top", fontsize=7)
+                        up = row["mean"] >= 0
+                        ax.annotate("*", (x, row["ci_high"] if up else row["ci_low"]), xytext=(0, 1 if up else -3),
+                                    textcoords="offset points", ha="center", va="bottom" if up else "top", fontsize=7)
                     labelled.add(method)
         ax.axhline(0, color="0.3", linewidth=0.6)
         ax.set_xticks(range(len(datasets)), datasets, fontsize=6)
