@@ -31,7 +31,7 @@ from deep_experiments.viewmaker_focus import FOCUS_FILE
 from deep_experiments.views import METHODS
 from paper_figures.io import read_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
-from paper_figures.stats import summarize
+from paper_figures.stats import paired_t, summarize
 from paper_figures.style import METHOD_COLORS, SIMULATION, TEXT_WIDTH, new_figure
 
 __all__ = ["DeepRun", "find_runs", "DeepFigureConfig", "FIGURES"]
@@ -134,9 +134,10 @@ def _method_order(runs: list[DeepRun]) -> list[str]:
 # Figure 4: final probe accuracy per method
 # ---------------------------------------------------------------------------------------------
 def probe_accuracy(runs: list[DeepRun], config: DeepFigureConfig) -> tuple[Figure, list[dict[str, Any]]]:
-    """Figure 4: per dataset, final per-task probe accuracy (mean +- std over seeds) per method.
+    """Figure 4: per dataset, final per-task probe accuracy (mean over seeds, 95 % t interval) per method.
 
-    Rows: one per (dataset, method, task): ``mean``, ``std`` (ddof 1), ``n_seeds``, ``seeds``,
+    Rows: one per (dataset, method, task): ``mean``, ``std`` (ddof 1), ``ci_low`` / ``ci_high`` (the
+    95 % t interval of the mean; NaN for one seed), ``n_seeds``, ``seeds``,
     ``protocol`` and the source run ``folders``.
     """
     chosen = _at_setting(runs, config)
@@ -151,20 +152,24 @@ def probe_accuracy(runs: list[DeepRun], config: DeepFigureConfig) -> tuple[Figur
         for j, m in enumerate(methods):
             group = [r for r in chosen if r.dataset == ds and r.method == m]
             for t, task in enumerate(TASKS):
-                mean, std = summarize([r.accuracy(config.protocol, task) for r in group])
+                values = [r.accuracy(config.protocol, task) for r in group]
+                mean, std = summarize(values)
+                t_int = paired_t(values)
                 rows.append({"dataset": ds, "method": m, "task": task, "protocol": config.protocol,
                              "overlay_strength": config.overlay_strength,
                              "dropout_p": config.dropout_p if m == "dropout" else None,
-                             "mean": mean, "std": std, "n_seeds": len(group),
+                             "mean": mean, "std": std, "ci_low": t_int.low, "ci_high": t_int.high,
+                             "n_seeds": len(group),
                              "seeds": ",".join(str(r.seed) for r in group), "folders": _folders(group)})
                 x = t + (j - (len(methods) - 1) / 2) * width
-                ax.bar(x, mean, width * 0.92, yerr=std, color=METHOD_COLORS.get(m, "0.5"), capsize=2,
+                yerr = None if len(values) < 2 else [[mean - t_int.low], [t_int.high - mean]]
+                ax.bar(x, mean, width * 0.92, yerr=yerr, color=METHOD_COLORS.get(m, "0.5"), capsize=2,
                        label=m if t == 0 else None, error_kw={"linewidth": 0.8})
         ax.set_xticks(range(len(TASKS)), [TASK_LABELS[t] for t in TASKS])
         ax.set_ylim(0, 1.18)  # headroom above accuracy 1 for the legend, so it never covers a bar
         ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
         ax.set_ylabel(f"{config.protocol} probe accuracy")
-        ax.set_title(f"{ds}: mean $\\pm$ std over seeds\n({CAVEAT})", fontsize=6.5)
+        ax.set_title(f"{ds}: mean over seeds, 95 % t interval\n({CAVEAT})", fontsize=6.5)
         ax.legend(loc="upper center", ncol=len(methods), fontsize=5.5, columnspacing=0.8, handlelength=1.2)
     return fig, rows
 
@@ -373,7 +378,7 @@ def _focus_draw(config: DeepFigureConfig, ctx: FigureContext) -> tuple[Figure, l
 
 
 FIGURES: tuple[FigureSpec, ...] = (
-    FigureSpec("deep_probe_accuracy", "deep runs: final per-task probe accuracy per method (mean +- std over seeds)",
+    FigureSpec("deep_probe_accuracy", "deep runs: final per-task probe accuracy per method (mean, 95 % t interval)",
                _config, _probe_draw, hint=HINT),
     FigureSpec("deep_probe_over_time", "deep runs: per-task fast-probe accuracy vs epoch (metrics.jsonl)",
                _config, _over_time_draw, hint=HINT),
