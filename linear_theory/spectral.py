@@ -40,20 +40,42 @@ def _check_w(model: LinearModel, W: np.ndarray) -> np.ndarray:
     return W
 
 
+def loss_from_moments(W: np.ndarray, cross: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """Population spectral loss ``-2 tr(W C W^T) + ||W Sigma W^T||_F^2`` of any symmetric moments (batched)."""
+    wsw = W @ view @ np.swapaxes(W, -1, -2)
+    wcw = W @ cross @ np.swapaxes(W, -1, -2)
+    return -2.0 * np.trace(wcw, axis1=-2, axis2=-1) + np.sum(wsw**2, axis=(-2, -1))
+
+
+def grad_from_moments(W: np.ndarray, cross: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """Gradient ``-4 W C + 4 W Sigma W^T W Sigma`` of :func:`loss_from_moments` (symmetric ``C``; batched)."""
+    return -4.0 * W @ cross + 4.0 * W @ view @ np.swapaxes(W, -1, -2) @ W @ view
+
+
+def linear_probe_r2(W: np.ndarray, cov: np.ndarray, signal: np.ndarray) -> np.ndarray:
+    """Linear-probe ``R^2`` of ``y = u^T z`` from ``h = W x``, averaged over ``u`` uniform on the unit sphere.
+
+    ``signal`` (``d x r``) is ``Cov(x, z)`` (the task's directions times its strength), ``cov`` is
+    ``Cov(x)``: ``E_u R^2 = tr(signal^T W^T (W cov W^T)^+ W signal) / r``. The pseudo-inverse ignores
+    directions ``W`` does not reach. Batched over leading axes of ``W``.
+    """
+    m_pinv = np.linalg.pinv(W @ cov @ np.swapaxes(W, -1, -2), rcond=1e-10, hermitian=True)
+    ws = W @ signal
+    return np.einsum("...ki,...kl,...li->...", ws, m_pinv, ws) / signal.shape[-1]
+
+
 def spectral_loss(model: LinearModel, W: ArrayLike) -> np.ndarray:
     """Population spectral loss ``-2 tr(W C W^T) + ||W Sigma W^T||_F^2`` (batched over leading axes)."""
     W = _check_w(model, np.asarray(W))
     sigma, c = model.moments()
-    wsw = W @ sigma @ np.swapaxes(W, -1, -2)
-    wcw = W @ c @ np.swapaxes(W, -1, -2)
-    return -2.0 * np.trace(wcw, axis1=-2, axis2=-1) + np.sum(wsw**2, axis=(-2, -1))
+    return loss_from_moments(W, c, sigma)
 
 
 def spectral_grad(model: LinearModel, W: ArrayLike) -> np.ndarray:
     """Gradient ``-4 W C + 4 W Sigma W^T W Sigma`` of :func:`spectral_loss` (batched)."""
     W = _check_w(model, np.asarray(W))
     sigma, c = model.moments()
-    return -4.0 * W @ c + 4.0 * W @ sigma @ np.swapaxes(W, -1, -2) @ W @ sigma
+    return grad_from_moments(W, c, sigma)
 
 
 def model_eigenvalues(model: LinearModel) -> np.ndarray:
@@ -123,12 +145,9 @@ def encoder_probe_r2(model: LinearModel, W: ArrayLike) -> np.ndarray:
     """
     W = _check_w(model, np.asarray(W))
     cov = model.clean_covariance()
-    m = W @ cov @ np.swapaxes(W, -1, -2)
-    m_pinv = np.linalg.pinv(m, rcond=1e-10, hermitian=True)
     out = []
-    for sl, b in zip(model.block_slices(), model.blocks):
-        wu = W[..., :, sl]
-        out.append(b.strength**2 / b.dim * np.einsum("...ki,...kl,...li->...", wu, m_pinv, wu))
+    for i, b in enumerate(model.blocks):
+        out.append(linear_probe_r2(W, cov, b.strength * model.basis(i)))
     return np.stack(out, axis=-1)
 
 
