@@ -218,7 +218,8 @@ def _summary(result: dict[str, Any]) -> str:
 
 
 PAPER_ON_CPU = 100
-"""Epochs from which a CPU run without ``--preset`` (or ``--config``) is refused: the paper protocol by accident."""
+"""Epochs from which a CPU run without ``--preset``, ``--config`` or ``--epochs`` is refused: the paper protocol
+by accident."""
 
 
 def _epochs_done(out: str) -> int:
@@ -252,11 +253,12 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     if args.stop_after is not None and args.stop_after < 1:
         close_world(world)
         raise ValueError(f"stop_after (--stop-after) must be >= 1, got {args.stop_after}")
-    if args.preset is None and args.config is None and device.type == "cpu" and config.train.epochs >= PAPER_ON_CPU:
+    if (args.preset is None and args.config is None and args.epochs is None and device.type == "cpu"
+            and config.train.epochs >= PAPER_ON_CPU):
         close_world(world)
-        raise ValueError(f"no --preset: the paper protocol ({config.train.epochs} epochs of a width-"
-                         f"{config.train.width} {config.train.encoder}) would take days on a CPU; pass --preset "
-                         f"cpu (minutes) or smoke (seconds), or --preset paper to run it anyway")
+        raise ValueError(f"no --preset: that is the paper protocol ({config.train.epochs} epochs of a width-"
+                         f"{config.train.width} {config.train.encoder}), days on a CPU; pass --preset cpu "
+                         f"(minutes) or smoke (seconds), or --preset paper (or --epochs N) to run it anyway")
     before = _epochs_done(args.out) if world.is_main else 0
     if before:
         state = "already complete" if before >= config.train.epochs else "resuming"

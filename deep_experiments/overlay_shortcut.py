@@ -32,8 +32,8 @@ OVERLAY_PIXEL = 0.1
 class ShortcutResult:
     """``retrieval``: top-1 retrieval accuracy of partner views by overlay colour (chance ``1 / batch``);
     ``colour_distance_pair`` / ``colour_distance_other``: mean RGB distance between the overlay colours
-    of the two views of one image, and of two different images; ``visible``: fraction of views that
-    show some overlay pixel."""
+    of the two views of one image, and of two different images, over views that show the overlay (NaN
+    when none does); ``visible``: fraction of views that show some overlay pixel."""
 
     policy: str
     batch: int
@@ -72,7 +72,7 @@ def overlay_colour_retrieval(dataset: TwoTaskDataset, policy: str, batch: int = 
     distance = torch.cdist(colours[0], colours[1])
     visible = seen[0] & seen[1]
     hits = (distance.argmin(dim=1) == torch.arange(n)) & visible
-    pair = distance.diagonal()
-    other = distance[~torch.eye(n, dtype=torch.bool)]
-    return ShortcutResult(policy, n, float(hits.float().mean()), float(pair[visible].mean()),
-                          float(other.mean()), float(torch.cat(seen).float().mean()))
+    both = visible[:, None] & visible[None, :] & ~torch.eye(n, dtype=torch.bool)  # other images, both showing it
+    pair = float(distance.diagonal()[visible].mean()) if visible.any() else float("nan")
+    other = float(distance[both].mean()) if both.any() else float("nan")
+    return ShortcutResult(policy, n, float(hits.float().mean()), pair, other, float(torch.cat(seen).float().mean()))

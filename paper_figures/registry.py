@@ -134,8 +134,9 @@ def render(spec: FigureSpec, ctx: FigureContext, command: str = "") -> Outcome:
         return Outcome(spec.name, "skipped", str(err), seconds=time.perf_counter() - start)
     except FileNotFoundError as err:  # data a figure reads is not on this machine (the message says how to get it)
         return Outcome(spec.name, "skipped", f"skipped: {' '.join(str(err).split())}", seconds=time.perf_counter() - start)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as err:
-        # an unreadable or corrupt input: this figure is not drawn, the others still are
+    except (OSError, ValueError, KeyError) as err:
+        # an unreadable or corrupt input (bad JSON, a missing key, a file that cannot be read): this figure is
+        # not drawn, the others still are; any other exception is a bug and shows its traceback
         reason = " ".join(str(err).split()) or type(err).__name__
         return Outcome(spec.name, "failed", f"failed: {type(err).__name__}: {reason}",
                        seconds=time.perf_counter() - start)

@@ -49,12 +49,13 @@ def collect(src: Path, dst: Path, revision: str, force: bool = False) -> list[Pa
 
     finished, _ = run_folders(src)
     env = environment(revision)
+    existing = [dst / f.relative_to(src) for f in finished if (dst / f.relative_to(src)).exists()]
+    if existing and not force:  # checked before anything is copied
+        raise FileExistsError(f"{existing[0]} exists ({len(existing)} run folders do; pass --force to overwrite them)")
     written = []
     for folder in finished:
         target = dst / folder.relative_to(src)
         if target.exists():
-            if not force:
-                raise FileExistsError(f"{target} exists (pass --force to overwrite it)")
             shutil.rmtree(target)
         target.mkdir(parents=True)
         for item in folder.iterdir():

@@ -37,7 +37,7 @@ images (run minus expert, paired by seed; ``n=k`` when only k of the row's seeds
 
 ``--contrasts`` prints the paired contrasts that separate the explanations, for one or more datasets:
 suppression (control − expert), the overlay-free gap, sharing (de-shared − expert: the overlay present
-in both views but never shared), presence (control − de-shared), rescue (dropout − expert) and dropout
+in both views but drawn per view), presence (control − de-shared), rescue (dropout − expert) and dropout
 against the control and against de-shared views; each mean with its paired 95 % t interval, Holm over
 the whole table.
 
@@ -97,8 +97,10 @@ def _render(rows: list[list[Cell]]) -> list[str]:
     return out
 
 
-def _cell(values: list[float]) -> str:
-    """Mean over seeds with the 95 % t interval of the mean (one seed: the value alone)."""
+def _cell(values: list[float | None]) -> str:
+    """Mean over seeds with the 95 % t interval of the mean (one seed: the value alone; "—" if any is missing)."""
+    if any(v is None or not np.isfinite(v) for v in values):
+        return "—"
     if len(values) == 1:
         return f"{values[0]:.3f} (1 seed)"
     t = paired_t(values)
@@ -107,14 +109,17 @@ def _cell(values: list[float]) -> str:
 
 def draw_spread(runs: list) -> str:  # noqa: ANN001
     """One line on how much the test-overlay draw alone moves a run's task-A probe (full overlay), or ""."""
-    spreads = [float(np.std(r.probe["fast"]["full_overlay"]["draws"]["task_a"], ddof=1)) for r in runs
-               if "draws" in r.probe["fast"].get("full_overlay", {})]
-    if not spreads:
+    drawn = [r.probe["fast"]["full_overlay"]["draws"]["task_a"] for r in runs
+             if len(r.probe["fast"].get("full_overlay", {}).get("draws", {}).get("task_a", [])) > 1]
+    if not drawn:
         return ""
-    draws = len(runs[0].probe["fast"]["full_overlay"]["draws"]["task_a"])
-    return (f"Test-overlay draws: each probe number is the mean over {draws} draws of the test overlays; over "
-            f"them one run's task A (full overlay) has a standard deviation of {np.mean(spreads):.4f} on average "
-            f"(largest {max(spreads):.4f}, {len(spreads)} runs).")
+    spreads = [float(np.std(d, ddof=1)) for d in drawn]
+    counts = sorted({len(d) for d in drawn})
+    many = " or ".join(map(str, counts))
+    alone = len(runs) - len(drawn)
+    return (f"Test-overlay draws: {len(drawn)} runs' probe numbers are means over {many} draws of the test overlays"
+            + (f" ({alone} runs: one draw)" if alone else "") + "; over them one run's task A (full overlay) has a "
+            f"standard deviation of {np.mean(spreads):.4f} on average (largest {max(spreads):.4f}).")
 
 
 def _method_groups(runs: list, own_controls: bool) -> list[tuple[str, list]]:  # noqa: ANN001
@@ -252,12 +257,13 @@ CONTRASTS: tuple[tuple[str, str, str, str, str], ...] = (
     ("suppression", "the shared overlay's cost to the base task, occlusion cancelled", "control", "expert", "full_overlay"),
     ("overlay-free gap", "the same on overlay-free images", "control", "expert", "overlay_free"),
     ("sharing", "what de-sharing the overlay gives back", "deshared", "expert", "full_overlay"),
-    ("presence", "the cost of an overlay present in both views but never shared", "control", "deshared", "full_overlay"),
+    ("presence", "the cost of an overlay present in both views but drawn per view", "control", "deshared",
+     "full_overlay"),
     ("rescue", "feature dropout p 0.5 against expert views", "dropout", "expert", "full_overlay"),
     ("dropout beyond the control", "dropout against the encoder that never saw an overlay", "dropout", "control",
      "full_overlay"),
-    ("dropout beyond de-sharing", "dropout against views that always carry an unshared overlay", "dropout", "deshared",
-     "full_overlay"),
+    ("dropout beyond de-sharing", "dropout against views that always carry an overlay drawn per view", "dropout",
+     "deshared", "full_overlay"),
 )
 """The paired contrasts of ``--contrasts``: (name, meaning, minuend, subtrahend, test images); runs are
 ``control`` (expert views at overlay strength 0), ``expert``, ``deshared``, ``dropout`` (p 0.5) at strength 1."""
@@ -303,12 +309,19 @@ def _regime(root: str, dataset: str) -> str:
     from deep_experiments.data import dataset_spec
     from deep_experiments.run.folder import RunFolder
 
-    runs = [r for r in find_runs(root) if r.dataset == dataset and r.method == "expert" and r.overlay_strength == 1]
-    configs = {json.dumps(to_dict(replace(RunFolder(r.folder).load_config(), train=replace(
-        RunFolder(r.folder).load_config().train, seed=0))), sort_keys=True) for r in runs}
-    if len(configs) != 1:
-        raise ValueError(f"{root}/{dataset}: the expert runs differ in more than their seed; no single regime")
-    config = RunFolder(runs[0].folder).load_config()
+    runs = [r for r in find_runs(root) if r.dataset == dataset]
+    if not runs:
+        raise MissingResults(f"{root}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json")
+    loaded = [RunFolder(r.folder).load_config() for r in runs]
+    regimes = set()
+    for c in loaded:  # what may differ between the runs of one regime: seed, method, overlay strength, dropout p
+        c = replace(c, train=replace(c.train, seed=0), data=replace(c.data, overlay_strength=1.0),
+                    views=type(c.views)())
+        regimes.add(json.dumps(to_dict(c), sort_keys=True))
+    if len(regimes) != 1:
+        raise ValueError(f"{root}/{dataset}: the runs differ in more than seed, method, overlay strength and dropout "
+                         f"p; no single regime")
+    config = loaded[0]
     tc, data = config.train, config.data
     views = (data.augmentation or dataset_spec(data).expert_augmentation).replace("_", "-")
     steps = tc.epochs * (data.train_size // tc.batch_size) if data.train_size else None

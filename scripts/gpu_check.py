@@ -242,7 +242,7 @@ RUN_FILES = ("config.json", "command.txt", "metrics.jsonl", "probe.json", "check
 
 def _not_a_run(path: Path) -> list[str]:
     """The entries of ``path`` that a run folder of this check would not hold (all of them if it is a file)."""
-    if not path.is_dir():
+    if path.is_symlink() or not path.is_dir():  # a link may lead to anything: never delete through it
         return [path.name]
     return sorted(p.name for p in path.iterdir()
                   if not (p.is_file() and (p.name in RUN_FILES or (p.name.startswith(".") and ".tmp-" in p.name))))
@@ -283,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"them: move them or pass another FOLDER")
     folder.mkdir(parents=True, exist_ok=True)
     for path in stale:  # this check's own run folders, of a previous check: every check starts them afresh
-        shutil.rmtree(path)
+        try:
+            shutil.rmtree(path)
+        except OSError as err:
+            p.error(f"cannot remove the previous check's {path} ({err.strerror or err}); remove it or pass another FOLDER")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
     mode = "cpu-smoke" if args.cpu_smoke else f"cuda ({gpus} GPU{'s' if gpus != 1 else ''})"

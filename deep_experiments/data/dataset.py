@@ -100,7 +100,7 @@ class TwoTaskDataset(Dataset):
 
     def _load_second(self, i: int) -> tuple[torch.Tensor, int, int, torch.Tensor]:
         """``(image, label_a, label_b, other)``: ``other`` is the same base image under an overlay drawn
-        independently of ``image``'s (same family and strength; its own shape, letter or colour)."""
+        independently of ``image``'s (same family and strength; its own draw of shape, letter and colour)."""
         image, label_a, label_b, base = self._load(i)
         other, _ = self._overlaid(base, self._index(i), SECOND_OVERLAY_STREAM)
         return image, label_a, label_b, other
@@ -149,8 +149,10 @@ class WithSecondOverlay(WithBase):
     """Items ``(image, label_a, label_b, other)`` of a :class:`TwoTaskDataset`, sharing its epoch.
 
     ``other`` is the same base image under a second overlay drawn from its own stream
-    (:data:`~deep_experiments.data.seeding.SECOND_OVERLAY_STREAM`): always present, never the same as
-    ``image``'s, so two views made from ``image`` and ``other`` carry overlays but never share one.
+    (:data:`~deep_experiments.data.seeding.SECOND_OVERLAY_STREAM`): always present and independent of
+    ``image``'s, so two views made from ``image`` and ``other`` share an overlay only by chance (the
+    same class in about 1 pair of 3 on C+Shapes, whose 3 shapes sit in one place, of 10 on C+Digits and
+    of 26 on C+Letters; a continuous random colour, where the family has one, is never the same).
     """
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, torch.Tensor]:

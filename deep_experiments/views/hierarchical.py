@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import nn
 
-from deep_experiments.augment import POLICY_OPS, ExpertAugment, ViewParams
+from deep_experiments.augment import LADDER, POLICY_OPS, ExpertAugment, ViewParams
 from deep_experiments.guards import trainable
 from deep_experiments.models.stages import EncoderStages, StageHeads, encoder_stages, stage_embeddings
 from deep_experiments.seeds import seeded_init
@@ -84,7 +84,7 @@ EMBEDDINGS: tuple[str, ...] = ("auto", "jitter", "crop", "none")
 ADD_ONE: tuple[str, ...] = ("jitter", "grayscale", "blur", "flip")
 """The order in which the paper's code adds augmentations, one more per stage (the crop is always on)."""
 
-AUTO_EMBEDDING = {"simclr": "jitter", "crop_only": "crop"}
+AUTO_EMBEDDING = {"simclr": "jitter", "crop_only": "crop", **dict.fromkeys(LADDER, "jitter")}
 """What ``embedding="auto"`` embeds under each policy; ``"none"`` under others (the audio policy records no parameters)."""
 
 EMBED_STAGES = (1, 2, 3)

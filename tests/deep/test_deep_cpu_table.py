@@ -197,3 +197,19 @@ def test_headline_refuses_runs_of_different_regimes(tmp_path: Path, capsys) -> N
     config.write_text(json.dumps(data))
     assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+letters", "--headline"]) == 1
     assert "no single regime" in capsys.readouterr().err
+
+
+def test_draw_spread_reads_only_runs_with_several_draws() -> None:
+    """Runs probed with one draw beside runs probed with several: the spread uses the latter, says so, and
+    does not fail on the former (whichever comes first)."""
+    from paper_figures.deep import DeepRun
+
+    def run(draws: list[float] | None) -> DeepRun:
+        full = {"task_a": 0.7, "task_b": 0.1} | ({"draws": {"task_a": draws, "task_b": draws}} if draws else {})
+        return DeepRun(Path("/r"), "c+letters", "expert", 1.0, 0.5, 0, {"fast": {"full_overlay": full}})
+
+    script = load_script("deep_cpu_table")
+    text = script.draw_spread([run(None), run([0.70, 0.72]), run([0.70, 0.70, 0.73])])
+    assert "2 runs' probe numbers are means over 2 or 3 draws" in text and "(1 runs: one draw)" in text
+    assert f"{np.mean([np.std([0.70, 0.72], ddof=1), np.std([0.70, 0.70, 0.73], ddof=1)]):.4f}" in text
+    assert script.draw_spread([run(None)]) == ""

@@ -112,3 +112,17 @@ def test_a_users_files_under_folder_are_never_deleted(check, tmp_path: Path, cap
     check.main([str(tmp_path), "--cpu-smoke", "--skip", "tests,distributed,bench,train,resume,verify"])
     metrics = tmp_path / "torchrun" / "metrics.jsonl"
     assert not metrics.exists() or metrics.read_text() != "OLD"  # started afresh
+
+
+def test_a_link_under_folder_is_never_followed(check, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """FOLDER/train as a symbolic link (to a user's folder) is refused, and what it points to is kept."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text("{}")  # looks like a run folder, but is reached through a link
+    folder = tmp_path / "check"
+    folder.mkdir()
+    (folder / "train").symlink_to(mine)
+    with pytest.raises(SystemExit) as exc:
+        check.main([str(folder), "--cpu-smoke", "--skip", "tests,distributed,bench,resume,verify,torchrun"])
+    assert exc.value.code == 2 and "train" in capsys.readouterr().err
+    assert (mine / "config.json").exists()
