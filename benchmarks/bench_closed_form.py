@@ -6,6 +6,7 @@ the machine, library versions, and the best / mean wall time over repeats after 
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import time
@@ -33,5 +34,15 @@ def main(repeats: int = 5) -> None:
     print(f"| closed-form spectral sweep | {n:,} | {min(times):.3f} | {np.mean(times):.3f} | < 2 s |")
 
 
+def cli(argv: list[str] | None = None) -> None:
+    """Parse the options (``--help`` prints them and runs nothing), then run the benchmark."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--repeats", type=int, default=5, help="timed sweeps after one warm-up (default %(default)s)")
+    args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error("--repeats must be >= 1")
+    main(args.repeats)
+
+
 if __name__ == "__main__":
-    main()
+    cli()
