@@ -1,4 +1,4 @@
-"""Command line: ``python -m deep_experiments {train,probe,run}``.
+"""Command line: python -m deep_experiments {train,probe,run}.
 
 ::
 

@@ -314,21 +314,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=["spectral", "infonce", "decoupled", "swd"], default=d.loss,
                    help="spectral = closed form; infonce / decoupled / swd = also simulated training with InfoNCE "
                    "or a generalized loss of Chen et al. 2021 (slow)")
-    p.add_argument("--strong-strength", type=float, default=setting.strong_strength, help="strength s_1 of block 0")
+    p.add_argument("--strong-strength", type=float, default=setting.strong_strength, help="strength s_1 of block 0 (default %(default)s)")
     p.add_argument("--dims", default="4,4", help="block dims r_1,r_2 (default %(default)s)")
-    p.add_argument("--rep-dim", type=int, default=d.rep_dim, help="representation dim k (capacity)")
-    p.add_argument("--noise", type=float, default=setting.noise, help="isotropic input noise sigma")
+    p.add_argument("--rep-dim", type=int, default=d.rep_dim, help="representation dim k (capacity) (default %(default)s)")
+    p.add_argument("--noise", type=float, default=setting.noise, help="isotropic input noise sigma (default %(default)s)")
     p.add_argument("--aug-noise", default="0,0.5", help="augmentation noise eta_1,eta_2 (default %(default)s)")
     p.add_argument("--input-dim", type=int, default=None, help="input dim d (default: sum of dims; InfoNCE: 32)")
-    p.add_argument("--steps", type=int, default=sim.steps, help="InfoNCE SGD steps")
+    p.add_argument("--steps", type=int, default=sim.steps, help="InfoNCE SGD steps (default %(default)s)")
     p.add_argument("--lr", type=float, default=None, help=f"SGD learning rate (default {sim.lr:g}; --loss decoupled: "
                    f"{loss_recipe('decoupled', sim).lr:g}, linear_theory.simulate.loss_recipe)")
-    p.add_argument("--batch-size", type=int, default=sim.batch_size, help="InfoNCE pairs per minibatch")
+    p.add_argument("--batch-size", type=int, default=sim.batch_size, help="InfoNCE pairs per minibatch (default %(default)s)")
     p.add_argument("--temperature", type=float, default=None, help=f"temperature tau (default {sim.temperature:g}; "
                    f"--loss decoupled: {loss_recipe('decoupled', sim).temperature:g}, Chen et al.'s recipe)")
-    p.add_argument("--init-scale", type=float, default=sim.init_scale, help="std of the initial W entries")
-    p.add_argument("--seeds", type=int, default=d.seeds, help="InfoNCE runs per grid point")
-    p.add_argument("--seed", type=int, default=sim.seed, help="first seed")
+    p.add_argument("--init-scale", type=float, default=sim.init_scale, help="std of the initial W entries (default %(default)s)")
+    p.add_argument("--seeds", type=int, default=d.seeds, help="InfoNCE runs per grid point (default %(default)s)")
+    p.add_argument("--seed", type=int, default=sim.seed, help="first seed (default %(default)s)")
     p.add_argument("--out", default="runs/sweep", help="output folder (default %(default)s); a folder holding "
                    "the same config is rewritten, one holding another config is refused")
     p.add_argument("--overwrite", action="store_true", help="replace a sweep of another config in --out")
