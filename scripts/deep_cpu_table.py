@@ -358,7 +358,7 @@ def headline(root: str, datasets: list[str]) -> str:
         text = "; ".join(p for p in parts if p)
         name = "C+" + dataset[2:].capitalize() if dataset.startswith("c+") else dataset
         sentences.append(f"On {name} ({_regime(root, dataset)}), {text}.")
-    return "\n".join(sentences)
+    return "\n\n".join(sentences)
 
 
 def _accuracy(cell: dict | None) -> str:
