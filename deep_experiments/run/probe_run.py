@@ -17,6 +17,7 @@ from deep_experiments.run.components import build_components
 from deep_experiments.run.folder import RunFolder
 from deep_experiments.run.train import DatasetBuilder
 from deep_experiments.seeds import make_generator
+from deep_experiments.views import fit_items
 from featuredrop.config import save_json, to_dict
 
 __all__ = ["probe_run"]
@@ -60,7 +61,7 @@ def probe_run(
     sets = build_probe_sets(config, (train_set, test_set))
     result["fast"] = probe_with_controls(comps.encoder, comps.normalize, sets, pc, dev, nw)
     if pc.paper:
-        probe_set = train_set.with_base() if comps.views.needs_base else train_set
+        probe_set = fit_items(train_set, comps.views)
         spec = train_set.spec
         runtime = ProbeRuntime(dev, make_generator(seed, "probe/views", dev), make_generator(seed, "probe/order"),
                                nw, progress)

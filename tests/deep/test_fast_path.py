@@ -39,6 +39,7 @@ from deep_experiments.run.folder import RunFolder
 from deep_experiments.run.perf import check_perf, optimizer_kernel
 from deep_experiments.run.train import train
 from deep_experiments.seeds import make_generator
+from deep_experiments.views import fit_items
 from featuredrop.config import to_dict
 from tests.deep.test_train import tiny
 
@@ -57,7 +58,7 @@ def _steps(config: RunConfig, steps: int = 3) -> tuple[list[dict[str, float]], t
     """Losses of ``steps`` training steps on the run's first batches, and the encoder's parameters after."""
     dataset = build_dataset(config.data, "train", config.train.seed)
     comps = build_components(config, dataset.spec, CPU)
-    fit = dataset.with_base() if comps.views.needs_base else dataset
+    fit = fit_items(dataset, comps.views)
     loader = make_loader(fit, config.train.batch_size, shuffle=True, drop_last=True,
                          generator=make_generator(config.train.seed, "data/order"))
     gen, losses = make_generator(config.train.seed, "augment"), []
