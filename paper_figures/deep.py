@@ -34,7 +34,7 @@ from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.stats import paired_t, summarize
 from paper_figures.style import METHOD_COLORS, SIMULATION, TEXT_WIDTH, new_figure
 
-__all__ = ["DeepRun", "find_runs", "DeepFigureConfig", "FIGURES"]
+__all__ = ["DeepRun", "find_runs", "runs_by_seed", "DeepFigureConfig", "FIGURES"]
 
 TASKS = ("task_a", "task_b")
 TASK_LABELS = {"task_a": "task A\n(base image)", "task_b": "task B\n(overlay)"}
@@ -88,6 +88,17 @@ def find_runs(root: str | Path) -> list[DeepRun]:
     if not runs:
         raise MissingResults(root / "<dataset>/<method>/os<s>_p<p>/seed<k>/probe.json", HINT)
     return sorted(runs, key=lambda r: (r.dataset, r.method, r.overlay_strength, r.dropout_p, r.seed))
+
+
+def runs_by_seed(runs: list[DeepRun], what: str) -> dict[int, DeepRun]:
+    """``runs`` by seed, in seed order; a seed twice (e.g. expert runs whose unused dropout p differs) is an
+    error naming both folders: a table never averages a seed twice."""
+    out: dict[int, DeepRun] = {}
+    for run in sorted(runs, key=lambda r: r.seed):
+        if run.seed in out:
+            raise ValueError(f"two runs of one {what} and seed: {out[run.seed].folder} and {run.folder}")
+        out[run.seed] = run
+    return out
 
 
 def _grid(ncols: int, nrows: int, **kw: Any) -> tuple[Figure, np.ndarray]:

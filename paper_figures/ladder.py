@@ -26,7 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deep_experiments.data.spec import LADDER_POLICIES
-from paper_figures.deep import DeepRun, find_runs
+from paper_figures.deep import DeepRun, find_runs, runs_by_seed
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.stats import paired_t
 from paper_figures.style import METHOD_COLORS, TEXT_WIDTH, new_figure
@@ -73,15 +73,6 @@ def _step(run: DeepRun) -> str:
     return run.augmentation or "simclr"
 
 
-def _by_seed(runs: list[DeepRun], what: str) -> dict[int, DeepRun]:
-    out: dict[int, DeepRun] = {}
-    for run in runs:
-        if run.seed in out:
-            raise ValueError(f"two runs of one {what} and seed: {out[run.seed].folder} and {run.folder}")
-        out[run.seed] = run
-    return out
-
-
 def _full_a(run: DeepRun) -> float:
     return float(run.probe["fast"]["full_overlay"]["task_a"])
 
@@ -101,11 +92,11 @@ def ladder_rows(runs: list[DeepRun], config: LadderConfig, shortcut: dict[str, f
     steps += sorted({_step(r) for r in chosen} - set(steps))
     for index, step in enumerate(steps):
         here = [r for r in chosen if _step(r) == step]
-        expert = _by_seed([r for r in here if r.method == "expert" and r.overlay_strength == 1], "step's expert")
+        expert = runs_by_seed([r for r in here if r.method == "expert" and r.overlay_strength == 1], "step's expert")
         if not expert:
             continue
-        control = _by_seed([r for r in here if r.method == "expert" and r.overlay_strength == 0], "step's control")
-        dropout = _by_seed([r for r in here if r.method == "dropout" and r.overlay_strength == 1], "step's dropout")
+        control = runs_by_seed([r for r in here if r.method == "expert" and r.overlay_strength == 0], "step's control")
+        dropout = runs_by_seed([r for r in here if r.method == "dropout" and r.overlay_strength == 1], "step's dropout")
         full = {s: _full_a(r) for s, r in expert.items()}
         row: dict[str, Any] = {"step": step, "index": index, "dataset": config.dataset,
                                "seeds": ",".join(map(str, sorted(expert))),

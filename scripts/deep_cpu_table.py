@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from featuredrop.config import to_dict
-from paper_figures.deep import find_runs
+from paper_figures.deep import find_runs, runs_by_seed
 from paper_figures.ladder import LadderConfig, ladder_rows, ladder_runs, read_shortcut
 from paper_figures.registry import MissingResults
 from paper_figures.stats import holm, paired_t
@@ -85,13 +85,18 @@ def _difference_cell(row: dict, significant: bool) -> str:
     return f"{row['mean']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]{' *' if significant else ''}"
 
 
+def _holm_marks(rows: list[list[Cell]]) -> dict[int, bool]:
+    """``id(cell) -> significant`` for every difference cell of ``rows``, Holm-corrected together (the family)."""
+    found = [cell for row in rows for cell in row if isinstance(cell, dict)]
+    return {id(cell): p <= ALPHA for cell, p in zip(found, holm([cell["p_value"] for cell in found]))}
+
+
 def _render(rows: list[list[Cell]]) -> list[str]:
     """Markdown lines of ``rows``; the difference cells Holm-corrected together (this table is the family)."""
-    found = [cell for row in rows for cell in row if isinstance(cell, dict)]
-    adjusted = dict(zip(map(id, found), holm([cell["p_value"] for cell in found])))
+    marks = _holm_marks(rows)
     out = []
     for row in rows:
-        texts = [c if isinstance(c, str) else _difference_cell(c, adjusted[id(c)] <= ALPHA) + c.get("suffix", "")
+        texts = [c if isinstance(c, str) else _difference_cell(c, marks[id(c)]) + c.get("suffix", "")
                  for c in row]
         out.append("| " + " | ".join(texts) + " |")
     return out
@@ -101,10 +106,13 @@ def _cell(values: list[float | None]) -> str:
     """Mean over seeds with the 95 % t interval of the mean (one seed: the value alone; "—" if any is missing)."""
     if any(v is None or not np.isfinite(v) for v in values):
         return "—"
-    if len(values) == 1:
-        return f"{values[0]:.3f} (1 seed)"
     t = paired_t(values)
-    return f"{t.mean:.3f} [{t.low:.3f}, {t.high:.3f}]"
+    return _interval(t.mean, t.low, t.high, t.n)
+
+
+def _interval(mean: float, low: float, high: float, n: int) -> str:
+    """An accuracy as ``mean [low, high]``, or ``mean (1 seed)`` without an interval."""
+    return f"{mean:.3f} (1 seed)" if n == 1 else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def draw_spread(runs: list) -> str:  # noqa: ANN001
@@ -147,7 +155,7 @@ def table(root: str, dataset: str = "audio") -> str:
     for label, group in _method_groups(runs, own_controls=True):
         if not group:
             continue
-        group = _one_run_per_seed(group, "method")
+        group = _seed_ordered(group, "method")
         shown += group
         fast = [r.probe["fast"] for r in group]
         cells: list[Cell] = [label, f"{group[0].overlay_strength:g}", ",".join(str(r.seed) for r in group),
@@ -168,14 +176,9 @@ def _full_overlay_a(run) -> float:  # noqa: ANN001
     return run.probe["fast"]["full_overlay"]["task_a"]
 
 
-def _one_run_per_seed(group: list, what: str) -> list:  # noqa: ANN001
-    """``group`` sorted by seed; a seed twice (e.g. expert runs whose unused dropout p differs) is an error:
-    never average a seed twice."""
-    group = sorted(group, key=lambda r: r.seed)
-    for a, b in zip(group, group[1:]):
-        if a.seed == b.seed:
-            raise ValueError(f"two runs of one {what} and seed: {a.folder} and {b.folder}")
-    return group
+def _seed_ordered(group: list, what: str) -> list:  # noqa: ANN001
+    """``group`` in seed order, one run per seed (``paper_figures.deep.runs_by_seed``)."""
+    return list(runs_by_seed(group, what).values())
 
 
 def _paired_cell(reference: dict[int, float], values: dict[int, float]) -> Cell:
@@ -203,7 +206,7 @@ def sweep_table(root: str, dataset: str) -> str:
              "rescue over expert |", "|---" * 8 + "|"]
     rows: list[list[Cell]] = []
     for method, strength, p in cells:
-        group = _one_run_per_seed([r for r in runs if _sweep_cell(r) == (method, strength, p)], "sweep cell")
+        group = _seed_ordered([r for r in runs if _sweep_cell(r) == (method, strength, p)], "sweep cell")
         fast = [r.probe["fast"] for r in group]
         rescue: Cell = "—"
         if method == "dropout":
@@ -234,12 +237,12 @@ def versus_table(root: str, datasets: list[str]) -> str:
         uncontrolled = [str(r.folder) for r in runs if "full_overlay" not in r.probe["fast"]]
         if uncontrolled:
             raise ValueError(f"probe without overlay controls (full_overlay / overlay_free): {uncontrolled[0]}")
-        expert = {r.seed: r.probe["fast"] for r in _one_run_per_seed(
+        expert = {r.seed: r.probe["fast"] for r in _seed_ordered(
             [r for r in runs if r.method == "expert" and r.overlay_strength == 1], "method")}
         for label, group in _method_groups(runs, own_controls=False):
             if not group:
                 continue
-            group = _one_run_per_seed(group, "method")
+            group = _seed_ordered(group, "method")
             fast = {r.seed: r.probe["fast"] for r in group}
             cells: list[Cell] = [dataset, label, ",".join(map(str, fast)), _cell([f["full_overlay"]["task_a"] for f in fast.values()]),
                      _cell([f["overlay_free"]["task_a"] for f in fast.values()]),
@@ -275,13 +278,13 @@ def _contrast_groups(runs: list) -> dict[str, dict[int, dict]]:  # noqa: ANN001
              "expert": lambda r: r.method == "expert" and r.overlay_strength == 1,
              "deshared": lambda r: r.method == "deshared" and r.overlay_strength == 1,
              "dropout": lambda r: r.method == "dropout" and r.overlay_strength == 1 and r.dropout_p == 0.5}
-    return {kind: {r.seed: r.probe["fast"] for r in _one_run_per_seed([r for r in runs if keep(r)], kind)}
+    return {kind: {r.seed: r.probe["fast"] for r in _seed_ordered([r for r in runs if keep(r)], kind)}
             for kind, keep in kinds.items()}
 
 
-def _contrast_rows(root: str, datasets: list[str]) -> list[list[Cell]]:
-    """``[dataset, contrast, meaning, difference summary, seeds]`` per contrast that has paired runs."""
-    all_runs = find_runs(root)
+def _contrast_rows(all_runs: list, root: str, datasets: list[str]) -> list[list[Cell]]:  # noqa: ANN001
+    """``[dataset, contrast, meaning, difference summary, seeds]`` per contrast that has paired runs (``all_runs``:
+    the runs found under ``root``)."""
     rows: list[list[Cell]] = []
     for dataset in datasets:
         groups = _contrast_groups([r for r in all_runs if r.dataset == dataset])
@@ -301,15 +304,16 @@ def _contrast_rows(root: str, datasets: list[str]) -> list[list[Cell]]:
 def contrast_table(root: str, datasets: list[str]) -> str:
     """The paired contrasts (``CONTRASTS``) of each dataset, Holm-corrected over the whole table (``--contrasts``)."""
     lines = ["| dataset | contrast | what it measures | difference (task A, paired) | seeds |", "|---" * 5 + "|"]
-    return "\n".join(lines + _render(_contrast_rows(root, datasets)))
+    return "\n".join(lines + _render(_contrast_rows(find_runs(root), root, datasets)))
 
 
-def _regime(root: str, dataset: str) -> str:
-    """The protocol of ``dataset``'s expert runs under ``root`` in words (views, encoder, steps), from their configs."""
+def _regime(all_runs: list, root: str, dataset: str) -> str:  # noqa: ANN001
+    """The protocol of ``dataset``'s runs (of ``all_runs``, found under ``root``) in words (views, encoder, steps),
+    from their configs."""
     from deep_experiments.data import dataset_spec
     from deep_experiments.run.folder import RunFolder
 
-    runs = [r for r in find_runs(root) if r.dataset == dataset]
+    runs = [r for r in all_runs if r.dataset == dataset]
     if not runs:
         raise MissingResults(f"{root}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json")
     loaded = [RunFolder(r.folder).load_config() for r in runs]
@@ -335,10 +339,9 @@ def _regime(root: str, dataset: str) -> str:
 def headline(root: str, datasets: list[str]) -> str:
     """One sentence per dataset: its regime and the suppression, rescue and sharing contrasts (``--headline``),
     with the intervals and Holm marks of the ``--contrasts`` table (the same family)."""
-    rows = _contrast_rows(root, datasets)
-    found = [row[3] for row in rows if isinstance(row[3], dict)]
-    adjusted = holm([cell["p_value"] for cell in found])
-    marks = {id(cell): p <= ALPHA for cell, p in zip(found, adjusted)}
+    runs = find_runs(root)
+    rows = _contrast_rows(runs, root, datasets)
+    marks = _holm_marks(rows)
     sentences = []
     for dataset in datasets:
         mine = {row[1]: row for row in rows if row[0] == dataset}
@@ -357,17 +360,13 @@ def headline(root: str, datasets: list[str]) -> str:
                  f"drawing each view's overlay independently gives back {said('sharing')}" if "sharing" in mine else None]
         text = "; ".join(p for p in parts if p)
         name = "C+" + dataset[2:].capitalize() if dataset.startswith("c+") else dataset
-        sentences.append(f"On {name} ({_regime(root, dataset)}), {text}.")
+        sentences.append(f"On {name} ({_regime(runs, root, dataset)}), {text}.")
     return "\n\n".join(sentences)
 
 
 def _accuracy(cell: dict | None) -> str:
     """A ``paper_figures.ladder`` accuracy summary as a table cell."""
-    if cell is None:
-        return "—"
-    if cell["n"] == 1:
-        return f"{cell['mean']:.3f} (1 seed)"
-    return f"{cell['mean']:.3f} [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]"
+    return "—" if cell is None else _interval(cell["mean"], cell["ci_low"], cell["ci_high"], cell["n"])
 
 
 def ladder_table(root: str, dataset: str) -> str:
