@@ -11,7 +11,8 @@ HIERARCHICAL ?= results/hierarchical-cpu
 AUDIO ?= results/audio-cpu/cpu-protocol
 # the augmentation ladder (one results root per step; crop_only links the claim's runs): figure deep_ladder
 LADDER ?= results/ladder-cpu
-# the 5-seed grid of one code revision (C+Letters, C+Shapes; de-shared overlays): figures/claim5
+# the 5-seed grid of one code revision (C+Letters, C+Shapes; de-shared overlays, strength and dropout
+# sweeps): figures/claim5, figure 7 (the linear theory fitted where suppression is real) included
 CLAIM5 ?= results/claim5-cpu
 DEEP_SUMMARY = deep_probe_accuracy deep_suppression deep_probe_over_time
 
@@ -38,11 +39,11 @@ smoke:  ## tiny deep-arm run on CPU: expert, viewmaker and feature-dropout views
 	$(PYTHON) -m deep_experiments run --dataset c+digits --method dropout --preset smoke --out runs/smoke-dropout
 
 figures:  ## every figure that has data, into figures/ (PNG + PDF + CSV/JSON of the numbers)
-	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS) --randbits $(RANDBITS)
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS) --randbits $(RANDBITS) --skip theory_vs_deep
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/hierarchical --results $(HIERARCHICAL) --only $(DEEP_SUMMARY)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/audio --results $(AUDIO) --only $(DEEP_SUMMARY)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/ladder --results $(LADDER) --only deep_ladder
-	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/claim5 --results $(CLAIM5) --only deep_suppression deep_probe_accuracy
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/claim5 --results $(CLAIM5) --only deep_suppression deep_probe_accuracy theory_vs_deep
 
 tables:  ## regenerate the README's result tables from results/ (a test checks they match)
 	$(PYTHON) scripts/readme_tables.py

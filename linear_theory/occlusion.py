@@ -51,7 +51,8 @@ from numpy.typing import ArrayLike
 from linear_theory.closed_form import sign_accuracy
 from linear_theory.spectral import linear_probe_r2
 
-__all__ = ["OcclusionSetting", "Geometry", "OcclusionPrediction", "moments", "optimal_encoder", "probe_r2",
+__all__ = ["OcclusionSetting", "Geometry", "OcclusionPrediction", "moments", "optimal_encoder", "optimal_encoders",
+           "probe_r2",
            "predict", "derive_moments", "sample_pairs"]
 
 #: Eigenvalues of ``A`` at or below this (relative to the largest) count as 0: no capacity is spent there.
@@ -121,18 +122,31 @@ def _geometry(dims: tuple[int, int], overlap: float) -> Geometry:
 
 
 def _blocks(setting: OcclusionSetting) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``B``, ``O`` and ``P`` of the setting."""
+    """``B``, the overlay's covariance at strength 1 (``O / s_o^2``) and ``P`` of the setting."""
     g = setting.geometry()
-    return (setting.base_strength**2 * g.base @ g.base.T, setting.overlay_strength**2 * g.overlay @ g.overlay.T,
-            g.keep)
+    return setting.base_strength**2 * g.base @ g.base.T, g.overlay @ g.overlay.T, g.keep
 
 
-def moments(setting: OcclusionSetting, dropout: ArrayLike, shared: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(C, Sigma)`` of the views, shape ``(..., d, d)`` over the shape of ``dropout`` (module docstring)."""
+def _overlay_strengths(setting: OcclusionSetting, overlay_strength: ArrayLike | None) -> np.ndarray:
+    """``s_o`` as an array: the setting's, or ``overlay_strength`` (finite, >= 0) where given."""
+    if overlay_strength is None:
+        return np.asarray(setting.overlay_strength, dtype=float)
+    s = np.asarray(overlay_strength, dtype=float)
+    if not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError(f"overlay_strength must be finite and >= 0, got {overlay_strength!r}")
+    return s
+
+
+def moments(setting: OcclusionSetting, dropout: ArrayLike, shared: bool = True,
+            overlay_strength: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(C, Sigma)`` of the views, shape ``(..., d, d)`` over the broadcast shape of ``dropout`` and
+    ``overlay_strength`` (``s_o`` of the training views; default the setting's), module docstring."""
     p = np.asarray(dropout, dtype=float)
     if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
         raise ValueError(f"dropout must be in [0, 1], got {dropout!r}")
-    b, o, keep = _blocks(setting)
+    p, s = np.broadcast_arrays(p, _overlay_strengths(setting, overlay_strength))
+    b, unit, keep = _blocks(setting)
+    o = (s**2)[..., None, None] * unit
     eta_a, eta_o = setting.aug_noise
     q = (1.0 - p)[..., None, None]
     pp = p[..., None, None]
@@ -148,34 +162,48 @@ def optimal_encoder(cross: np.ndarray, view: np.ndarray, rep_dim: int) -> np.nda
     """A minimizer ``W`` (``(..., k, d)``) of the spectral loss: ``W = diag(sqrt(lambda)) V^T Sigma^{-1/2}`` over
     the top ``k`` positive eigenpairs of ``A`` (rows of non-positive eigenvalues are 0). Any other
     minimizer is ``R W`` with ``R`` orthogonal, which changes no probe."""
-    if rep_dim < 1:
-        raise ValueError(f"rep_dim must be >= 1, got {rep_dim}")
+    return optimal_encoders(cross, view, [rep_dim])[0]
+
+
+def optimal_encoders(cross: np.ndarray, view: np.ndarray, ranks: list[int]) -> list[np.ndarray]:
+    """:func:`optimal_encoder` at each capacity of ``ranks`` from one eigendecomposition (a calibration
+    scans every ``k``)."""
+    if not ranks or min(ranks) < 1:
+        raise ValueError(f"every rep_dim must be >= 1, got {ranks}")
     evals, evecs = np.linalg.eigh(view)
     inv_sqrt = evecs @ (evecs.swapaxes(-1, -2) / np.sqrt(evals)[..., :, None])
     a = inv_sqrt @ cross @ inv_sqrt
     a = (a + a.swapaxes(-1, -2)) / 2
     lam, vecs = np.linalg.eigh(a)
-    k = min(rep_dim, lam.shape[-1])
-    top_lam, top_vecs = lam[..., -k:][..., ::-1], vecs[..., :, -k:][..., ::-1]
     scale = np.abs(lam).max(axis=-1, keepdims=True)
-    weight = np.sqrt(np.where(top_lam > POSITIVE_RTOL * scale, top_lam, 0.0))
-    return weight[..., :, None] * (top_vecs.swapaxes(-1, -2) @ inv_sqrt)
+    out = []
+    for rep_dim in ranks:
+        k = min(rep_dim, lam.shape[-1])
+        top_lam, top_vecs = lam[..., -k:][..., ::-1], vecs[..., :, -k:][..., ::-1]
+        weight = np.sqrt(np.where(top_lam > POSITIVE_RTOL * scale, top_lam, 0.0))
+        out.append(weight[..., :, None] * (top_vecs.swapaxes(-1, -2) @ inv_sqrt))
+    return out
 
 
-def probe_r2(setting: OcclusionSetting, encoder: np.ndarray, overlaid: bool) -> tuple[np.ndarray, np.ndarray]:
+def probe_r2(setting: OcclusionSetting, encoder: np.ndarray, overlaid: bool,
+             overlay_strength: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Linear-probe ``R^2`` of task A and task B from ``h = W x`` of test inputs with (``overlaid``) or
-    without the overlay, averaged over the task direction (module docstring). Shape: ``encoder.shape[:-2]``."""
-    b, o, keep = _blocks(setting)
+    without the overlay, averaged over the task direction (module docstring). ``overlay_strength``:
+    ``s_o`` of the test overlay (default the setting's), broadcast with ``encoder.shape[:-2]``, the
+    shape of the result."""
+    b, unit, keep = _blocks(setting)
     g = setting.geometry()
     d = b.shape[0]
+    s = np.broadcast_to(_overlay_strengths(setting, overlay_strength), encoder.shape[:-2])
     if overlaid:
-        reach_a, cov = keep, keep @ b @ keep + o + setting.noise**2 * np.eye(d)
+        reach_a, cov = keep, keep @ b @ keep + (s**2)[..., None, None] * unit + setting.noise**2 * np.eye(d)
     else:
         reach_a, cov = np.eye(d), b + setting.noise**2 * np.eye(d)
     r2_a = linear_probe_r2(encoder, cov, setting.base_strength * reach_a @ g.base)
-    if overlaid and setting.overlay_strength > 0:
-        r2_o = linear_probe_r2(encoder, cov, setting.overlay_strength * g.overlay)
-    else:  # no overlay in the input: nothing to read
+    if overlaid:
+        r2_o = linear_probe_r2(encoder, cov, s[..., None, None] * g.overlay)
+        r2_o = np.where(s > 0, r2_o, 0.0)  # no overlay in the input: nothing to read
+    else:
         r2_o = np.zeros(encoder.shape[:-2])
     return np.clip(r2_a, 0.0, 1.0), np.clip(r2_o, 0.0, 1.0)
 
@@ -193,10 +221,16 @@ class OcclusionPrediction(NamedTuple):
     accuracy_free: np.ndarray
 
 
-def predict(setting: OcclusionSetting, dropout: ArrayLike, rep_dim: int, shared: bool = True) -> OcclusionPrediction:
-    """Train at the spectral optimum with dropout ``p`` on the overlay (shared or de-shared), then probe."""
-    encoder = optimal_encoder(*moments(setting, dropout, shared), rep_dim)
-    over = np.stack(probe_r2(setting, encoder, True), axis=-1)
+def predict(setting: OcclusionSetting, dropout: ArrayLike, rep_dim: int, shared: bool = True,
+            train_strength: ArrayLike | None = None, test_strength: ArrayLike | None = None) -> OcclusionPrediction:
+    """Train at the spectral optimum with dropout ``p`` on the overlay (shared or de-shared), then probe.
+
+    ``train_strength`` / ``test_strength``: ``s_o`` of the training views and of the overlaid test
+    inputs (default the setting's; arrays broadcast with ``dropout``), so that an encoder trained
+    without the overlay can be probed on overlaid inputs, as the deep arm's no-overlay control is.
+    """
+    encoder = optimal_encoder(*moments(setting, dropout, shared, train_strength), rep_dim)
+    over = np.stack(probe_r2(setting, encoder, True, test_strength), axis=-1)
     free = np.stack(probe_r2(setting, encoder, False), axis=-1)
     return OcclusionPrediction(over, free, sign_accuracy(over), sign_accuracy(free))
 

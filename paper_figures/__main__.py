@@ -1,4 +1,4 @@
-"""CLI: ``python -m paper_figures --out figures [--only NAME ...] [--quick] [--results DIR] [--randbits DIR] [--list]``."""
+"""CLI: ``python -m paper_figures --out figures [--only NAME ...] [--skip NAME ...] [--quick] [--results DIR] [--randbits DIR] [--list]``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="figures", help="output folder (default %(default)s); caches go to OUT/cache; "
                    "existing figure files of the same names are replaced")
     p.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures (see --list)")
+    p.add_argument("--skip", nargs="+", metavar="NAME", default=[],
+                   help="draw every figure but these (a results root another call draws them from)")
     p.add_argument("--quick", action="store_true", help="few points and steps (seconds; not the paper's numbers)")
     p.add_argument("--results", default="runs", help="root of the experiment results figures read (default %(default)s)")
     p.add_argument("--randbits", default="runs/randbits",
@@ -39,10 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, spec in registry.items():
             print(f"{name:<24} {spec.description}")
         return 0
-    unknown = [n for n in args.only or () if n not in registry]
+    unknown = [n for n in [*(args.only or ()), *args.skip] if n not in registry]
     try:
         if unknown:
             raise ValueError(f"unknown figure(s) {unknown}; known: {list(registry)}")
+        if not [n for n in (args.only or registry) if n not in args.skip]:
+            raise ValueError("--skip leaves no figure to draw")
         check_output_dir(args.out)
     except ValueError as err:
         sys.stderr.write(f"{parser.prog}: error: {err}\n")
@@ -51,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results), randbits=Path(args.randbits),
                         log=lambda msg: print(msg, flush=True))
     start = time.perf_counter()
-    outcomes = render_all(ctx, args.only, command, registry)
+    only = [n for n in (args.only or registry) if n not in args.skip]
+    outcomes = render_all(ctx, only, command, registry)
     written = sum(o.status == "written" for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
     skipped = [o.name for o in outcomes if o.status == "skipped"]

@@ -1,34 +1,20 @@
-"""Figure 7: the linear theory as a calibrated prediction of the deep runs (calibrate, then predict).
+"""Figure 7: the occlusion-aware linear model calibrated where suppression is real, then predicting.
 
-The two-block linear model (:class:`linear_theory.two_block.TwoBlock`: block 1 = the overlay,
-deep task B; block 2 = the base photo, deep task A) has no pixel units, so it cannot be laid on
-the deep numbers by hand. Instead:
+One row per dataset with an expert overlay-strength sweep (at least three strengths above 0), e.g.
+C+Letters and C+Shapes in ``results/claim5-cpu``. :mod:`paper_figures.occlusion_fit` does the work:
+both models (occlusion-aware, and the orthogonal two-block model = the same family at overlap 0)
+are fitted to the expert runs at strengths above 0, then predict, with no refit, the no-overlay
+control, the dropout ``p`` sweep, the de-shared overlay and the other dataset.
 
-1. **Calibrate on the expert runs of the overlay-strength sweep only** (no dropout). Free
-   parameters: the overlay's strength scale ``a`` (``s_1 = a * o`` at overlay strength ``o``;
-   ``s_2`` = the setting's weak strength), the capacity ``k`` (1 .. ``r_1 + r_2``), and per task an
-   affine read-out from the closed form's probe ``R^2`` to deep accuracy,
-   ``acc_t = floor_t + gain_t * R^2_t`` with ``gain_t >= 0`` (the deep probe is not a sign task).
-   ``(a, k)`` are chosen on a grid, the read-outs by weighted least squares (weights ``1/sem^2``,
-   the standard error over seeds floored at :attr:`TheoryVsDeepConfig.sem_floor`).
-2. **Predict the dropout curve** at overlay strength 1 (``p`` on the overlay = ``p_1``) with the
-   calibrated parameters, no refit, and compare with the dropout runs: RMSE, and the same RMSE for
-   the null prediction "dropout changes nothing" (every ``p`` at the ``o = 1`` expert mean). The
-   theory predicts something only where it beats the null.
-3. **Predict dropout across overlay strengths** (panel c): dropout at ``p = dropout_p`` (0.5) at
-   every overlay strength that has dropout runs, against the same null (the expert mean at that
-   strength). Drawn only where such runs exist beyond strength 1.
+Panels per dataset: (a) the calibration (three observables against the overlay strength; the
+curves' value at strength 0 is the prediction of the no-overlay control); (b) the dropout sweep at
+strength 1; (c) the de-shared overlay and the no-overlay control, measured against both models and
+the "nothing changes" null. Deep points: mean over seeds with the 95 % t interval.
 
-Which deep accuracy: the linear model has no occlusion, so task A (the photo) is read on the
-overlay-free test images (the overlay-control probe, ``probe.json`` ``fast.overlay_free``; the
-drop on overlaid images mixes occlusion with suppression, see ``paper_figures.suppression``) and
-task B on the run's own (overlaid) test images; ``task_a_images="own"`` reads both on the own images.
-
-Only datasets that have an expert strength sweep (at least three strengths) are calibrated; the
-figure is drawn for the first such dataset (C+Digits in ``results/claim-cpu``). Rows:
-``source`` = ``deep`` (measured, ``panel`` ``overlay``/``dropout``/``dropout_strength``), ``fit`` (the
-calibrated curve on the overlay panel), ``prediction`` (the dropout panels), ``calibration`` (the fitted parameters and
-errors, one row per dataset).
+Rows (``source``): ``deep`` (measured), ``curve`` (a model's drawn curve), ``calibration`` (one per
+dataset and model: parameters, profile intervals, fit quality), ``profile`` (chi-square profile of
+each searched parameter), ``prediction`` (a model's value at a measured target cell) and ``verdict``
+(per target and null: per-seed errors, paired interval, Holm-adjusted p, verdict).
 """
 
 from __future__ import annotations
@@ -40,281 +26,207 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from linear_theory.two_block import TwoBlock
 from paper_figures.deep import CAVEAT, HINT, DeepRun, find_runs
+from paper_figures.occlusion_fit import (
+    OBSERVABLES,
+    TARGETS,
+    Cell,
+    Fit,
+    FitConfig,
+    Measurement,
+    calibration_set,
+    fit,
+    measurements,
+    score,
+    target_set,
+    verdicts,
+)
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
-from paper_figures.stats import summarize
-from paper_figures.style import CLOSED_FORM, SIMULATION, TEXT_WIDTH, new_figure, task_color
+from paper_figures.style import TEXT_WIDTH, new_figure
 
-__all__ = ["TheoryVsDeepConfig", "Calibration", "Point", "calibrate", "deep_points", "theory_vs_deep", "FIGURES"]
+__all__ = ["TheoryVsDeepConfig", "theory_vs_deep", "analyse", "FIGURES"]
 
-TASK_BLOCK = {"task_b": 0, "task_a": 1}
-"""Deep task -> linear block: the overlay (task B) is the strong block 1, the photo (task A) block 2."""
+COLORS = {"a_overlaid": "#1f77b4", "a_free": "#17becf", "b_overlaid": "#d62728"}
+LABELS = {"a_overlaid": "task A, overlaid images", "a_free": "task A, overlay-free images",
+          "b_overlaid": "task B (overlay), overlaid images"}
+STYLE = {"occlusion": {"linestyle": "-", "linewidth": 1.4}, "orthogonal": {"linestyle": ":", "linewidth": 1.4}}
 
 
 @dataclass(frozen=True)
 class TheoryVsDeepConfig:
-    """The linear setting, the calibration grid and the deep numbers read.
-
-    Attributes:
-        protocol: which probe of the deep runs (``fast`` or ``paper``).
-        setting: the two-block model (its ``strong_strength`` is replaced by ``a * o``).
-        scales: the grid of overlay strength scales ``a`` (log-spaced ``scale_range``, ``scale_points``).
-        sem_floor: the smallest standard error a deep point is given (one seed has none).
-        points: points of the drawn curves.
-        task_a_images: ``"overlay_free"`` (default: no occlusion, as in the linear model) or ``"own"``.
-        dropout_p: the dropout of panel (c), the strength sweep of dropout runs.
-    """
+    """Which probe is read, the model's fixed part and grids, and how finely curves are drawn."""
 
     protocol: str = "fast"
-    task_a_images: str = "overlay_free"
-    setting: TwoBlock = field(default_factory=TwoBlock)
-    scale_range: tuple[float, float] = (0.01, 30.0)
-    scale_points: int = 400
-    sem_floor: float = 0.005
-    points: int = 201
-    dropout_p: float = 0.5
+    fit: FitConfig = field(default_factory=FitConfig)
+    points: int = 41
 
     def __post_init__(self) -> None:
-        if not 0 < self.dropout_p < 1:
-            raise ValueError(f"dropout_p must be in (0, 1), got {self.dropout_p}")
-        lo, hi = self.scale_range
-        if not 0 < lo < hi < np.inf:
-            raise ValueError(f"scale_range must satisfy 0 < low < high, got {self.scale_range}")
-        if self.scale_points < 2 or self.points < 2:
-            raise ValueError("scale_points and points must be >= 2")
-        if self.task_a_images not in ("overlay_free", "own"):
-            raise ValueError(f"task_a_images must be 'overlay_free' or 'own', got {self.task_a_images!r}")
-        if not self.sem_floor > 0:
-            raise ValueError(f"sem_floor must be > 0, got {self.sem_floor}")
-
-    def scales(self) -> np.ndarray:
-        """The calibration grid of ``a``."""
-        return np.geomspace(*self.scale_range, self.scale_points)
+        if self.protocol not in ("fast", "paper"):
+            raise ValueError(f"protocol must be 'fast' or 'paper', got {self.protocol!r}")
+        if self.points < 2:
+            raise ValueError("points must be >= 2")
 
 
-@dataclass(frozen=True)
-class Point:
-    """One deep measurement: mean and std over seeds of a task's accuracy at ``x``."""
-
-    task: str
-    x: float
-    mean: float
-    std: float
-    n_seeds: int
-
-    def sem(self, floor: float) -> float:
-        """Standard error of the mean, at least ``floor`` (a single seed has no spread of its own)."""
-        return max(self.std / np.sqrt(self.n_seeds) if self.n_seeds > 1 else 0.0, floor)
+def calibrated_datasets(runs: list[DeepRun]) -> list[str]:
+    """Datasets with expert runs at three or more overlay strengths above 0."""
+    return sorted(ds for ds in {r.dataset for r in runs}
+                  if len({r.overlay_strength for r in runs
+                          if r.dataset == ds and r.method == "expert" and r.overlay_strength > 0}) >= 3)
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """The fitted linear model: ``s_1 = scale * o``, capacity ``rep_dim``, a read-out per task."""
-
-    scale: float
-    rep_dim: int
-    floor: dict[str, float]
-    gain: dict[str, float]
-    fit_rmse: float
-
-    def accuracy(self, setting: TwoBlock, overlay_strength: Any, dropout: Any) -> dict[str, np.ndarray]:
-        """Predicted deep accuracy per task at overlay strength(s) ``o`` and overlay dropout ``p``."""
-        r2 = setting.predict(dropout, self.rep_dim, strong=self.scale * np.asarray(overlay_strength, float)).probe_r2
-        return {task: self.floor[task] + self.gain[task] * r2[..., block] for task, block in TASK_BLOCK.items()}
-
-
-def _readout(r2: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
-    """Weighted least squares ``y ~ floor + gain * r2`` with ``gain >= 0``; returns (floor, gain, sse)."""
-    mean_r2, mean_y = np.average(r2, weights=w), np.average(y, weights=w)
-    var = np.average((r2 - mean_r2) ** 2, weights=w)
-    gain = max(np.average((r2 - mean_r2) * (y - mean_y), weights=w) / var, 0.0) if var > 1e-12 else 0.0
-    floor = mean_y - gain * mean_r2
-    return float(floor), float(gain), float(np.sum(w * (y - floor - gain * r2) ** 2))
-
-
-def calibrate(points: list[Point], config: TheoryVsDeepConfig) -> Calibration:
-    """Fit ``(a, k)`` on a grid and the read-outs by weighted least squares to expert-sweep points.
+def analyse(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[dict[str, list[Measurement]],
+                                                                      dict[tuple[str, str], Fit], list[dict[str, Any]]]:
+    """Measurements per dataset, fits per (dataset, model) and the verdict rows (every target, both nulls).
 
     Raises:
-        ValueError: fewer than three overlay strengths per task (nothing to calibrate on).
+        MissingResults: no dataset has an expert strength sweep.
     """
-    for task in TASK_BLOCK:
-        if len({p.x for p in points if p.task == task}) < 3:
-            raise ValueError(f"calibration needs at least three overlay strengths of {task}")
-    setting, scales = config.setting, config.scales()
-    best: tuple[float, Calibration] | None = None
-    for rep_dim in range(1, sum(setting.dims) + 1):
-        by_task = {t: [p for p in points if p.task == t] for t in TASK_BLOCK}
-        r2 = {t: setting.predict(0.0, rep_dim, strong=np.outer(scales, [p.x for p in ps])).probe_r2[..., TASK_BLOCK[t]]
-              for t, ps in by_task.items()}
-        for i, scale in enumerate(scales):
-            floor, gain, sse = {}, {}, 0.0
-            for task, ps in by_task.items():
-                y = np.array([p.mean for p in ps])
-                w = np.array([1.0 / p.sem(config.sem_floor) ** 2 for p in ps])
-                floor[task], gain[task], err = _readout(r2[task][i], y, w)
-                sse += err
-            if best is None or sse < best[0] - 1e-12:
-                best = (sse, Calibration(float(scale), rep_dim, floor, gain, 0.0))
-    assert best is not None
-    cal = best[1]
-    fitted = [cal.accuracy(setting, p.x, 0.0)[p.task] for p in points]
-    rmse = float(np.sqrt(np.mean([(p.mean - f) ** 2 for p, f in zip(points, fitted)])))
-    return Calibration(cal.scale, cal.rep_dim, cal.floor, cal.gain, rmse)
+    datasets = calibrated_datasets(runs)
+    if not datasets:
+        raise MissingResults("<results>/<dataset>/expert/os<s>_p<p>/ at three or more overlay strengths above 0", HINT)
+    data = {ds: measurements(runs, ds, config.protocol) for ds in datasets}
+    fits = {(ds, model): fit(calibration_set(data[ds]), config.fit, orthogonal=model == "orthogonal")
+            for ds in datasets for model in ("occlusion", "orthogonal")}
+    scores = []
+    for ds in datasets:
+        for target in TARGETS:
+            if target == "other_dataset":
+                for other in datasets:
+                    if other != ds:
+                        scores.append(score(target, target_set(data[other], target), fits[ds, "occlusion"],
+                                            fits[ds, "orthogonal"], data[ds], config.fit))
+            else:
+                scores.append(score(target, target_set(data[ds], target), fits[ds, "occlusion"],
+                                    fits[ds, "orthogonal"], data[ds], config.fit))
+    return data, fits, verdicts([s for s in scores if s is not None])
 
 
-def _accuracy(run: DeepRun, task: str, config: TheoryVsDeepConfig) -> float:
-    """The deep number a task is compared on (task A on overlay-free images, see the module docstring)."""
-    if task == "task_a" and config.task_a_images == "overlay_free":
-        control = run.probe[config.protocol].get("overlay_free")
-        if control is None:
-            raise MissingResults(run.folder / "probe.json (overlay-free control: rerun the probe)", HINT)
-        return float(control[task])
-    return run.accuracy(config.protocol, task)
+def _calibration_row(f: Fit) -> dict[str, Any]:
+    row: dict[str, Any] = {"source": "calibration", "dataset": f.dataset, "model": f.model, "scale": f.scale,
+                           "overlap": f.overlap, "rep_dim": f.rep_dim, "chi2": f.chi2, "fit_rmse": f.rmse,
+                           "n_points": f.n_points, "n_params": f.n_params, "at_grid_edge": ";".join(f.at_edge)}
+    for g in ("a", "b"):
+        row.update({f"floor_{g}": f.floor[g], f"gain_{g}": f.gain[g], f"gain_se_{g}": f.gain_se[g],
+                    f"unbounded_floor_{g}": f.free_floor[g], f"unbounded_gain_{g}": f.free_gain[g]})
+    for p in f.profiles:
+        row[f"{p.parameter}_low"], row[f"{p.parameter}_high"] = p.interval()
+    return row
 
 
-def deep_points(runs: list[DeepRun], dataset: str,
-                config: TheoryVsDeepConfig) -> tuple[list[Point], list[Point], list[DeepRun]]:
-    """The expert strength sweep and the dropout sweep at strength 1 of ``dataset`` (+ the runs used)."""
-    sweep = [r for r in runs if r.dataset == dataset and r.method == "expert"]
-    drop = [r for r in runs if r.dataset == dataset and r.method == "dropout" and np.isclose(r.overlay_strength, 1.0)]
-    return (_points(sweep, lambda r: r.overlay_strength, config), _points(drop, lambda r: r.dropout_p, config),
-            sweep + drop)
+def _deep_row(m: Measurement) -> dict[str, Any]:
+    low, high = m.interval()
+    return {"source": "deep", "dataset": m.dataset, "cell": m.cell.label(), "kind": m.cell.kind,
+            "strength": m.cell.strength, "dropout": m.cell.dropout, "observable": m.observable, "mean": m.mean,
+            "ci_low": low, "ci_high": high, "n_seeds": len(m.by_seed), "seeds": " ".join(map(str, m.by_seed))}
 
 
-def dropout_strength_points(runs: list[DeepRun], dataset: str,
-                            config: TheoryVsDeepConfig) -> tuple[list[Point], list[DeepRun]]:
-    """The dropout runs at ``config.dropout_p`` of ``dataset`` by overlay strength (+ the runs used)."""
-    drop = [r for r in runs if r.dataset == dataset and r.method == "dropout" and np.isclose(r.dropout_p, config.dropout_p)]
-    return _points(drop, lambda r: r.overlay_strength, config), drop
+def _curves(f: Fit, config: TheoryVsDeepConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(strength grid, accuracy over it), (p grid, accuracy over it) of a fit."""
+    o = np.linspace(0.0, 1.0, config.points)
+    p = np.linspace(0.0, 0.95, config.points)
+    by_o = f.predict(config.fit, [Cell("expert", float(x)) for x in o])
+    by_p = f.predict(config.fit, [Cell("dropout", 1.0, float(x)) for x in p])
+    return o, by_o, p, by_p
 
 
-def _points(group: list[DeepRun], key: Any, config: TheoryVsDeepConfig) -> list[Point]:
-    """Mean and std over seeds per task and per distinct ``key(run)``."""
-    out = []
-    for task in TASK_BLOCK:
-        for x in sorted({key(r) for r in group}):
-            accs = [_accuracy(r, task, config) for r in group if np.isclose(key(r), x)]
-            mean, std = summarize(accs)
-            out.append(Point(task, float(x), mean, 0.0 if len(accs) < 2 else std, len(accs)))
-    return out
-
-
-def _calibrated_datasets(runs: list[DeepRun]) -> list[str]:
-    """Datasets with an expert sweep over at least three overlay strengths."""
-    return sorted(ds for ds in {r.dataset for r in runs}
-                  if len({r.overlay_strength for r in runs if r.dataset == ds and r.method == "expert"}) >= 3)
-
-
-def _errors(points: list[Point], predict: Any, null: Any) -> dict[str, tuple[float, float, int]]:
-    """Per task: (RMSE of ``predict(x)[task]``, RMSE of the null ``null(task, x)``, number of points).
-
-    Points whose null is unknown (no expert run at that setting) are left out of both.
-    """
-    out = {}
-    for task in TASK_BLOCK:
-        measured = [p for p in points if p.task == task and np.isfinite(null(task, p.x))]
-        if measured:
-            y = np.array([p.mean for p in measured])
-            predicted = np.array([float(predict(p.x)[task]) for p in measured])
-            reference = np.array([null(task, p.x) for p in measured])
-            out[task] = (float(np.sqrt(np.mean((y - predicted) ** 2))), float(np.sqrt(np.mean((y - reference) ** 2))),
-                         len(measured))
-    return out
+def _errorbar(ax: Any, xs: list[float], ms: list[Measurement], color: str, marker: str = "o") -> None:
+    means = np.array([m.mean for m in ms])
+    lows, highs = zip(*(m.interval() for m in ms))
+    err = np.nan_to_num(np.array([means - np.array(lows), np.array(highs) - means]))
+    ax.errorbar(xs, means, yerr=err, color=color, marker=marker, markersize=3.5, linestyle="none", capsize=2, zorder=4)
 
 
 def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig,
                    log: Any = lambda msg: None) -> tuple[Figure, list[dict[str, Any]]]:
-    """Figure 7: fit on the expert strength sweep (a), predict the dropout sweep (b) and, where
-    dropout runs exist at other overlay strengths, dropout across strengths (c).
-
-    Logs the calibration and the prediction errors against the null prediction (one line each).
-    """
-    datasets = _calibrated_datasets(runs)
-    if not datasets:
-        raise MissingResults("<results>/<dataset>/expert/os<s>_p0/ at three or more overlay strengths", HINT)
+    """Figure 7 and its rows (module docstring); logs each calibration and each verdict, one line each."""
+    data, fits, verdict_rows = analyse(runs, config)
+    datasets = list(data)
+    fig, axes = new_figure(3, len(datasets), width=TEXT_WIDTH, height=2.4 * len(datasets), sharey="row")
+    axes = np.asarray(axes, dtype=object).reshape(len(datasets), 3)
     rows: list[dict[str, Any]] = []
-    across = {ds: dropout_strength_points(runs, ds, config) for ds in datasets}
-    panels = 3 if len({p.x for p in across[datasets[0]][0]}) > 1 else 2
-    fig, axes = new_figure(panels, width=TEXT_WIDTH, height=2.7, sharey=True)
-    for n, dataset in enumerate(datasets):
-        sweep, drop, used = deep_points(runs, dataset, config)
-        strength_pts, strength_runs = across[dataset]
-        cal = calibrate(sweep, config)
-        grid_o = np.linspace(0.0, max(p.x for p in sweep), config.points)
-        grid_p = np.linspace(0.0, 0.99, config.points)
-        fit, pred = cal.accuracy(config.setting, grid_o, 0.0), cal.accuracy(config.setting, 1.0, grid_p)
-        pred_o = cal.accuracy(config.setting, grid_o, config.dropout_p)
-
-        def expert_mean(task: str, o: float, sweep: list[Point] = sweep) -> float:
-            return next((p.mean for p in sweep if p.task == task and np.isclose(p.x, o)), np.nan)
-
-        errors = _errors(drop, lambda x, cal=cal: cal.accuracy(config.setting, 1.0, x),
-                         lambda t, x: expert_mean(t, 1.0))
-        errors_o = _errors(strength_pts, lambda x, cal=cal: cal.accuracy(config.setting, x, config.dropout_p),
-                           expert_mean)
-        rows.append({"source": "calibration", "dataset": dataset, "scale": cal.scale, "rep_dim": cal.rep_dim,
-                     **{f"floor_{t}": cal.floor[t] for t in TASK_BLOCK}, **{f"gain_{t}": cal.gain[t] for t in TASK_BLOCK},
-                     "fit_rmse": cal.fit_rmse,
-                     **{f"prediction_rmse_{t}": e[0] for t, e in errors.items()},
-                     **{f"null_rmse_{t}": e[1] for t, e in errors.items()},
-                     **{f"strength_prediction_rmse_{t}": e[0] for t, e in errors_o.items()},
-                     **{f"strength_null_rmse_{t}": e[1] for t, e in errors_o.items()},
-                     "dropout_p": config.dropout_p,
-                     "folders": ";".join(dict.fromkeys(str(r.folder) for r in used + strength_runs))})
-        log(f"  {dataset}: calibrated on {len(sweep) // 2} overlay strengths: s_1 = {cal.scale:.3g} * o (s_2 = "
-            f"{config.setting.weak_strength:g}), k = {cal.rep_dim}, read-out task A {cal.floor['task_a']:.3f} + "
-            f"{cal.gain['task_a']:.3f} R^2, task B {cal.floor['task_b']:.3f} + {cal.gain['task_b']:.3f} R^2; "
-            f"fit RMSE {cal.fit_rmse:.4f}")
-        for what, errs in (("dropout prediction at strength 1, by p", errors),
-                           (f"dropout p {config.dropout_p:g} prediction, by overlay strength", errors_o)):
-            for task, (rmse, null, count) in errs.items():
-                verdict = "beats" if rmse < null else "does not beat"
-                log(f"  {dataset}: {what}, {task} ({count} points): RMSE {rmse:.4f} vs {null:.4f} for "
-                    f"'dropout changes nothing' -> the theory {verdict} the null")
-        if n:  # one dataset drawn; the others are in the rows and the log
-            continue
-        drawn = [(axes[0], "overlay", grid_o, fit, "fit", sweep), (axes[1], "dropout", grid_p, pred, "prediction", drop)]
-        if panels == 3:
-            drawn.append((axes[2], "dropout_strength", grid_o, pred_o, "prediction", strength_pts))
-        for task, block in TASK_BLOCK.items():
-            color = task_color(block)
-            for ax, panel, grid, curves, source, pts in drawn:
-                curve = curves[task]
-                ax.plot(grid, curve, color=color, **CLOSED_FORM)
-                rows += [{"source": source, "dataset": dataset, "panel": panel, "task": task, "x": float(x),
-                          "accuracy": float(a)} for x, a in zip(grid[::10], curve[::10])]
-                mine = [p for p in pts if p.task == task]
-                if mine:
-                    ax.errorbar([p.x for p in mine], [p.mean for p in mine], yerr=[p.std for p in mine], color=color,
-                                marker="o", markersize=3.5, capsize=2, **SIMULATION)
-                rows += [{"source": "deep", "dataset": dataset, "panel": panel, "task": task, "x": p.x, "mean": p.mean,
-                          "std": p.std, "n_seeds": p.n_seeds, "protocol": config.protocol,
-                          "images": config.task_a_images if task == "task_a" else "own"} for p in mine]
-        size = 7 if panels == 2 else 6
-        axes[0].set_title(f"(a) {dataset}, expert views: calibration\n"
-                          f"$s_1 = {cal.scale:.2g}\\,o$, $k = {cal.rep_dim}$, RMSE {cal.fit_rmse:.3f}", fontsize=size)
-        shown = ", ".join(f"{t[-1].upper()} {e[0]:.3f} (null {e[1]:.3f})" for t, e in errors.items())
-        axes[1].set_title(f"(b) dropout at $o = 1$: prediction, no refit\nRMSE {shown}", fontsize=size)
-        if panels == 3:
-            shown = ", ".join(f"{t[-1].upper()} {e[0]:.3f} (null {e[1]:.3f})" for t, e in errors_o.items())
-            axes[2].set_title(f"(c) dropout $p = {config.dropout_p:g}$ by $o$: prediction\nRMSE {shown}", fontsize=size)
-            axes[2].set_xlabel("overlay strength $o$")
-    axes[0].set_xlabel("overlay strength $o$")
-    axes[1].set_xlabel("feature dropout $p$ on the overlay ($p_1$)")
-    axes[0].set_ylabel(f"{config.protocol} probe accuracy\n(task A: {config.task_a_images.replace('_', '-')} images)")
-    handles = [Line2D([], [], color=task_color(0), label="task B / block 1 (overlay)"),
-               Line2D([], [], color=task_color(1), label="task A / block 2 (photo)"),
-               Line2D([], [], color="0.3", marker="o", markersize=3.5, **SIMULATION, label="deep runs (mean ± std)"),
-               Line2D([], [], color="0.3", **CLOSED_FORM, label="calibrated linear model")]
+    for n, ds in enumerate(datasets):
+        ms = data[ds]
+        rows += [_deep_row(m) for m in ms]
+        for model in ("occlusion", "orthogonal"):
+            f = fits[ds, model]
+            rows.append(_calibration_row(f))
+            rows += [{"source": "profile", "dataset": ds, "model": model, "parameter": p.parameter, "value": v,
+                      "chi2": c} for p in f.profiles for v, c in zip(p.values, p.chi2)]
+            log(f"  {ds} {model}: scale {f.scale:.3g}, overlap {f.overlap:.2f}, k {f.rep_dim}; read-out A "
+                f"{f.floor['a']:.3f} + {f.gain['a']:.3f} R^2, B {f.floor['b']:.3f} + {f.gain['b']:.3f} R^2; "
+                f"{f.n_params} parameters on {f.n_points} points, chi2 {f.chi2:.1f}, RMSE {f.rmse:.4f}"
+                + (f" (at grid edge: {', '.join(f.at_edge)})" if f.at_edge else ""))
+            targets = sorted({m.cell for m in ms})
+            predicted = f.predict(config.fit, targets)
+            rows += [{"source": "prediction", "dataset": ds, "model": model, "cell": c.label(), "observable": o,
+                      "accuracy": float(predicted[i, j])} for i, c in enumerate(targets) for j, o in enumerate(OBSERVABLES)]
+            o_grid, by_o, p_grid, by_p = _curves(f, config)
+            for j, obs in enumerate(OBSERVABLES):
+                axes[n, 0].plot(o_grid, by_o[:, j], color=COLORS[obs], **STYLE[model])
+                axes[n, 1].plot(p_grid, by_p[:, j], color=COLORS[obs], **STYLE[model])
+                rows += [{"source": "curve", "dataset": ds, "model": model, "panel": panel, "observable": obs,
+                          "x": float(x), "accuracy": float(a)}
+                         for panel, grid, curve in (("strength", o_grid, by_o[:, j]), ("dropout", p_grid, by_p[:, j]))
+                         for x, a in zip(grid, curve)]
+        for obs in OBSERVABLES:
+            sweep = sorted((m for m in ms if m.observable == obs and m.cell.kind == "expert"), key=lambda m: m.cell.strength)
+            _errorbar(axes[n, 0], [m.cell.strength for m in sweep], sweep, COLORS[obs])
+            drop = [m for m in ms if m.observable == obs and m.cell == Cell("expert", 1.0)]
+            drop += sorted((m for m in ms if m.observable == obs and m.cell.kind == "dropout" and m.cell.strength == 1.0),
+                           key=lambda m: m.cell.dropout)
+            _errorbar(axes[n, 1], [m.cell.dropout for m in drop], drop, COLORS[obs])
+        _controls_panel(axes[n, 2], ms, fits[ds, "occlusion"], fits[ds, "orthogonal"], config)
+        occ = fits[ds, "occlusion"]
+        axes[n, 0].set_title(f"(a) {ds}: expert sweep, fitted (o > 0)\nocclusion w = {occ.overlap:.2f}, k = {occ.rep_dim}",
+                             fontsize=7)
+        axes[n, 1].set_title("(b) dropout p at o = 1: predicted", fontsize=7)
+        axes[n, 2].set_title("(c) de-shared overlay, no-overlay control: predicted", fontsize=7)
+        axes[n, 0].set_ylabel(f"{config.protocol} probe accuracy")
+    for row in verdict_rows:
+        log(f"  {row['dataset']} {row['target']} (fitted on {row['fitted_on']}) vs {row['null']}: RMSE "
+            f"{row['model_rmse']:.4f} vs {row['null_rmse']:.4f}, difference {row['difference']:+.4f} "
+            f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}], Holm p {row['p_holm']:.3g} -> {row['verdict']}")
+    rows += [{"source": "verdict", **{k: (" ".join(repr(float(x)) for x in v) if isinstance(v, list) else v)
+                                      for k, v in row.items()}} for row in verdict_rows]
+    axes[-1, 0].set_xlabel("overlay strength o")
+    axes[-1, 1].set_xlabel("feature dropout p on the overlay")
+    handles = [Line2D([], [], color=COLORS[o], label=LABELS[o]) for o in OBSERVABLES]
+    handles += [Line2D([], [], color="0.3", **STYLE["occlusion"], label="occlusion-aware model"),
+                Line2D([], [], color="0.3", **STYLE["orthogonal"], label="orthogonal two-block model"),
+                Line2D([], [], color="0.3", marker="o", linestyle="none", markersize=3.5,
+                       label="deep runs (mean, 95 % t interval)"),
+                Line2D([], [], color="0.3", marker="x", linestyle="none", label="'nothing changes' (expert o = 1)")]
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=6)
-    fig.suptitle(f"linear theory calibrated on the strength sweep, then predicting dropout ({CAVEAT})", fontsize=7)
+    fig.suptitle(f"linear theory fitted on the expert strength sweep, predicting the controls and dropout ({CAVEAT})",
+                 fontsize=7)
     return fig, rows
 
 
+def _controls_panel(ax: Any, ms: list[Measurement], occ: Fit, ortho: Fit, config: TheoryVsDeepConfig) -> None:
+    """Panel (c): per observable, the de-shared and control cells measured, both models' values and the null."""
+    cells = [c for c in (Cell("deshared", 1.0), Cell("expert", 0.0)) if any(m.cell == c for m in ms)]
+    ticks, labels = [], []
+    for i, cell in enumerate(cells):
+        values = {model: f.predict(config.fit, [cell])[0] for model, f in (("occlusion", occ), ("orthogonal", ortho))}
+        for j, obs in enumerate(OBSERVABLES):
+            x = i * (len(OBSERVABLES) + 1) + j
+            m = next((m for m in ms if m.cell == cell and m.observable == obs), None)
+            if m is not None:
+                _errorbar(ax, [x], [m], COLORS[obs])
+            ax.plot([x - 0.35, x + 0.35], [values["occlusion"][j]] * 2, color=COLORS[obs], **STYLE["occlusion"])
+            ax.plot([x - 0.35, x + 0.35], [values["orthogonal"][j]] * 2, color=COLORS[obs], **STYLE["orthogonal"])
+            null = next((m.mean for m in ms if m.cell == Cell("expert", 1.0) and m.observable == obs), None)
+            if null is not None:
+                ax.plot([x + 0.25], [null], marker="x", color=COLORS[obs], markersize=4)
+        ticks.append(i * (len(OBSERVABLES) + 1) + 1)
+        labels.append(cell.label().replace("deshared o=1", "de-shared"))
+    ax.set_xticks(ticks, labels, fontsize=6)
+
+
 def _config(quick: bool) -> TheoryVsDeepConfig:
-    return TheoryVsDeepConfig(scale_points=60, points=41) if quick else TheoryVsDeepConfig()
+    if quick:
+        return TheoryVsDeepConfig(fit=FitConfig(scale_points=16, overlap_points=6), points=11)
+    return TheoryVsDeepConfig()
 
 
 def _draw(config: TheoryVsDeepConfig, ctx: FigureContext) -> tuple[Figure, list[dict[str, Any]]]:
@@ -322,6 +234,6 @@ def _draw(config: TheoryVsDeepConfig, ctx: FigureContext) -> tuple[Figure, list[
 
 
 FIGURES: tuple[FigureSpec, ...] = (
-    FigureSpec("theory_vs_deep", "the linear model calibrated on the expert strength sweep, predicting the dropout sweep",
-               _config, _draw, hint=HINT),
+    FigureSpec("theory_vs_deep", "the occlusion-aware linear model fitted on the expert strength sweep, predicting "
+               "the controls, the dropout sweep and the other dataset", _config, _draw, hint=HINT),
 )

@@ -75,6 +75,17 @@ def test_cli_unknown_name_exits_2(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+def test_cli_skip_leaves_out_the_named_figures(tmp_path, capsys):
+    """--skip draws the rest (here: of --only) and refuses an unknown name or one that leaves nothing."""
+    assert main(["--out", str(tmp_path), "--quick", "--only", "phase_diagram", "deep_ladder",
+                 "--skip", "phase_diagram", "--results", str(tmp_path / "none")]) == 0
+    out = capsys.readouterr().out
+    assert "deep_ladder" in out and "phase_diagram" not in out
+    assert main(["--out", str(tmp_path), "--skip", "nope"]) == 2
+    assert main(["--out", str(tmp_path), "--only", "deep_ladder", "--skip", "deep_ladder"]) == 2
+    assert "leaves no figure" in capsys.readouterr().err
+
+
 def test_cli_list(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out

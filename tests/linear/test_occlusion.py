@@ -6,6 +6,8 @@ reduction to the two-block model), the optimum against gradient descent on the s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -17,6 +19,7 @@ from linear_theory.occlusion import (
     derive_moments,
     moments,
     optimal_encoder,
+    optimal_encoders,
     predict,
     probe_r2,
     sample_pairs,
@@ -183,3 +186,39 @@ def test_bad_settings_are_refused() -> None:
         moments(OcclusionSetting(), 1.2)
     with pytest.raises(ValueError, match="rep_dim"):
         optimal_encoder(*moments(OcclusionSetting(), 0.0), 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(occlusion_settings(), keep_or_drop, st.lists(st.floats(0.0, 4.0, allow_nan=False), min_size=1, max_size=4),
+       st.floats(0.0, 4.0, allow_nan=False), st.booleans(), st.integers(1, 12))
+def test_overlay_strength_arguments_equal_the_setting_with_that_strength(
+        setting: OcclusionSetting, dropout: float, train: list[float], test: float, shared: bool, k: int) -> None:
+    """The batched ``overlay_strength`` of ``moments`` / ``probe_r2`` (a calibration scans it) equals building
+    a setting per strength; an encoder trained at one strength is probed at another as the deep control is."""
+    cross, view = moments(setting, np.full(len(train), dropout), shared, train)
+    for i, s in enumerate(train):
+        one = replace(setting, overlay_strength=s)
+        c1, v1 = moments(one, dropout, shared)
+        np.testing.assert_allclose(cross[i], c1, atol=1e-12)
+        np.testing.assert_allclose(view[i], v1, atol=1e-12)
+        got = predict(setting, dropout, k, shared, train_strength=s, test_strength=test)
+        encoder = optimal_encoder(c1, v1, k)
+        want = probe_r2(replace(setting, overlay_strength=test), encoder, True)
+        np.testing.assert_allclose(got.r2_overlaid, np.stack(want, axis=-1), atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(occlusion_settings(), keep_or_drop, st.lists(st.integers(1, 12), min_size=1, max_size=5))
+def test_encoders_of_several_capacities_equal_one_at_a_time(setting: OcclusionSetting, dropout: float,
+                                                           ranks: list[int]) -> None:
+    """``optimal_encoders`` (one eigendecomposition, every k) gives each capacity's :func:`optimal_encoder`."""
+    cross, view = moments(setting, dropout)
+    for k, encoder in zip(ranks, optimal_encoders(cross, view, ranks)):
+        np.testing.assert_allclose(encoder, optimal_encoder(cross, view, k), atol=1e-12)
+
+
+def test_bad_overlay_strengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="overlay_strength"):
+        moments(OcclusionSetting(), 0.5, True, -1.0)
+    with pytest.raises(ValueError, match="rep_dim"):
+        optimal_encoders(*moments(OcclusionSetting(), 0.5), [])

@@ -1,0 +1,432 @@
+"""The occlusion-aware linear model calibrated on the deep expert strength sweep, then asked to predict.
+
+Deep measurements (one run, the fast probe; :data:`OBSERVABLES`): task A (the photo) on test images
+carrying the overlay at strength 1 (``full_overlay``) and on overlay-free ones (``overlay_free``),
+and task B (the overlay) on the overlaid ones. The model (:mod:`linear_theory.occlusion`) gives the
+matching probe ``R^2`` of the spectral optimum trained at overlay strength ``s_o = scale * o``,
+dropout ``p`` on the overlay, shared or de-shared, probed at ``s_o = scale * 1``.
+
+**Free parameters** (:class:`Fit`): the overlay's strength scale, the overlap ``w`` (the share of
+the base under the overlay's mask), the capacity ``k``, and an affine read-out per task from ``R^2``
+to accuracy (``floor + gain * R^2``; task A's read-out is the same for overlaid and overlay-free
+images, so the model, not the read-out, must produce the occlusion gap). Nothing is clamped: the
+read-outs are plain weighted least squares (weights ``1 / sem^2``, the standard error over seeds
+floored at :attr:`FitConfig.sem_floor`), ``scale``, ``w`` and ``k`` are searched on grids whose
+edges are reported when the optimum sits on one. Fixed by hand: the block sizes, the augmentation
+noise and the input noise (:attr:`FitConfig.setting`). The **orthogonal two-block model** is the
+same family at ``w = 0`` (``tests/linear/test_occlusion.py`` proves the reduction), fitted the same way.
+
+**Calibration** uses the expert runs at overlay strengths above 0. **Predictions** (no refit): the
+no-overlay control (strength 0), the dropout ``p`` sweep at strength 1, the de-shared overlay, and
+every cell of the other dataset (leave one dataset out). Each prediction is scored per seed (the
+root-mean-square error over the target's cells against that seed's runs), against two nulls:
+**"nothing changes"** (each target cell equals the expert cell at strength 1 of the same dataset;
+for the other dataset, the fitted dataset's own measurement of the same cell) and **the orthogonal
+model**. Verdicts come from the paired t test of the per-seed errors (model minus null), Holm's
+correction over the table (:func:`verdicts`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from linear_theory.occlusion import OcclusionSetting, moments, optimal_encoders, probe_r2
+from paper_figures.deep import DeepRun
+from paper_figures.stats import holm, paired_t
+
+__all__ = ["OBSERVABLES", "Cell", "Measurement", "FitConfig", "Fit", "Profile", "Score", "measurements",
+           "r2_grid", "fit", "score", "verdicts", "TARGETS"]
+
+OBSERVABLES: dict[str, tuple[str, str]] = {
+    "a_overlaid": ("full_overlay", "task_a"),
+    "a_free": ("overlay_free", "task_a"),
+    "b_overlaid": ("full_overlay", "task_b"),
+}
+"""Observable -> (the fast probe's test images, task) in ``probe.json``."""
+
+READOUT = {"a_overlaid": "a", "a_free": "a", "b_overlaid": "b"}
+"""Observable -> its read-out (task A's is shared by overlaid and overlay-free images)."""
+
+TARGETS = ("control", "dropout", "deshared", "other_dataset")
+"""What the calibrated model predicts, in table order."""
+
+ALPHA = 0.05
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """A deep condition: the kind of views, the training overlay strength ``o`` and dropout ``p`` on it."""
+
+    kind: str
+    strength: float
+    dropout: float = 0.0
+
+    @property
+    def shared(self) -> bool:
+        """Both views carry the same overlay (all kinds but the de-shared control)."""
+        return self.kind != "deshared"
+
+    def label(self) -> str:
+        if self.kind == "dropout":
+            return f"dropout p={self.dropout:g}"
+        if self.kind == "expert" and self.strength == 0:
+            return "no-overlay control"
+        return f"{self.kind} o={self.strength:g}"
+
+
+def cell_of(run: DeepRun) -> Cell | None:
+    """The run's cell (``None`` for a kind of view the model has no analogue of, e.g. the viewmaker)."""
+    if run.method == "expert":
+        return Cell("expert", float(run.overlay_strength))
+    if run.method == "dropout":
+        return Cell("dropout", float(run.overlay_strength), float(run.dropout_p))
+    if run.method == "deshared":
+        return Cell("deshared", float(run.overlay_strength))
+    return None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One observable of one cell of one dataset: the accuracy of each seed."""
+
+    dataset: str
+    cell: Cell
+    observable: str
+    by_seed: dict[int, float]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(list(self.by_seed.values())))
+
+    def sem(self, floor: float) -> float:
+        """Standard error over seeds, at least ``floor`` (one seed has no spread of its own)."""
+        values = np.asarray(list(self.by_seed.values()))
+        spread = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else 0.0
+        return max(float(spread), floor)
+
+    def interval(self) -> tuple[float, float]:
+        """The 95 % t interval of the mean over seeds (NaN for one seed)."""
+        d = paired_t(list(self.by_seed.values()))
+        return d.low, d.high
+
+
+def measurements(runs: Iterable[DeepRun], dataset: str, protocol: str = "fast") -> list[Measurement]:
+    """Every observable of every modelled cell of ``dataset``, one value per seed.
+
+    Raises:
+        ValueError: a run without the overlay-control probes, or two runs of one cell and seed.
+    """
+    table: dict[tuple[Cell, str], dict[int, float]] = {}
+    for run in runs:
+        cell = cell_of(run)
+        if run.dataset != dataset or cell is None:
+            continue
+        for name, (images, task) in OBSERVABLES.items():
+            probe = run.probe[protocol].get(images)
+            if probe is None:
+                raise ValueError(f"{run.folder}/probe.json has no {protocol}.{images} probe: rerun its probe")
+            seeds = table.setdefault((cell, name), {})
+            if run.seed in seeds:
+                raise ValueError(f"two runs of {dataset} {cell.label()} seed {run.seed} (one is {run.folder})")
+            seeds[run.seed] = float(probe[task])
+    return [Measurement(dataset, cell, name, dict(sorted(seeds.items()))) for (cell, name), seeds in sorted(table.items())]
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """The fixed part of the model and the search grids.
+
+    Attributes:
+        setting: block sizes, augmentation noise and input noise (its ``overlay_strength`` and
+            ``overlap`` are replaced by the fitted ones); ``base_strength`` sets the units.
+        scale_range, scale_points: the log grid of the overlay strength scale.
+        overlap_points: the grid of ``w`` on [0, 1] (0 included: the orthogonal model).
+        sem_floor: the smallest standard error a measurement is given.
+        test_strength: the deep overlay strength of the overlaid test images (the ``full_overlay`` probe).
+    """
+
+    setting: OcclusionSetting = field(default_factory=lambda: OcclusionSetting(1.0, 1.0, (8, 4), (1.0, 0.0), 0.1, 0.0))
+    scale_range: tuple[float, float] = (0.1, 30.0)
+    scale_points: int = 48
+    overlap_points: int = 21
+    sem_floor: float = 0.005
+    test_strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.scale_range
+        if not 0 < lo < hi < math.inf:
+            raise ValueError(f"scale_range must satisfy 0 < low < high, got {self.scale_range}")
+        if self.scale_points < 2 or self.overlap_points < 2:
+            raise ValueError("scale_points and overlap_points must be >= 2")
+        if not self.sem_floor > 0:
+            raise ValueError(f"sem_floor must be > 0, got {self.sem_floor}")
+        if not self.test_strength > 0:
+            raise ValueError(f"test_strength must be > 0, got {self.test_strength}")
+
+    def scales(self) -> np.ndarray:
+        return np.geomspace(*self.scale_range, self.scale_points)
+
+    def overlaps(self) -> np.ndarray:
+        return np.linspace(0.0, 1.0, self.overlap_points)
+
+    def ranks(self) -> list[int]:
+        r_a, r_o = self.setting.dims
+        return list(range(1, r_a + max(r_a, r_o) + 1))
+
+
+def r2_grid(config: FitConfig, cells: Sequence[Cell], overlaps: Sequence[float], scales: Sequence[float],
+            ranks: Sequence[int]) -> np.ndarray:
+    """Model ``R^2`` of every observable: shape ``(overlaps, ranks, scales, cells, observables)``."""
+    scales = np.asarray(scales, dtype=float)
+    strengths = np.array([c.strength for c in cells])
+    drops = np.array([c.dropout for c in cells])
+    out = np.zeros((len(overlaps), len(ranks), len(scales), len(cells), len(OBSERVABLES)))
+    for i, w in enumerate(overlaps):
+        setting = replace(config.setting, overlap=float(w))
+        for shared in (True, False):
+            idx = [j for j, c in enumerate(cells) if c.shared == shared]
+            if not idx:
+                continue
+            train = np.outer(scales, strengths[idx])
+            cross, view = moments(setting, np.broadcast_to(drops[idx], train.shape), shared, train)
+            test = np.broadcast_to(config.test_strength * scales[:, None], train.shape)
+            for r, encoder in enumerate(optimal_encoders(cross, view, list(ranks))):
+                a_over, b_over = probe_r2(setting, encoder, True, test)
+                a_free, _ = probe_r2(setting, encoder, False)
+                out[i, r][:, idx] = np.stack([a_over, a_free, b_over], axis=-1)
+    return out
+
+
+def _readout(x: np.ndarray, y: np.ndarray, w: np.ndarray, bounded: bool = True
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted least squares ``y ~ floor + gain * x`` over the last axis of ``x`` (batched):
+    ``(floor, gain, chi2)``.
+
+    ``bounded``: the read-out must be an accuracy read-out, ``0 <= floor`` (accuracy at ``R^2 = 0``),
+    ``gain >= 0`` (more signal never lowers accuracy) and ``floor + gain <= 1`` (accuracy at
+    ``R^2 = 1``); the optimum is the free one when it is inside, else the best point of the three edges.
+    ``bounded=False`` gives the free optimum (reported beside the bounded one)."""
+    sw = w.sum()
+    mx, my = (x * w).sum(-1) / sw, (y * w).sum() / sw
+    var = (w * (x - mx[..., None]) ** 2).sum(-1)
+    cov = (w * (x - mx[..., None]) * (y - my)).sum(-1)
+    gain = np.where(var > 1e-12, cov / np.where(var > 1e-12, var, 1.0), 0.0)
+    floor = my - gain * mx
+
+    def chi2(f: np.ndarray, g: np.ndarray) -> np.ndarray:
+        return (w * (y - f[..., None] - g[..., None] * x) ** 2).sum(-1)
+
+    if not bounded:
+        return floor, gain, chi2(floor, gain)
+    candidates = []
+    inside = (floor >= 0) & (gain >= 0) & (floor + gain <= 1)
+    candidates.append((floor, gain, np.where(inside, chi2(floor, gain), np.inf)))
+    flat = np.broadcast_to(np.clip(my, 0.0, 1.0), mx.shape)  # gain = 0
+    candidates.append((flat, np.zeros_like(mx), chi2(flat, np.zeros_like(mx))))
+    sxx = (w * x**2).sum(-1)
+    g0 = np.clip(np.where(sxx > 1e-12, (w * x * y).sum(-1) / np.where(sxx > 1e-12, sxx, 1.0), 0.0), 0.0, 1.0)
+    candidates.append((np.zeros_like(mx), g0, chi2(np.zeros_like(mx), g0)))  # floor = 0
+    s11 = (w * (x - 1) ** 2).sum(-1)
+    g1 = np.clip(np.where(s11 > 1e-12, (w * (x - 1) * (y - 1)).sum(-1) / np.where(s11 > 1e-12, s11, 1.0), 0.0), 0.0, 1.0)
+    candidates.append((1.0 - g1, g1, chi2(1.0 - g1, g1)))  # floor + gain = 1
+    errs = np.stack([c[2] for c in candidates])
+    pick = np.argmin(errs, axis=0)
+    choose = lambda k: np.choose(pick, [c[k] for c in candidates])  # noqa: E731
+    return choose(0), choose(1), errs.min(axis=0)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """``chi2`` minimized over every other parameter, at each grid value of one parameter, and the
+    values whose profile is within 3.84 (the 95 % point of chi-square with 1 df) of the minimum."""
+
+    parameter: str
+    values: tuple[float, ...]
+    chi2: tuple[float, ...]
+
+    def interval(self) -> tuple[float, float]:
+        best = min(self.chi2)
+        inside = [v for v, c in zip(self.values, self.chi2) if c - best <= 3.84]
+        return min(inside), max(inside)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A calibrated model: mechanism (``scale``, ``overlap``, ``rep_dim``), read-outs and fit quality."""
+
+    dataset: str
+    model: str
+    scale: float
+    overlap: float
+    rep_dim: int
+    floor: dict[str, float]
+    gain: dict[str, float]
+    gain_se: dict[str, float]
+    free_floor: dict[str, float]
+    free_gain: dict[str, float]
+    chi2: float
+    rmse: float
+    n_points: int
+    n_params: int
+    at_edge: tuple[str, ...]
+    profiles: tuple[Profile, ...]
+
+    def predict(self, config: FitConfig, cells: Sequence[Cell]) -> np.ndarray:
+        """Predicted accuracy, shape ``(cells, observables)``."""
+        r2 = r2_grid(config, cells, [self.overlap], [self.scale], [self.rep_dim])[0, 0, 0]
+        return np.stack([self.floor[READOUT[o]] + self.gain[READOUT[o]] * r2[:, j]
+                         for j, o in enumerate(OBSERVABLES)], axis=-1)
+
+
+def _obs_index(ms: Sequence[Measurement], cells: list[Cell]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([cells.index(m.cell) for m in ms]), np.array([list(OBSERVABLES).index(m.observable) for m in ms])
+
+
+def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool = False) -> Fit:
+    """Calibrate on ``calibration`` (every observable of the expert cells above strength 0).
+
+    ``orthogonal``: fix ``w = 0`` (the two-block model). Raises ValueError with fewer than three
+    strengths (too few points for 7 parameters), or with a measurement that is not an expert cell.
+    """
+    if len({m.cell.strength for m in calibration}) < 3:
+        raise ValueError("calibration needs expert runs at three or more overlay strengths above 0")
+    if any(m.cell.kind != "expert" or m.cell.strength <= 0 for m in calibration):
+        raise ValueError("calibration takes expert cells above overlay strength 0 only")
+    cells = sorted({m.cell for m in calibration})
+    overlaps = np.array([0.0]) if orthogonal else config.overlaps()
+    scales, ranks = config.scales(), config.ranks()
+    r2 = r2_grid(config, cells, overlaps, scales, ranks)
+    ci, oi = _obs_index(calibration, cells)
+    x_all = r2[..., ci, oi]  # (overlaps, ranks, scales, measurements)
+    y = np.array([m.mean for m in calibration])
+    w = np.array([1.0 / m.sem(config.sem_floor) ** 2 for m in calibration])
+    parts = {}
+    chi2 = np.zeros(x_all.shape[:-1])
+    for group in ("a", "b"):
+        sel = np.array([READOUT[m.observable] == group for m in calibration])
+        parts[group] = _readout(x_all[..., sel], y[sel], w[sel])
+        chi2 = chi2 + parts[group][2]
+    i, r, s = np.unravel_index(int(np.argmin(chi2)), chi2.shape)
+    floor = {g: float(parts[g][0][i, r, s]) for g in parts}
+    gain = {g: float(parts[g][1][i, r, s]) for g in parts}
+    free = {g: _readout(x_all[i, r, s][np.array([READOUT[m.observable] == g for m in calibration])],
+                        y[[READOUT[m.observable] == g for m in calibration]],
+                        w[[READOUT[m.observable] == g for m in calibration]], bounded=False) for g in parts}
+    gain_se = {}
+    for g in parts:
+        sel = np.array([READOUT[m.observable] == g for m in calibration])
+        x, ww = x_all[i, r, s][sel], w[sel]
+        var = (ww * (x - (ww * x).sum() / ww.sum()) ** 2).sum()
+        gain_se[g] = float(1.0 / math.sqrt(var)) if var > 1e-12 else math.inf
+    fitted = np.array([floor[READOUT[m.observable]] + gain[READOUT[m.observable]] * x_all[i, r, s][j]
+                       for j, m in enumerate(calibration)])
+    rmse = float(np.sqrt(np.mean((fitted - y) ** 2)))
+    grids = {"scale": scales, "overlap": overlaps, "rep_dim": np.array(ranks, dtype=float)}
+    axes = {"overlap": (1, 2), "rep_dim": (0, 2), "scale": (0, 1)}
+    profiles = tuple(Profile(name, tuple(float(v) for v in grids[name]), tuple(float(c) for c in chi2.min(axis=axes[name])))
+                     for name in ("scale", "overlap", "rep_dim") if not (orthogonal and name == "overlap"))
+    picked = {"scale": s, "overlap": i, "rep_dim": r}
+    edges = tuple(name for name in ("scale", "overlap", "rep_dim") if len(grids[name]) > 1
+                  and picked[name] in (0, len(grids[name]) - 1) and not (name == "overlap" and picked[name] == 0))
+    return Fit(calibration[0].dataset, "orthogonal" if orthogonal else "occlusion", float(scales[s]),
+               float(overlaps[i]), int(ranks[r]), floor, gain, gain_se,
+               {g: float(free[g][0]) for g in free}, {g: float(free[g][1]) for g in free}, float(chi2[i, r, s]), rmse, len(calibration),
+               6 if orthogonal else 7, edges, profiles)
+
+
+def calibration_set(ms: Sequence[Measurement]) -> list[Measurement]:
+    """The expert cells above overlay strength 0."""
+    return [m for m in ms if m.cell.kind == "expert" and m.cell.strength > 0]
+
+
+def target_set(ms: Sequence[Measurement], target: str) -> list[Measurement]:
+    """The measurements a target predicts (``other_dataset``: every measurement)."""
+    if target == "control":
+        return [m for m in ms if m.cell == Cell("expert", 0.0)]
+    if target == "dropout":
+        return [m for m in ms if m.cell.kind == "dropout" and m.cell.strength == 1.0]
+    if target == "deshared":
+        return [m for m in ms if m.cell.kind == "deshared" and m.cell.strength == 1.0]
+    if target == "other_dataset":
+        return list(ms)
+    raise ValueError(f"unknown target {target!r}; expected one of {TARGETS}")
+
+
+@dataclass(frozen=True)
+class Score:
+    """Per-seed prediction errors of the model and both nulls on one target."""
+
+    dataset: str
+    target: str
+    fitted_on: str
+    n_cells: int
+    seeds: tuple[int, ...]
+    model: tuple[float, ...]
+    nothing_changes: tuple[float, ...]
+    orthogonal: tuple[float, ...]
+
+
+def _per_seed_rmse(pred: np.ndarray, ms: Sequence[Measurement], seeds: Sequence[int]) -> tuple[float, ...]:
+    return tuple(float(np.sqrt(np.mean([(p - m.by_seed[s]) ** 2 for p, m in zip(pred, ms)]))) for s in seeds)
+
+
+def score(target: str, ms: Sequence[Measurement], occlusion: Fit, orthogonal: Fit, reference: Sequence[Measurement],
+          config: FitConfig) -> Score | None:
+    """Score ``target`` (measurements ``ms`` of one dataset) under the fits and the "nothing changes" null.
+
+    ``reference``: the measurements of the fitted dataset (the null reads them). ``None`` when the
+    target has no runs, or when no seed has every cell of it.
+    """
+    if not ms:
+        return None
+    seeds = sorted(set.intersection(*(set(m.by_seed) for m in ms)))
+    ref = {(m.cell, m.observable): m.mean for m in reference}
+    if target == "other_dataset":
+        keys = [(m.cell, m.observable) for m in ms]
+    else:
+        keys = [(Cell("expert", 1.0), m.observable) for m in ms]
+    keep = [j for j, k in enumerate(keys) if k in ref]
+    ms, keys = [ms[j] for j in keep], [keys[j] for j in keep]
+    if not seeds or not ms:
+        return None
+    cells = sorted({m.cell for m in ms})
+    ci, oi = _obs_index(ms, cells)
+    model = occlusion.predict(config, cells)[ci, oi]
+    ortho = orthogonal.predict(config, cells)[ci, oi]
+    null = np.array([ref[k] for k in keys])
+    return Score(ms[0].dataset, target, occlusion.dataset, len(ms), tuple(seeds), _per_seed_rmse(model, ms, seeds),
+                 _per_seed_rmse(null, ms, seeds), _per_seed_rmse(ortho, ms, seeds))
+
+
+def verdicts(scores: Sequence[Score]) -> list[dict[str, Any]]:
+    """One row per (score, null): the paired difference of per-seed errors (model minus null), its
+    95 % t interval, the Holm-adjusted p over the table and the verdict (``beats``: the model's error
+    is lower and the difference significant; ``worse``: higher and significant; ``tie`` otherwise,
+    ``n/a`` with one seed)."""
+    rows = []
+    for sc in scores:
+        for null in ("nothing_changes", "orthogonal"):
+            d = paired_t(np.subtract(sc.model, getattr(sc, null)).tolist())
+            rows.append({"dataset": sc.dataset, "target": sc.target, "fitted_on": sc.fitted_on, "null": null,
+                         "n_cells": sc.n_cells, "n_seeds": len(sc.seeds), "model_rmse": float(np.mean(sc.model)),
+                         "null_rmse": float(np.mean(getattr(sc, null))), "difference": d.mean, "ci_low": d.low,
+                         "ci_high": d.high, "p_value": d.p_value, "model_by_seed": list(sc.model),
+                         "null_by_seed": list(getattr(sc, null))})
+    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows])):
+        row["p_holm"] = adjusted
+        row["verdict"] = verdict(row["difference"], adjusted)
+    return rows
+
+
+def verdict(difference: float, p_holm: float) -> str:
+    """``beats`` / ``worse`` / ``tie`` / ``n/a`` from a mean difference (model minus null) and its adjusted p."""
+    if math.isnan(p_holm):
+        return "n/a"
+    if p_holm > ALPHA:
+        return "tie"
+    return "beats" if difference < 0 else "worse"
