@@ -11,8 +11,10 @@ an image the overlay's pixels overwrite the base's in a masked region. This mode
   ``u_j = sqrt(1 - w) e_j + sqrt(w) m_j``: a fraction ``w`` (the **overlap**) of its energy lies
   under the mask;
 - the overlay block (task B, strength ``s_o``, ``r_o`` dims) lives in the mask: ``v_j = m_j``;
-- a view **with** the overlay is ``x = P b + o + sigma xi`` (the mask shows the overlay, not the
-  base), a view **without** it ``x = b + sigma xi``; ``b = s_a U_a (z_a + eta_a e)``,
+- a view **with** the overlay is ``x = G b + o + sigma xi`` with ``G = P + (1 - alpha) (I - P)``: the
+  overlay is alpha-blended at **opacity** ``alpha`` (the deep arm's ``base * (1 - a) + colour * a``),
+  so the mask shows ``1 - alpha`` of the base (``alpha = 1``, the default: none of it, ``G = P``);
+  a view **without** it ``x = b + sigma xi``; ``b = s_a U_a (z_a + eta_a e)``,
   ``o = s_o U_o (z_o + eta_o e')`` with fresh expert noise per view;
 - each view keeps the overlay with probability ``q = 1 - p`` (feature dropout ``p``), independently;
   the overlay is **shared** by the two views of a pair (the same ``z_o``: the paper's setting) or
@@ -20,18 +22,18 @@ an image the overlay's pixels overwrite the base's in a masked region. This mode
 
 Moments (derived in :func:`derive_moments` with sympy from the four presence cases of a pair)::
 
-    C     = q^2 (P B P + kappa O) + q p (P B + B P) + p^2 B
-    Sigma = q (P B' P + O') + p B' + sigma^2 I
+    C     = q^2 (G B G + kappa O) + q p (G B + B G) + p^2 B
+    Sigma = q (G B' G + O') + p B' + sigma^2 I
 
 with ``B = s_a^2 U_a U_a^T``, ``O = s_o^2 U_o U_o^T``, ``B' = (1 + eta_a^2) B``, ``O' = (1 + eta_o^2) O``
-and ``kappa = 1`` (shared) or 0 (de-shared). The spectral optimum is the general one of theory.md:
+and ``kappa = 1`` (shared) or 0 (de-shared). The spectral optimum is the general one of the spectral loss:
 ``W^T W = Sigma^{-1/2} [A]_k Sigma^{-1/2}`` with ``A = Sigma^{-1/2} C Sigma^{-1/2}``, which needs no
 orthogonality between blocks. A linear probe reads the representation ``h = W x`` of **test**
 inputs (no expert noise) with or without the overlay; its ``R^2`` for ``y = u^T z``, averaged over
-the direction ``u``, is ``s^2 tr(U^T G^T W^T (W S W^T)^+ W G U) / r`` with ``G = P`` (overlaid input,
+the direction ``u``, is ``s^2 tr(U^T R^T W^T (W S W^T)^+ W R U) / r`` with ``R = G`` (overlaid input,
 task A), ``I`` (overlay-free, task A; overlay, task B) and ``S`` the test input's covariance.
 
-With ``w = 0`` the base never touches the mask, ``P b = b``, and every quantity equals the two-block
+With ``w = 0`` the base never touches the mask, ``G b = b``, and every quantity equals the two-block
 model's with the overlay as the strong block (dropout ``p`` on it): ``tests/linear/test_occlusion.py``
 checks this as a property, with the moments against Monte Carlo, the optimum against gradient
 descent on the spectral loss, and the sympy derivation against the numeric formula.
@@ -70,6 +72,7 @@ class OcclusionSetting:
         aug_noise: ``(eta_a, eta_o)``, label-preserving augmentation noise per view (>= 0).
         noise: isotropic input noise ``sigma`` (> 0, so that ``Sigma`` is invertible).
         overlap: ``w`` in [0, 1], the share of the base block's energy under the overlay's mask.
+        opacity: ``alpha`` in [0, 1], how much of the base the overlay hides under its mask (1: all).
     """
 
     base_strength: float = 1.0
@@ -78,6 +81,7 @@ class OcclusionSetting:
     aug_noise: tuple[float, float] = (0.5, 0.0)
     noise: float = 0.1
     overlap: float = 0.0
+    opacity: float = 1.0
 
     def __post_init__(self) -> None:
         if not (self.base_strength > 0 and math.isfinite(self.base_strength)):
@@ -93,6 +97,8 @@ class OcclusionSetting:
             raise ValueError(f"OcclusionSetting.noise must be a finite number > 0, got {self.noise!r}")
         if not 0 <= self.overlap <= 1:
             raise ValueError(f"OcclusionSetting.overlap must be in [0, 1], got {self.overlap!r}")
+        if not 0 <= self.opacity <= 1:
+            raise ValueError(f"OcclusionSetting.opacity must be in [0, 1], got {self.opacity!r}")
 
     def geometry(self) -> Geometry:
         """The bases and the mask projector of this setting."""
@@ -137,23 +143,40 @@ def _overlay_strengths(setting: OcclusionSetting, overlay_strength: ArrayLike | 
     return s
 
 
+def _opacities(setting: OcclusionSetting, opacity: ArrayLike | None) -> np.ndarray:
+    """``alpha`` as an array: the setting's, or ``opacity`` (in [0, 1]) where given."""
+    if opacity is None:
+        return np.asarray(setting.opacity, dtype=float)
+    a = np.asarray(opacity, dtype=float)
+    if not np.all(np.isfinite(a)) or np.any((a < 0) | (a > 1)):
+        raise ValueError(f"opacity must be in [0, 1], got {opacity!r}")
+    return a
+
+
+def _blend(keep: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``G = P + (1 - alpha) (I - P)`` over the shape of ``alpha``."""
+    return keep + (1.0 - alpha)[..., None, None] * (np.eye(keep.shape[0]) - keep)
+
+
 def moments(setting: OcclusionSetting, dropout: ArrayLike, shared: bool = True,
-            overlay_strength: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(C, Sigma)`` of the views, shape ``(..., d, d)`` over the broadcast shape of ``dropout`` and
-    ``overlay_strength`` (``s_o`` of the training views; default the setting's), module docstring."""
+            overlay_strength: ArrayLike | None = None, opacity: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(C, Sigma)`` of the views, shape ``(..., d, d)`` over the broadcast shape of ``dropout``,
+    ``overlay_strength`` (``s_o`` of the training views) and ``opacity`` (``alpha``; both default to the
+    setting's), module docstring."""
     p = np.asarray(dropout, dtype=float)
     if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
         raise ValueError(f"dropout must be in [0, 1], got {dropout!r}")
-    p, s = np.broadcast_arrays(p, _overlay_strengths(setting, overlay_strength))
+    p, s, alpha = np.broadcast_arrays(p, _overlay_strengths(setting, overlay_strength), _opacities(setting, opacity))
     b, unit, keep = _blocks(setting)
+    g = _blend(keep, alpha)
     o = (s**2)[..., None, None] * unit
     eta_a, eta_o = setting.aug_noise
     q = (1.0 - p)[..., None, None]
     pp = p[..., None, None]
-    pbp = keep @ b @ keep
+    gbg = g @ b @ g
     kappa = 1.0 if shared else 0.0
-    cross = q**2 * (pbp + kappa * o) + q * pp * (keep @ b + b @ keep) + pp**2 * b
-    view = q * ((1 + eta_a**2) * pbp + (1 + eta_o**2) * o) + pp * (1 + eta_a**2) * b \
+    cross = q**2 * (gbg + kappa * o) + q * pp * (g @ b + b @ g) + pp**2 * b
+    view = q * ((1 + eta_a**2) * gbg + (1 + eta_o**2) * o) + pp * (1 + eta_a**2) * b \
         + setting.noise**2 * np.eye(b.shape[0])
     return cross, view
 
@@ -186,17 +209,19 @@ def optimal_encoders(cross: np.ndarray, view: np.ndarray, ranks: list[int]) -> l
 
 
 def probe_r2(setting: OcclusionSetting, encoder: np.ndarray, overlaid: bool,
-             overlay_strength: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+             overlay_strength: ArrayLike | None = None, opacity: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Linear-probe ``R^2`` of task A and task B from ``h = W x`` of test inputs with (``overlaid``) or
-    without the overlay, averaged over the task direction (module docstring). ``overlay_strength``:
-    ``s_o`` of the test overlay (default the setting's), broadcast with ``encoder.shape[:-2]``, the
-    shape of the result."""
+    without the overlay, averaged over the task direction (module docstring). ``overlay_strength``,
+    ``opacity``: ``s_o`` and ``alpha`` of the test overlay (default the setting's), broadcast with
+    ``encoder.shape[:-2]``, the shape of the result."""
     b, unit, keep = _blocks(setting)
     g = setting.geometry()
     d = b.shape[0]
-    s = np.broadcast_to(_overlay_strengths(setting, overlay_strength), encoder.shape[:-2])
+    shape = encoder.shape[:-2]
+    s = np.broadcast_to(_overlay_strengths(setting, overlay_strength), shape)
     if overlaid:
-        reach_a, cov = keep, keep @ b @ keep + (s**2)[..., None, None] * unit + setting.noise**2 * np.eye(d)
+        reach_a = _blend(keep, np.broadcast_to(_opacities(setting, opacity), shape))
+        cov = reach_a @ b @ reach_a + (s**2)[..., None, None] * unit + setting.noise**2 * np.eye(d)
     else:
         reach_a, cov = np.eye(d), b + setting.noise**2 * np.eye(d)
     r2_a = linear_probe_r2(encoder, cov, setting.base_strength * reach_a @ g.base)
@@ -204,7 +229,7 @@ def probe_r2(setting: OcclusionSetting, encoder: np.ndarray, overlaid: bool,
         r2_o = linear_probe_r2(encoder, cov, s[..., None, None] * g.overlay)
         r2_o = np.where(s > 0, r2_o, 0.0)  # no overlay in the input: nothing to read
     else:
-        r2_o = np.zeros(encoder.shape[:-2])
+        r2_o = np.zeros(shape)
     return np.clip(r2_a, 0.0, 1.0), np.clip(r2_o, 0.0, 1.0)
 
 
@@ -222,15 +247,16 @@ class OcclusionPrediction(NamedTuple):
 
 
 def predict(setting: OcclusionSetting, dropout: ArrayLike, rep_dim: int, shared: bool = True,
-            train_strength: ArrayLike | None = None, test_strength: ArrayLike | None = None) -> OcclusionPrediction:
+            train_strength: ArrayLike | None = None, test_strength: ArrayLike | None = None,
+            train_opacity: ArrayLike | None = None, test_opacity: ArrayLike | None = None) -> OcclusionPrediction:
     """Train at the spectral optimum with dropout ``p`` on the overlay (shared or de-shared), then probe.
 
-    ``train_strength`` / ``test_strength``: ``s_o`` of the training views and of the overlaid test
+    ``train_*`` / ``test_*``: ``s_o`` and ``alpha`` of the training views and of the overlaid test
     inputs (default the setting's; arrays broadcast with ``dropout``), so that an encoder trained
     without the overlay can be probed on overlaid inputs, as the deep arm's no-overlay control is.
     """
-    encoder = optimal_encoder(*moments(setting, dropout, shared, train_strength), rep_dim)
-    over = np.stack(probe_r2(setting, encoder, True, test_strength), axis=-1)
+    encoder = optimal_encoder(*moments(setting, dropout, shared, train_strength, train_opacity), rep_dim)
+    over = np.stack(probe_r2(setting, encoder, True, test_strength, test_opacity), axis=-1)
     free = np.stack(probe_r2(setting, encoder, False), axis=-1)
     return OcclusionPrediction(over, free, sign_accuracy(over), sign_accuracy(free))
 
@@ -249,7 +275,8 @@ def sample_pairs(setting: OcclusionSetting, dropout: float, n: int, rng: np.rand
         b = setting.base_strength * (z_a + eta_a * rng.standard_normal((n, r_a))) @ g.base.T
         o = setting.overlay_strength * (own + eta_o * rng.standard_normal((n, r_o))) @ g.overlay.T
         present = rng.random(n)[:, None] >= dropout
-        x = np.where(present, b @ g.keep + o, b) + setting.noise * rng.standard_normal((n, d))
+        blended = b @ _blend(g.keep, np.asarray(setting.opacity, dtype=float))
+        x = np.where(present, blended + o, b) + setting.noise * rng.standard_normal((n, d))
         views.append(x)
     return views[0], views[1]
 
@@ -263,10 +290,10 @@ def derive_moments() -> tuple[sp.Matrix, sp.Matrix, dict[str, sp.Symbol]]:
     (``z_a``, ``z_o`` shared by the pair; ``z_o'`` the second view's own overlay when de-shared, weight
     ``kappa`` on sharing), the expert noises and the input noise, using their second moments.
     """
-    sa, so, ea, eo, sig, w, qq, kappa = sp.symbols("s_a s_o eta_a eta_o sigma w q kappa", nonnegative=True)
+    sa, so, ea, eo, sig, w, qq, kappa, alpha = sp.symbols("s_a s_o eta_a eta_o sigma w q kappa alpha", nonnegative=True)
     u = sp.Matrix([sp.sqrt(1 - w), sp.sqrt(w)])
     v = sp.Matrix([0, 1])
-    keep = sp.diag(1, 0)
+    keep = sp.diag(1, 1 - alpha)  # G: the mask shows 1 - alpha of the base
 
     def view_terms(with_overlay: bool) -> tuple[sp.Matrix, sp.Matrix]:
         """(coefficient vector on the shared base latent, on the overlay latent) of one view."""
@@ -285,5 +312,6 @@ def derive_moments() -> tuple[sp.Matrix, sp.Matrix, dict[str, sp.Symbol]]:
         a1, o1 = view_terms(present)
         view += prob * ((1 + ea**2) * a1 * a1.T + (1 + eo**2) * o1 * o1.T)
     view += sig**2 * sp.eye(2)
-    symbols = {"s_a": sa, "s_o": so, "eta_a": ea, "eta_o": eo, "sigma": sig, "w": w, "q": qq, "kappa": kappa}
+    symbols = {"s_a": sa, "s_o": so, "eta_a": ea, "eta_o": eo, "sigma": sig, "w": w, "q": qq, "kappa": kappa,
+               "alpha": alpha}
     return sp.simplify(cross), sp.simplify(view), symbols

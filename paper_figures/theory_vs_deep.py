@@ -4,7 +4,8 @@ One row per dataset with an expert overlay-strength sweep (at least three streng
 C+Letters and C+Shapes in ``results/claim5-cpu``. :mod:`paper_figures.occlusion_fit` does the work:
 both models (occlusion-aware, and the orthogonal two-block model = the same family at overlap 0)
 are fitted to the expert runs at strengths above 0, then predict, with no refit, the no-overlay
-control, the dropout ``p`` sweep, the de-shared overlay and the other dataset.
+control, the dropout ``p`` sweep and the de-shared overlay, and the same cells with the mechanism
+fitted on the other dataset (leave one dataset out).
 
 Panels per dataset: (a) the calibration (three observables against the overlay strength; the
 curves' value at strength 0 is the prediction of the no-overlay control); (b) the dropout sweep at
@@ -44,7 +45,7 @@ from paper_figures.occlusion_fit import (
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.style import TEXT_WIDTH, new_figure
 
-__all__ = ["TheoryVsDeepConfig", "theory_vs_deep", "analyse", "FIGURES"]
+__all__ = ["TheoryVsDeepConfig", "theory_vs_deep", "analyse", "markdown", "FIGURES"]
 
 COLORS = {"a_overlaid": "#1f77b4", "a_free": "#17becf", "b_overlaid": "#d62728"}
 LABELS = {"a_overlaid": "task A, overlaid images", "a_free": "task A, overlay-free images",
@@ -90,14 +91,15 @@ def analyse(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[dict[str, 
     scores = []
     for ds in datasets:
         for target in TARGETS:
-            if target == "other_dataset":
-                for other in datasets:
-                    if other != ds:
-                        scores.append(score(target, target_set(data[other], target), fits[ds, "occlusion"],
-                                            fits[ds, "orthogonal"], data[ds], config.fit))
-            else:
+            if target != "other_dataset":
                 scores.append(score(target, target_set(data[ds], target), fits[ds, "occlusion"],
                                     fits[ds, "orthogonal"], data[ds], config.fit))
+                continue
+            for other in (o for o in datasets if o != ds):
+                carried = {model: fit(calibration_set(data[ds]), config.fit, mechanism=fits[other, model])
+                           for model in ("occlusion", "orthogonal")}
+                scores.append(score(target, target_set(data[ds], target), carried["occlusion"], carried["orthogonal"],
+                                    data[ds], config.fit, fitted_on=other))
     return data, fits, verdicts([s for s in scores if s is not None])
 
 
@@ -221,6 +223,44 @@ def _controls_panel(ax: Any, ms: list[Measurement], occ: Fit, ortho: Fit, config
         ticks.append(i * (len(OBSERVABLES) + 1) + 1)
         labels.append(cell.label().replace("deshared o=1", "de-shared"))
     ax.set_xticks(ticks, labels, fontsize=6)
+
+
+TARGET_NAMES = {"control": "no-overlay control", "dropout": "dropout p sweep (o = 1)",
+                "deshared": "de-shared overlay", "other_dataset": "all three, mechanism from the other dataset"}
+NULL_NAMES = {"nothing_changes": "nothing changes", "orthogonal": "orthogonal model"}
+
+
+def markdown(runs: list[DeepRun], config: TheoryVsDeepConfig) -> str:
+    """The calibration table and the verdict table of figure 7, as markdown (what the docs embed)."""
+    data, fits, verdict_rows = analyse(runs, config)
+    lines = ["| dataset | model | parameters / points | scale [95 % profile] | overlap w | k | read-out A: floor + gain "
+             "R² (unbounded) | read-out B | χ² | fit RMSE |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (ds, model), f in fits.items():
+        def span(name: str, value: float, fmt: str, f: Fit = f) -> str:
+            prof = {p.parameter: p.interval() for p in f.profiles}
+            if name not in prof:
+                return "0 (fixed)"
+            low, high = prof[name]
+            edge = " (grid edge)" if name in f.at_edge else ""
+            return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]{edge}"
+
+        readout = {g: f"{f.floor[g]:.3f} + {f.gain[g]:.3f} ({f.free_floor[g]:.3f} + {f.free_gain[g]:.3f})"
+                   for g in ("a", "b")}
+        lines.append(f"| {ds} | {model} | {f.n_params} / {f.n_points} | {span('scale', f.scale, '.3g')} | "
+                     f"{span('overlap', f.overlap, '.2f')} | {span('rep_dim', f.rep_dim, '.0f')} | {readout['a']} | "
+                     f"{readout['b']} | {f.chi2:.1f} | {f.rmse:.4f} |")
+    seeds = {ds: sorted({s for m in ms for s in m.by_seed}) for ds, ms in data.items()}
+    lines += ["", "| dataset | predicted | mechanism fitted on | cells | seeds | occlusion model RMSE | null | null RMSE | "
+              "difference [95 % CI] | Holm p | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in verdict_rows:
+        lines.append(f"| {row['dataset']} | {TARGET_NAMES[row['target']]} | {row['fitted_on']} | {row['n_cells']} | "
+                     f"{row['n_seeds']} | {row['model_rmse']:.4f} | {NULL_NAMES[row['null']]} | {row['null_rmse']:.4f} | "
+                     f"{row['difference']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] | {row['p_holm']:.2g} | "
+                     f"{row['verdict']} |")
+    lines += ["", "Seeds per dataset: " + "; ".join(f"{ds} {' '.join(map(str, s))}" for ds, s in seeds.items())
+              + ". RMSE: root-mean-square error of the predicted accuracies over the target's cells, per seed, "
+              "then averaged; difference: model minus null, paired by seed (95 % t interval); Holm over this table."]
+    return "\n".join(lines)
 
 
 def _config(quick: bool) -> TheoryVsDeepConfig:

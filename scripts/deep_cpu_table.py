@@ -58,6 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from featuredrop.config import to_dict
+from paper_figures import theory_vs_deep
 from paper_figures.deep import find_runs, runs_by_seed
 from paper_figures.ladder import LadderConfig, ladder_rows, ladder_runs, read_shortcut
 from paper_figures.registry import MissingResults
@@ -402,9 +403,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="print one sentence per dataset: its regime and the main contrasts")
     mode.add_argument("--ladder", action="store_true",
                       help="print the augmentation ladder (ROOT/<step>/<dataset>/...) instead")
+    mode.add_argument("--theory", action="store_true",
+                      help="print figure 7's tables: the linear models fitted on each expert strength sweep of "
+                           "ROOT and their predictions against two nulls (--dataset ignored)")
     args = p.parse_args(argv)
-    if len(args.dataset) > 1 and not (args.versus_expert or args.contrasts or args.headline):
-        p.error("several --dataset values need --versus-expert, --contrasts or --headline")
+    if len(args.dataset) > 1 and not (args.versus_expert or args.contrasts or args.headline or args.theory):
+        p.error("several --dataset values need --versus-expert, --contrasts, --headline or --theory")
     try:
         if args.versus_expert:
             print(versus_table(args.root, args.dataset))
@@ -414,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             print(contrast_table(args.root, args.dataset))
         elif args.ladder:
             print(ladder_table(args.root, args.dataset[0]))
+        elif args.theory:
+            print(theory_vs_deep.markdown(find_runs(args.root), theory_vs_deep.TheoryVsDeepConfig()))
         else:
             print(sweep_table(args.root, args.dataset[0]) if args.sweeps else table(args.root, args.dataset[0]))
     except (MissingResults, KeyError, ValueError, OSError) as err:
