@@ -323,8 +323,9 @@ def gradient_flow_batch(models: Sequence[LinearModel], t_eval: ArrayLike, W0: Ar
         models: ``B`` models with the same block dims, ``rep_dim`` and ``input_dim``.
         t_eval: finite non-decreasing times ``>= 0``, shape ``(T,)``.
         W0: initial encoders, shape ``(B, k, d)`` or ``(k, d)`` (shared).
-        rtol, atol: tolerances on the (compressed) encoder entries (defaults ``1e-8``/``1e-11`` in
-            float64, ``1e-5``/``1e-8`` in float32).
+        rtol: relative tolerance on the (compressed) encoder entries (default ``1e-8`` in float64,
+            ``1e-5`` in float32).
+        atol: absolute tolerance on the same (default ``1e-11`` in float64, ``1e-8`` in float32).
         dtype: ``float64`` or ``float32`` for the integration (diagnostics are float64).
         max_steps: accepted-plus-rejected step limit (``RuntimeError`` beyond).
 
