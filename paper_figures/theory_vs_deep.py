@@ -172,7 +172,11 @@ def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig,
                          for x, a in zip(grid, curve)]
         for obs in OBSERVABLES:
             sweep = sorted((m for m in ms if m.observable == obs and m.cell.kind == "expert"), key=lambda m: m.cell.strength)
-            _errorbar(axes[n, 0], [m.cell.strength for m in sweep], sweep, COLORS[obs])
+            fitted = [m for m in sweep if m.cell.strength > 0]
+            _errorbar(axes[n, 0], [m.cell.strength for m in fitted], fitted, COLORS[obs])
+            control = [m for m in sweep if m.cell.strength == 0]  # predicted, not fitted: another marker
+            if control:
+                _errorbar(axes[n, 0], [0.0], control, COLORS[obs], marker="D")
             drop = [m for m in ms if m.observable == obs and m.cell == Cell("expert", 1.0)]
             drop += sorted((m for m in ms if m.observable == obs and m.cell.kind == "dropout" and m.cell.strength == 1.0),
                            key=lambda m: m.cell.dropout)
@@ -197,6 +201,8 @@ def theory_vs_deep(runs: list[DeepRun], config: TheoryVsDeepConfig,
                 Line2D([], [], color="0.3", **STYLE["orthogonal"], label="orthogonal two-block model"),
                 Line2D([], [], color="0.3", marker="o", linestyle="none", markersize=3.5,
                        label="deep runs (mean, 95 % t interval)"),
+                Line2D([], [], color="0.3", marker="D", linestyle="none", markersize=3.5,
+                       label="no-overlay control (predicted)"),
                 Line2D([], [], color="0.3", marker="x", linestyle="none", label="'nothing changes' (expert o = 1)")]
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=6)
     fig.suptitle(f"linear theory fitted on the expert strength sweep, predicting the controls and dropout ({CAVEAT})",
@@ -241,7 +247,7 @@ def markdown(runs: list[DeepRun], config: TheoryVsDeepConfig) -> str:
             if name not in prof:
                 return "0 (fixed)"
             low, high = prof[name]
-            edge = " (grid edge)" if name in f.at_edge else ""
+            edge = (" (grid edge)" if name == "scale" else " (bound)") if name in f.at_edge else ""
             return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]{edge}"
 
         readout = {g: f"{f.floor[g]:.3f} + {f.gain[g]:.3f} ({f.free_floor[g]:.3f} + {f.free_gain[g]:.3f})"
@@ -257,6 +263,37 @@ def markdown(runs: list[DeepRun], config: TheoryVsDeepConfig) -> str:
                      f"{row['n_seeds']} | {row['model_rmse']:.4f} | {NULL_NAMES[row['null']]} | {row['null_rmse']:.4f} | "
                      f"{row['difference']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] | {row['p_holm']:.2g} | "
                      f"{row['verdict']} |")
+    lines += ["", "| dataset | cell | observable | measured [95 % CI] | occlusion model | orthogonal model | "
+              "nothing changes |", "|---|---|---|---|---|---|---|"]
+    for ds, ms in data.items():
+        cells = sorted({m.cell for m in ms}, key=lambda c: (c.kind != "expert", c.kind, c.strength, c.dropout))
+        values = {model: fits[ds, model].predict(config.fit, cells) for model in ("occlusion", "orthogonal")}
+        for i, cell in enumerate(cells):
+            for j, obs in enumerate(OBSERVABLES):
+                m = next((m for m in ms if m.cell == cell and m.observable == obs), None)
+                null = next((x.mean for x in ms if x.cell == Cell("expert", 1.0) and x.observable == obs), None)
+                if m is None:
+                    continue
+                low, high = m.interval()
+                measured = f"{m.mean:.3f} [{low:.3f}, {high:.3f}]" if len(m.by_seed) > 1 else f"{m.mean:.3f} (1 seed)"
+                role = " (fitted)" if cell.kind == "expert" and cell.strength > 0 else ""
+                lines.append(f"| {ds} | {cell.label()}{role} | {obs.replace('_', ' ')} | {measured} | "
+                             f"{values['occlusion'][i, j]:.3f} | {values['orthogonal'][i, j]:.3f} | "
+                             f"{'—' if null is None or role else f'{null:.3f}'} |")
+    lines += ["", "Per panel:"]
+    words = {"beats": "beats", "worse": "is worse than", "tie": "cannot be told from", "n/a": "is not compared with"}
+    panels = {"dropout": "(b) dropout sweep", "control": "(c) no-overlay control", "deshared": "(c) de-shared overlay",
+              "other_dataset": "leave one dataset out"}
+    for ds in data:
+        occ, ortho = fits[ds, "occlusion"], fits[ds, "orthogonal"]
+        lines.append(f"- {ds}, (a) calibration: the occlusion model fits the sweep with χ² {occ.chi2:.1f} on "
+                     f"{occ.n_points} points ({occ.n_params} parameters), the orthogonal model with χ² {ortho.chi2:.1f} "
+                     f"({ortho.n_params} parameters).")
+        for target, name in panels.items():
+            mine = {r["null"]: r for r in verdict_rows if r["dataset"] == ds and r["target"] == target}
+            if mine:
+                said = " and ".join(f"{words[r['verdict']]} '{NULL_NAMES[null]}'" for null, r in mine.items())
+                lines.append(f"- {ds}, {name}: the occlusion model {said}.")
     lines += ["", "Seeds per dataset: " + "; ".join(f"{ds} {' '.join(map(str, s))}" for ds, s in seeds.items())
               + ". RMSE: root-mean-square error of the predicted accuracies over the target's cells, per seed, "
               "then averaged; difference: model minus null, paired by seed (95 % t interval); Holm over this table."]
