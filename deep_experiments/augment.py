@@ -54,8 +54,8 @@ mean +- std over timed runs after one warm-up; CPU x86_64 with 2 cores shared wi
     torchvision v2, one image at a time     807 +- 136          453 +- 280
 
 In every one of four runs ours was as fast as kornia or faster (1.0-1.4x) and 7-16x faster than a
-per-image pipeline. We keep our own implementation: kornia buys no speed, is not installed on
-the GPU machine (torch 2.11, no internet), and draws from the global RNG, whereas every draw here
+per-image pipeline. We keep our own implementation: kornia buys no speed, is one more
+dependency to install beside a pinned torch, and draws from the global RNG, whereas every draw here
 comes from an explicit generator; each op is checked against torchvision's functional reference
 in ``tests/deep/test_augment.py``.
 """

@@ -162,7 +162,7 @@ def _flag_overrides(args: argparse.Namespace, flags: Sequence[str] | None = None
 
 
 DECOUPLED_RECIPE: dict[str, Any] = {"train": {"temperature": 1.0}}
-"""Chen et al.'s decoupled NT-Xent recipe (tau = 1; neighbours.md 1.2): the temperature of a
+"""Chen et al.'s decoupled NT-Xent recipe (tau = 1; docs/related-work.md): the temperature of a
 ``--loss decoupled`` run that sets none itself (by ``--temperature`` or ``--config``); a preset's
 NT-Xent temperature is not meant for it. The linear arm's :func:`linear_theory.simulate.loss_recipe`
 uses the same tau."""

@@ -232,7 +232,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The CPU protocol of the audio dataset (README, "Audio on CPU"): spoken digit + background noise,
     # the espeak-ng stand-in for AudioMNIST (pass --data-dir, see scripts/build_audio_offline.py).
     # As "cpu" (ConvN, Adam 1e-3 decayed linearly, temperature 0.1, fast probe only, a one-block
-    # viewmaker), with the dataset's own "audio" expert policy and experiments.md's audio batch, 128;
+    # viewmaker), with the dataset's own "audio" expert policy and the Viewmaker paper's audio batch, 128;
     # ConvN width 16 and 12 epochs (936 steps) so that a run takes about 6-8 minutes on one CPU core
     # (an expert step at 64x64 is 0.33 s at width 16, 0.8 s at width 32; a viewmaker step ~30 s).
     "audio-cpu": {
@@ -243,7 +243,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "views": {"viewmaker": {"num_res_blocks": 1}},
         "probe": {"paper": False},
     },
-    # The RandBits-MNIST colab of Chen et al. 2021 (shared/neighbours.md 1.4): real MNIST (pass
+    # The RandBits-MNIST colab of Chen et al. 2021 (docs/related-work.md): real MNIST (pass
     # --data-dir, see scripts/fetch_mnist_offline.py), 5 random bits, ConvN, the colab's two-way
     # cross-view loss, Adam 1e-3 decayed linearly to 0, batch 1000, 10 epochs (600 steps).
     # Keras' l2(1e-4) penalty on the weights is torch's coupled decay 2e-4. The colab's online

@@ -13,7 +13,7 @@ temperature ``tau``. For a batch of ``n`` positive pairs ``(z1[i], z2[i])``:
     *including the anchor itself*, and ``log(2n)`` is subtracted. Kept for reproducing the
     original runs.
 
-``"cross_view"`` (InfoNCE as used by the linear theory, shared/theory.md): cross-entropy of each
+``"cross_view"`` (InfoNCE as used by the linear theory, docs/linear-theory.md): cross-entropy of each
     view-1 embedding against the ``n`` view-2 embeddings (an ``n``-way classification whose
     correct class is the partner view).
 
@@ -41,7 +41,7 @@ LOSSES: tuple[str, ...] = ("nt_xent", "decoupled", "swd")
 """The loss families: NT-Xent/InfoNCE and the two generalized losses (``--loss``)."""
 GENERALIZED: tuple[str, ...] = ("decoupled", "swd")
 DEFAULT_WEIGHT: dict[str, float] = {"decoupled": 0.1, "swd": 5.0}
-"""The weight ``lambda`` of the matching term (neighbours.md 1.2, the DD2412 re-implementation's
+"""The weight ``lambda`` of the matching term (docs/related-work.md, the DD2412 re-implementation's
 recipe: decoupled NT-Xent ``lambda = 0.1`` at ``tau = 1``; SWD losses ``lambda = 5``)."""
 
 

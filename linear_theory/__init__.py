@@ -1,6 +1,6 @@
 """Linear theory of feature suppression and feature dropout in contrastive learning.
 
-The model, the closed forms and the theorems are those of shared/theory.md (this package's own
+The model, the closed forms and the theorems are those of docs/linear-theory.md (this package's own
 theory; the Feature Dropout paper's theorems are not reproduced verbatim). Public API:
 
 - :class:`FeatureBlock`, :class:`LinearModel` — the data model (``moments``, ``sample_views``,

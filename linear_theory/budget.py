@@ -1,4 +1,4 @@
-"""Best dropout under a finite training budget ``T`` (theorem 5, second half, of shared/theory.md).
+"""Best dropout under a finite training budget ``T`` (theorem 5, second half, of docs/linear-theory.md).
 
 At the spectral optimum every ``p`` above the critical dropout ``p*`` gives the same probe ``R^2``
 (the allocation only changes at ``p*``). Under gradient flow from a small init of size ``a0`` per
@@ -20,7 +20,7 @@ direction, time breaks the tie in two ways, both from the logistic closed forms 
 So the best dropout under budget ``T`` is the interval ``[p_lo(T), p_hi(T)]`` (empty when ``T`` is
 too short) and the recommended value is its left end, the smallest ``p`` above ``p*`` that both
 rescues the weak block and still learns the strong one by ``T`` (the most margin for the strong
-block). shared/theory.md states only the second effect; the first one is what makes "just above
+block). docs/linear-theory.md states only the second effect; the first one is what makes "just above
 ``p*``" a bad choice at finite ``T``. :func:`simulated_budget` measures both edges on a grid of
 batched gradient-flow runs; the tests check that they agree.
 """

@@ -1,7 +1,7 @@
 """Closed forms of the spectral contrastive optimum, vectorized over sweeps (float64).
 
 Every function broadcasts over leading axes, so a sweep of many (ratio, p) points is one call.
-The last axis indexes the ``K`` feature blocks. Notation of shared/theory.md:
+The last axis indexes the ``K`` feature blocks. Notation of docs/linear-theory.md:
 
 - per-block eigenvalue ``lambda_i = s_i^2 (1 - p_i)^2 / (s_i^2 (1 - p_i)(1 + eta_i^2) + sigma^2)``
   of ``A = Sigma^{-1/2} C Sigma^{-1/2}``;

@@ -1,6 +1,6 @@
 """Gradient flow of the spectral loss: the logistic closed form, ``solve_ivp``, and a batched integrator.
 
-Gradient flow ``dW/dt = -grad L = 4 W C - 4 W Sigma W^T W Sigma`` (theorem 6 of shared/theory.md).
+Gradient flow ``dW/dt = -grad L = 4 W C - 4 W Sigma W^T W Sigma`` (theorem 6 of docs/linear-theory.md).
 With the block bases axis-aligned, ``Sigma`` and ``C`` are diagonal with entries ``v_i`` and
 ``c_i`` on block ``i``'s coordinates. If the rows of ``W`` are mutually orthogonal and each row
 reads a single direction ``u`` (an *orthogonal init*), the rows never mix and the captured

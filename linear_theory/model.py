@@ -1,4 +1,4 @@
-"""The linear contrastive model of shared/theory.md: feature blocks, views and their moments.
+"""The linear contrastive model of docs/linear-theory.md: feature blocks, views and their moments.
 
 Data are ``x = sum_i s_i U_i z_i + sigma xi`` with mutually orthogonal orthonormal block bases
 ``U_i`` (the first ``r_1`` coordinates for block 1, the next ``r_2`` for block 2, ...; any rotation

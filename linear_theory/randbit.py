@@ -1,8 +1,8 @@
 """RandBit in the linear model: ``b`` shared random bits compete with an augmented "image" block.
 
-Chen, Luo & Li 2021 (shared/neighbours.md 1.3, 1.6) append ``b`` random bits to every image,
+Chen, Luo & Li 2021 (docs/related-work.md) append ``b`` random bits to every image,
 identical in both views and never augmented, and find that a few bits suppress the image
-features. Here the bits are block 1 of the linear model of shared/theory.md: ``b`` coordinates
+features. Here the bits are block 1 of the linear model of docs/linear-theory.md: ``b`` coordinates
 ``s_b u``, ``u`` uniform on ``{-1, +1}^b``, ``eta = 0``, the whole block dropped from each view
 independently with probability ``p`` (:class:`~linear_theory.model.FeatureBlock` with
 ``binary=True``); block 2 is the image (``r`` dims, strength ``s``, augmentation noise ``eta``).
@@ -14,7 +14,7 @@ spectral loss depends on the data only through these two matrices, so its closed
 for bits: ``lambda_bits = s_b^2 (1 - p)^2 / (s_b^2 (1 - p) + sigma^2)`` (``-> 1 - p`` as
 ``sigma -> 0``). The bits win every slot while ``lambda_bits > lambda_img`` (and ``b >= k``);
 the image is rescued for ``p > p*`` (the critical-dropout quadratic), ``p* -> 1 - lambda_img =
-1 - rho_img`` as ``sigma -> 0`` (neighbours.md 1.6). InfoNCE and the generalized losses see more
+1 - rho_img`` as ``sigma -> 0`` (docs/related-work.md). InfoNCE and the generalized losses see more
 than two moments, so they are simulated (:func:`linear_theory.simulate.simulate_many`).
 """
 
@@ -40,7 +40,7 @@ class RandBit:
         bits: number of bits ``b`` (>= 1).
         bit_strength: ``s_b`` (1: the colab's {0, 1} bits centred and scaled to ``+-1``).
         image_strength, image_dim, image_aug_noise: the image block ``s``, ``r``, ``eta``
-            (theory.md's weak block: 1, 4, 0.5).
+            (docs/linear-theory.md's weak block: 1, 4, 0.5).
         noise: isotropic input noise ``sigma``.
         input_dim: ``d`` of the built models (>= ``bits + image_dim``); fixed so that a sweep over
             ``b`` keeps the same noise dimensions.

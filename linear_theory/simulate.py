@@ -1,6 +1,6 @@
 """Discrete GD/SGD of a linear encoder on sampled views: the spectral loss and InfoNCE (torch).
 
-Every step draws a fresh minibatch of ``n`` positive pairs from the model of shared/theory.md
+Every step draws a fresh minibatch of ``n`` positive pairs from the model of docs/linear-theory.md
 (:func:`sample_views_torch`, distributed exactly like :meth:`LinearModel.sample_views`) and takes
 one optimizer step on ``W``. The losses:
 
@@ -68,7 +68,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """Hyperparameters of a sampled-data run (defaults: the InfoNCE setting of shared/theory.md).
+    """Hyperparameters of a sampled-data run (defaults: the InfoNCE setting of docs/linear-theory.md).
 
     Attributes:
         steps: optimizer steps (>= 1).

@@ -91,7 +91,7 @@ class SweepConfig:
         rep_dim: capacity ``k``.
         setting: the two-block model; its ``input_dim`` (``None``: 32, at least the blocks' total)
             only matters for the InfoNCE runs.
-        simulation: the InfoNCE training (shared/theory.md settings); seeds ``simulation.seed`` on.
+        simulation: the InfoNCE training (docs/linear-theory.md settings); seeds ``simulation.seed`` on.
         seeds: InfoNCE runs per grid point.
     """
 

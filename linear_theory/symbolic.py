@@ -1,4 +1,4 @@
-"""sympy derivations of the closed forms of shared/theory.md, with lambdified versions for tests.
+"""sympy derivations of the closed forms of docs/linear-theory.md, with lambdified versions for tests.
 
 Derived here rather than typed in:
 

@@ -1,4 +1,4 @@
-"""The strong/weak two-block setting of shared/theory.md: its models and its closed form over grids.
+"""The strong/weak two-block setting of docs/linear-theory.md: its models and its closed form over grids.
 
 Block 1 is the strong feature (strength ``s_1``), block 2 the weak one (``s_2``); feature dropout
 ``p`` acts on block 1 only. The sweep CLI, the theory figures and the deep-vs-theory figure all
@@ -22,7 +22,7 @@ __all__ = ["TwoBlock"]
 
 @dataclass(frozen=True)
 class TwoBlock:
-    """The two-block model of theory.md, without its capacity ``k`` and dropout ``p`` (the swept knobs).
+    """The two-block model of docs/linear-theory.md, without its capacity ``k`` and dropout ``p`` (the swept knobs).
 
     Attributes:
         strong_strength, weak_strength: ``s_1`` and ``s_2`` (> 0).

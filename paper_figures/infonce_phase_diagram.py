@@ -33,11 +33,11 @@ class InfoNCEPhaseConfig:
     """The grid and the InfoNCE training of the figure.
 
     Attributes:
-        setting: the two-block model (theory.md's InfoNCE setting, ``d = 32``); ``s_2 = ratio * s_1``.
+        setting: the two-block model (docs/linear-theory.md's InfoNCE setting, ``d = 32``); ``s_2 = ratio * s_1``.
         ratio_range: ``(min, max, num)`` of the strength ratio, log-spaced (50 points).
         dropout_range: ``(min, max, num)`` of the dropout on block 1, linear (20 points).
         rep_dim: capacity ``k`` (``r_1 = 4``: suppression is total).
-        simulation: theory.md's InfoNCE training (3000 SGD steps, lr 0.5, tau 0.2, init 0.01) with
+        simulation: docs/linear-theory.md's InfoNCE training (3000 SGD steps, lr 0.5, tau 0.2, init 0.01) with
             minibatches of 64 pairs instead of 256, so that the 1,000 runs fit in ~5 minutes on 2
             cores; on figure 3's settings this moves InfoNCE's switch by < 0.03 in ``p``.
         seeds: runs per grid point.

@@ -30,7 +30,7 @@ class LearningCurvesConfig:
     """Learning curves of the two-block model, with and without dropout, with and without competition.
 
     Attributes:
-        setting: the two-block model (theory.md: ``s = (3, 1)``, ``r = (4, 4)``, ``eta = (0, 0.5)``,
+        setting: the two-block model (docs/linear-theory.md: ``s = (3, 1)``, ``r = (4, 4)``, ``eta = (0, 0.5)``,
             ``sigma = 0.1``) in ``d = 16``.
         dropouts: dropout on block 1 of the two columns (none; above ``p* = 0.205``).
         rep_dims: capacity of the two rows: ``k = r_1 + r_2`` (no competition: the logistic closed
@@ -106,7 +106,7 @@ def _curve_rows(panel: str, k: int, p: float, source: str, tr: Trajectory) -> li
 def learning_curves(config: LearningCurvesConfig | None = None) -> tuple[Figure, list[dict[str, Any]]]:
     """Figure 2: per-block captured strength ``||W U_i||^2 / r_i`` along training.
 
-    Top row, ``k = r_1 + r_2 = 8`` (no competition): the logistic closed form (dotted, theory.md
+    Top row, ``k = r_1 + r_2 = 8`` (no competition): the logistic closed form (dotted, docs/linear-theory.md
     point 6) over the gradient flow (solid, ``solve_ivp``) from the same orthogonal ``W(0)``: every
     feature is learned; the weak one later (rate ``8 s_2^2`` against
     ``8 s_1^2 (1 - p)^2``); dropout only slows the strong one. Bottom row, ``k = r_1 = 4``

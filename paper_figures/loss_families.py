@@ -33,7 +33,7 @@ LOSS_LABELS = {"infonce": "InfoNCE", "decoupled": "decoupled NT-Xent", "swd": "S
 
 @dataclass(frozen=True)
 class LossFamiliesConfig:
-    """The sweep: theory.md's two-block InfoNCE setting, dropout on block 1, one panel per capacity.
+    """The sweep: docs/linear-theory.md's two-block InfoNCE setting, dropout on block 1, one panel per capacity.
 
     Attributes:
         setting, rep_dims, dropouts: the model, capacities and dropout values.

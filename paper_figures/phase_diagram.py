@@ -28,14 +28,14 @@ class PhaseDiagramConfig:
     """Grid of the phase diagram.
 
     Attributes:
-        setting: the two-block model (theory.md: ``s_1 = 3``, ``r = (4, 4)``, ``sigma = 0.1``,
+        setting: the two-block model (docs/linear-theory.md: ``s_1 = 3``, ``r = (4, 4)``, ``sigma = 0.1``,
             ``eta = (0, 0.5)``); the ratio axis sets ``s_2 = ratio * s_1``.
         ratio_range: ``(min, max, num)`` of the weak/strong strength ratio, log-spaced (``p*``
             changes fastest at small ratios).
         dropout_range: ``(min, max, num)`` of the dropout on block 1, linearly spaced.
         rep_dims: capacities of the two heat maps: ``k = r_1`` (suppression is total) and
             ``k = r_1 + 2`` (both tasks can be learned).
-        slice_ratio: ratio of the cut drawn in panel (c) (``1/3``: ``s_2 = 1`` as in theory.md).
+        slice_ratio: ratio of the cut drawn in panel (c) (``1/3``: ``s_2 = 1`` as in docs/linear-theory.md).
         slice_points: dropout values along that cut.
     """
 
@@ -99,7 +99,7 @@ def phase_diagram(config: PhaseDiagramConfig | None = None) -> tuple[Figure, lis
 
     The second panel shows the task-2 ``R^2`` at ``k = 6`` rather than the mean task ``R^2``: at
     the spectral optimum the mean over the two tasks is the same on both sides of ``p*`` (the
-    blocks only swap their slots, theory.md point 5), so a mean-``R^2`` map is flat and hides the
+    blocks only swap their slots, docs/linear-theory.md point 5), so a mean-``R^2`` map is flat and hides the
     transition; the cut (c) shows the trade-off between the tasks instead.
 
     Returns:

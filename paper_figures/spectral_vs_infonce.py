@@ -31,7 +31,7 @@ class SpectralVsInfoNCEConfig:
     """A dropout sweep of the linear model: spectral closed form against trained InfoNCE encoders.
 
     Attributes:
-        setting: the model (theory.md's InfoNCE settings: ``s = (3, 1)``, ``r = (4, 4)``,
+        setting: the model (docs/linear-theory.md's InfoNCE settings: ``s = (3, 1)``, ``r = (4, 4)``,
             ``eta = (0, 0.5)``, ``sigma = 0.1``, ``d = 32``).
         rep_dims: one panel per capacity: ``k = r_1`` (total suppression) and ``r_1 + 2`` (both
             tasks can be learned); add ``r_1 + r_2`` to show that with ample capacity the probe
@@ -39,7 +39,7 @@ class SpectralVsInfoNCEConfig:
         dropouts: dropout values on block 1 of the simulations.
         seeds: InfoNCE runs per point (seeds ``0 .. seeds - 1``).
         simulation: plain SGD on fresh minibatches of pairs, cross-view InfoNCE with cosine
-            similarity (theory.md: 3000 steps, lr 0.5, batch 256, tau 0.2, init 0.01).
+            similarity (docs/linear-theory.md: 3000 steps, lr 0.5, batch 256, tau 0.2, init 0.01).
         closed_form_points: dropout values of the (dense) closed-form curve.
         workers: processes that run the simulations (results do not depend on it: every run has
             its own seed).

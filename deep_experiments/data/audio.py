@@ -6,25 +6,25 @@ An item is a 1 x 64 x 64 log-mel spectrogram in [0, 1] (rows: 64 mel bands, lowe
 the same script turns real AudioMNIST wav files into the same file (:mod:`.audiomnist`).
 
 Signal chain (fixed, stored with the file): 8 kHz, 1-s clips; speech peak-normalized to 1 (the
-[-1, 1] range), each noise segment to peak :data:`NOISE_PEAK` (0.05, experiments.md); STFT with a
+[-1, 1] range), each noise segment to peak :data:`NOISE_PEAK` (0.05, docs/deep-arm.md); STFT with a
 256-point periodic Hann window, hop 125, centred (65 frames, the last dropped), power scaled so
 that a full-scale sine has 0 dB in its band; 64 triangular mel filters (Slaney mel scale, 0-4 kHz,
 peak 1, ``librosa.filters.mel(norm=None)``); dB mapped linearly from :data:`DB_RANGE`
 (-90 dB -> 0, -10 dB -> 1) and clipped. In the espeak-ng build, a clip's loudest bin is about
 -11 dB (0.07 % of bins clip at 1), the 0.05-peak noises' bins lie mostly between -90 and -40 dB
 (medians -64 to -76 dB), true silence is 0. With this fixed range the viewmaker
-budget (``spec.viewmaker_budget`` 0.125, experiments.md) is a mean change of 10 dB per pixel.
+budget (``spec.viewmaker_budget`` 0.125, docs/deep-arm.md) is a mean change of 10 dB per pixel.
 
 Decision: precomputed spectrograms, mixed in the power domain. The file stores the clean speech
 and banks of 1-s noise segments as uint8 log-mel images (0.31 dB steps; 0 = silence), so the
 training machine needs neither librosa nor espeak-ng and the file stays small (waveforms of
-10,000 clips would not fit the 64 MiB that travels to the GPU machine). An item load mixes
+10,000 clips would make a file of hundreds of MiB to carry to a training machine). An item load mixes
 ``power = speech + strength**2 * noise`` per mel bin, a table look-up and one log over 64 x 64
 values (tens of microseconds). Adding powers is exact in expectation for independent signals (the
 cross term of speech and noise averages to zero) but not bin by bin: the stand-in for mixing
 waveforms, stated wherever results are shown.
 
-Decision: how the noise is shared between views. experiments.md says "the noise type is drawn
+Decision: how the noise is shared between views. A natural reading of the setup is "the noise type is drawn
 independently per view"; but a feature that differs between the two views of an item is not
 shared, so it cannot be the easy shared feature that suppresses the digit (the point of the
 dataset), and per-view noise would make task B an augmentation, not a feature. So here, as for

@@ -4,7 +4,7 @@ An overlay never touches the base image itself: the dataset composes
 ``image = base * (1 - a) + colour * a`` with ``a = min(alpha * overlay_strength, 1)``, so pixels with
 ``alpha == 0`` keep the base value exactly and ``overlay_strength = 0`` gives the base image. Random
 draws come from the per-item generator passed in (see :mod:`.seeding`). Geometry follows
-experiments.md (32x32 images; randbit 28x28).
+docs/deep-arm.md (32x32 images; randbit 28x28).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ class DatasetSpec:
         num_classes_b: classes of the overlay task (randbit: ``2**bits`` ids).
         shared_channels: trailing channels that views append after augmentation and never augment
             (randbit: the ``bits`` constant planes, identical in both views).
-        expert_augmentation: ``"simclr"`` (experiments.md), ``"crop_only"`` (randbit: random crop
+        expert_augmentation: ``"simclr"`` (docs/deep-arm.md), ``"crop_only"`` (randbit: random crop
             of area 0.5-1 resized back, as the Chen et al. colab) or ``"audio"`` (log-mel
             spectrograms, :mod:`deep_experiments.augment_audio`), or a step of the ladder between
             ``crop_only`` and ``simclr`` (:data:`LADDER_POLICIES`).

@@ -1,7 +1,7 @@
 """ConvN, the small encoder of the RandBits-MNIST colab (Chen et al. 2021), as a contrastive encoder.
 
 From google-research/simclr ``colabs/intriguing_properties/randbits_mnist.ipynb`` (see
-shared/neighbours.md 1.4): three 3x3 stride-2 convolutions with ``width * (1, 2, 2)`` channels
+docs/related-work.md): three 3x3 stride-2 convolutions with ``width * (1, 2, 2)`` channels
 (32, 64, 64 in the colab), each + BatchNorm + ReLU, flattened, then a dense layer of ``4 * width``
 units (128) + BatchNorm + ReLU: the *representation* that linear evaluation reads. The contrastive
 loss sees a projection of it: dense ``8 * width`` (256) + BatchNorm + ReLU, then dense ``out_dim``

@@ -1,6 +1,6 @@
 """Hierarchical augmentation invariance with expanded views (Zhang & Ma, CVPR 2022) as a kind of views.
 
-The recipe of the paper's official SimSiam code (shared/neighbours.md section 2): four pairs of
+The recipe of the paper's official SimSiam code (docs/related-work.md): four pairs of
 views of each image, made by cumulative ("add-one") pipelines, one pair per depth of the encoder:
 
     stage 1 (after ResNet layer1)          crop + colour jitter
