@@ -5,7 +5,7 @@ All three apply the same policy (RandomResizedCrop 0.2-1, flip, ColorJitter 0.4/
 grayscale p 0.2, Gaussian blur sigma 0.1-2 p 0.5 with a 13-tap kernel, CIFAR normalization) to a
 batch of random 3x32x32 images. Prints the machine, library versions and mean +- std views/s over
 ``repeats`` timed runs after one warm-up (CUDA: timed with events after a synchronize). kornia is
-optional: its row says "not installed" when it is missing (it is not on the GPU machine).
+optional: its row says "not installed" when it is missing (it is an optional dependency).
 """
 
 from __future__ import annotations

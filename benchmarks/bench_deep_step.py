@@ -27,7 +27,7 @@ the device's dense bf16 peak uses the encoder's forward + backward FLOPs per vie
 :data:`PEAK_BF16_TFLOPS` by device name or ``--peak-tflops``. ``--json OUT`` writes everything
 atomically (:func:`featuredrop.atomic.atomic_write`).
 
-Target (issue 13; one H100-class GPU, batch 512, ResNet-18 width 64): the project's expert step with
+Target (one H100-class GPU, batch 512, ResNet-18 width 64): the project's expert step with
 its fast switches at least 1.5x the views/s of the plain bf16 + channels-last step. Printed beside the
 measured ratio as a target; never measured by this repository so far (no GPU was lent).
 """

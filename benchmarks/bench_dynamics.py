@@ -1,7 +1,7 @@
 """Benchmark: batched gradient flow of the spectral loss for many settings at once (run on demand).
 
 Target (shared brief): 1000 settings at d = 64 in under 30 s on 2 CPU cores. The settings are a
-(strength ratio x dropout) sweep of theory.md's two-block model (r1 = r2 = 4, sigma = 0.1,
+(strength ratio x dropout) sweep of docs/linear-theory.md's two-block model (r1 = r2 = 4, sigma = 0.1,
 eta2 = 0.5, k = 6), integrated from one small random init to T = 20 with
 :func:`linear_theory.dynamics.gradient_flow_batch`, read at 21 times (with the per-setting loss,
 captured strength and probe R^2). One warmup run on 10 settings, then ``--trials`` timed runs

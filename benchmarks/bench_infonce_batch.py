@@ -1,7 +1,7 @@
 """Benchmark: InfoNCE SGD of the linear model, many settings in one batch vs one at a time (on demand).
 
-Target (issue 11): the 50 x 20 (strength ratio x dropout) InfoNCE phase diagram in under 5 minutes
-on the 2-core machine. Both ways train the same (ratio, p) settings of theory.md's two-block model
+Target: the 50 x 20 (strength ratio x dropout) InfoNCE phase diagram in under 5 minutes
+on the 2-core machine. Both ways train the same (ratio, p) settings of docs/linear-theory.md's two-block model
 (d = 32, r = 4 + 4, k = 4) with the same :class:`SimulationConfig`: ``batched`` is one
 :func:`linear_theory.simulate.simulate_many` call over every setting (one matmul over settings,
 the cross-view InfoNCE in cache-sized chunks), ``loop`` calls :func:`simulate` per setting. Prints

@@ -201,7 +201,7 @@ def test_cli_trains_every_method_on_audio_and_reports_a_missing_file(tmp_path: P
 
 
 def test_training_on_audio_needs_neither_librosa_nor_espeak(data_dir: Path) -> None:
-    """The GPU machine has no librosa: the dataset, its views and the training loop must not import it."""
+    """A training machine may have no librosa: the dataset, its views and the training loop must not import it."""
     import subprocess
     import sys
 

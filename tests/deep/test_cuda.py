@@ -1,6 +1,6 @@
 """The deep arm on CUDA (marker ``cuda``: ``pytest -m cuda``; skipped where there is no GPU).
 
-``scripts/gpu_check.py`` runs these on the GPU machine. They check what CPU tests cannot: training,
+``scripts/gpu_check.py`` runs these on a machine with a CUDA GPU. They check what CPU tests cannot: training,
 resume and probes with device generators and CUDA kernels, the fast-path switches on a GPU, and
 that a CUDA step computes what the CPU step computes (TF32 off, float32 round-off apart).
 """

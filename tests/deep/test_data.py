@@ -1,6 +1,6 @@
 """Two-task datasets on the offline sources: specs, item contents, overlays, randomness, validation.
 
-Expected values come from experiments.md and neighbours.md §1.3 (geometry, class counts, budgets),
+Expected values come from the Feature Dropout paper's setup (docs/related-work.md) (geometry, class counts, budgets),
 or are recomputed here from scikit-learn / PIL directly, never read back from the code under test.
 """
 

@@ -67,7 +67,7 @@ def test_p_star_curve_equals_critical_dropout(rows):
     for r in curve:
         expected = critical_dropout(_model(r["ratio"], 0.0, CONFIG.rep_dims[0]), strong=0, weak=1)
         assert r["p_star"] == pytest.approx(expected, rel=1e-12)
-    # theory.md's worked example: s_2 = 1 (ratio 1/3) gives p* ~ 0.205
+    # docs/linear-theory.md's worked example: s_2 = 1 (ratio 1/3) gives p* ~ 0.205
     assert critical_dropout(_model(1 / 3, 0.0, 4), 0, 1) == pytest.approx(0.2052, abs=1e-3)
 
 

@@ -55,7 +55,7 @@ def test_quick_infonce_rows_come_from_the_cache(quick_run):
 
 @pytest.mark.slow
 def test_infonce_phase_structure_at_theory_settings(tmp_path):
-    """theory.md: k = 4 goes from (0.89, 0.00) at p = 0 to about (0.00, 0.87) at p = 0.3; k = 6 from
+    """docs/linear-theory.md: k = 4 goes from (0.89, 0.00) at p = 0 to about (0.00, 0.87) at p = 0.3; k = 6 from
     (0.92, 0.45) to (0.45, 0.91). Tolerances cover seed-to-seed spread (0.1)."""
     config = SpectralVsInfoNCEConfig(dropouts=(0.0, 0.3, 0.5))
     _, rows = spectral_vs_infonce(config, cache=tmp_path)

@@ -51,7 +51,7 @@ def test_linear_model_needs_blocks():
 
 
 def test_moments_match_monte_carlo():
-    """Sigma and C of shared/theory.md agree with sample moments of the views.
+    """Sigma and C of docs/linear-theory.md agree with sample moments of the views.
 
     With n = 400,000 samples the standard error of a covariance entry of size v is about
     ``v * sqrt(2 / n)``; we allow 6 standard errors.

@@ -20,7 +20,7 @@ from linear_theory.symbolic import SYMBOLS, derive
 def test_bit_moments_exact_by_enumeration_in_sympy():
     """Theorem: for bits s_b m u (u uniform on {-1, 1}, m^(t) ~ Bernoulli(1 - p) per view, all independent),
     E[x^(1) x^(2)] = s_b^2 (1-p)^2, E[x^2] = s_b^2 (1-p), E[x_i x_j] = 0 (i != j): summing over every
-    outcome (u_i, u_j, m1, m2) gives theory.md's block moments with eta = 0, so lambda_bits -> 1 - p as sigma -> 0."""
+    outcome (u_i, u_j, m1, m2) gives docs/linear-theory.md's block moments with eta = 0, so lambda_bits -> 1 - p as sigma -> 0."""
     s, p, sigma = SYMBOLS["s"], SYMBOLS["p"], SYMBOLS["sigma"]
     prob_m = {0: p, 1: 1 - p}
     cross = same = other = sp.Integer(0)
@@ -71,7 +71,7 @@ def test_sampled_bits_are_shared_signs_with_the_exact_moments(dropout):
 def test_suppression_and_rescue_of_the_image(bits, s_img, eta, k):
     """Theorem (spectral optimum, exact for bits; s_img <= s_b, eta > 0 so lambda_img < lambda_bits(0)): with
     b >= k and p < p* the bits take every slot (image R^2 = 0); for p > p* the image gets min(r, k) dims;
-    as sigma -> 0, p* -> 1 - lambda_img = 1 - 1/(1 + eta^2) (neighbours.md: rescue once p > 1 - rho_img)."""
+    as sigma -> 0, p* -> 1 - lambda_img = 1 - 1/(1 + eta^2) (docs/related-work.md: rescue once p > 1 - rho_img)."""
     rb = RandBit(bits=bits, image_strength=s_img, image_aug_noise=eta, noise=0.1)
     p_star = rb.critical_dropout()
     assert 0 < p_star < 1

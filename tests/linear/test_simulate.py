@@ -38,7 +38,7 @@ def test_config_rejects_bad_values_naming_the_field(field, value):
 
 
 def test_config_defaults_loading_and_record_steps():
-    """Defaults are theory.md's InfoNCE setting; from_dict rejects unknown keys; the last step is recorded."""
+    """Defaults are docs/linear-theory.md's InfoNCE setting; from_dict rejects unknown keys; the last step is recorded."""
     cfg = SimulationConfig()
     assert (cfg.steps, cfg.lr, cfg.batch_size, cfg.temperature, cfg.init_scale, cfg.loss, cfg.optimizer) == (
         3000, 0.5, 256, 0.2, 0.01, "infonce", "sgd")
@@ -192,7 +192,7 @@ def test_progress_bar_and_adam_run(capsys):
 
 # -- InfoNCE: the phase structure ------------------------------------------------------------------------------
 def _theory_model(k: int, d: int) -> LinearModel:
-    """theory.md's InfoNCE setting: r1 = r2 = 4, sigma = 0.1, s1 = 3, s2 = 1, eta1 = 0, eta2 = 0.5."""
+    """docs/linear-theory.md's InfoNCE setting: r1 = r2 = 4, sigma = 0.1, s1 = 3, s2 = 1, eta1 = 0, eta2 = 0.5."""
     return LinearModel((FeatureBlock(4, 3.0), FeatureBlock(4, 1.0, aug_noise=0.5)), k, 0.1, d)
 
 
@@ -214,12 +214,12 @@ def test_infonce_dropout_rescues_the_suppressed_task_fast():
 @pytest.mark.slow
 @pytest.mark.parametrize("k", [4, 6])
 def test_infonce_phase_structure_theory_settings(k):
-    """theory.md's exact InfoNCE setting (d = 32, 3 seeds, 3000 SGD steps, lr 0.5, batch 256, tau 0.2, init 0.01).
+    """docs/linear-theory.md's exact InfoNCE setting (d = 32, 3 seeds, 3000 SGD steps, lr 0.5, batch 256, tau 0.2, init 0.01).
 
     Task-2 ``R^2`` is ~0 at p1 = 0 and near its maximum at p1 = 0.3 (k = 4); with k = 6 the weak block
     gets the 2 spare slots at p1 = 0 (``R^2 ~ 0.5``) and all 4 at p1 = 0.3 while the strong block keeps
     2 of 4. Both match the spectral closed form's allocation within 0.05. Measured (mean of 3 seeds):
-    k = 4 (0.997, 0.002) -> (0.009, 0.981); k = 6 (0.999, 0.495) -> (0.500, 0.989). theory.md quotes
+    k = 4 (0.997, 0.002) -> (0.009, 0.981); k = 6 (0.999, 0.495) -> (0.500, 0.989). the theory's first statement quoted
     (0.89, 0.00) -> (0.00, 0.87) and (0.92, 0.45) -> (0.45, 0.91): the same phases, a lower ceiling.
     """
     base = _theory_model(k, 32)

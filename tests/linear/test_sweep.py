@@ -73,7 +73,7 @@ def test_closed_form_sweep_shapes_and_accuracy_range():
 
 def test_infonce_sweep_writes_simulated_rows_that_follow_the_phases(tmp_path):
     """The InfoNCE branch trains at every point: without dropout the weak task stays near 0, at
-    p = 0.6 (well above p* ~ 0.2) it is learned — a short run of theory.md's setting."""
+    p = 0.6 (well above p* ~ 0.2) it is learned — a short run of docs/linear-theory.md's setting."""
     argv = ["--loss", "infonce", "--ratio", "0.34", "--dropout", "0:0.6:2", "--steps", "300",
             "--init-scale", "1.0", "--input-dim", "16", "--out", str(tmp_path), "--no-progress"]
     assert main(argv) == 0

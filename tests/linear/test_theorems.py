@@ -1,4 +1,4 @@
-"""The theorems of shared/theory.md (1-5) as properties over random valid models.
+"""The theorems of docs/linear-theory.md (1-5) as properties over random valid models.
 
 Theorem 6 (dynamics) is tested in ``test_dynamics.py``.
 """
@@ -142,8 +142,8 @@ def test_theorem5_best_dropout_is_an_interval(model, w0):
         assert best.contains(p) == (v >= values.max() - 1e-12), p
 
 
-def test_theorem5_example_from_theory_md():
-    """The theory.md setting with ``k = 6``: the rescue pays for task 2 (weights (0, 1)) on ``(p*, 1]``
+def test_theorem5_worked_example():
+    """The docs/linear-theory.md setting with ``k = 6``: the rescue pays for task 2 (weights (0, 1)) on ``(p*, 1]``
     since block 2 never needs block 1 there, and it does not pay for the mean of both tasks."""
     blocks = (FeatureBlock(4, 3.0), FeatureBlock(4, 1.0, aug_noise=0.5))
     model = LinearModel(blocks, 6, 0.1, 32)
