@@ -110,7 +110,7 @@ def hand_typed_results(text: str) -> list[str]:
     """Accuracy-like numbers (three decimals) and point changes in ``text`` outside generated blocks and code."""
     prose = ANY_FENCE.sub("", GENERATED.sub("", text))
     found = re.findall(r"(?<![\w.])[+-]?\d\.\d{3}(?![\d])", prose)
-    found += re.findall(r"[+-−]?\d+(?:\.\d+)? points", prose)
+    found += re.findall(r"[+\-−]?\d+(?:\.\d+)? points", prose)
     return [f for f in found if f not in SETTINGS]
 
 
