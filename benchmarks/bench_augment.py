@@ -10,7 +10,6 @@ optional: its row says "not installed" when it is missing (it is an optional dep
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -23,7 +22,9 @@ from threads import thread_report
 from torchvision.transforms import v2
 
 from deep_experiments.augment import ExpertAugment
+from deep_experiments.device import resolve_device
 from deep_experiments.normalize import CIFAR_MEAN, CIFAR_STD
+from featuredrop.cli import OneLineParser, positive_int
 
 Augment = Callable[[torch.Tensor], torch.Tensor]
 
@@ -86,16 +87,20 @@ def time_views(fn: Augment, x: torch.Tensor, repeats: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads on CPU (default 1, as in the README)")
+    parser = OneLineParser(prog="bench_augment.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu | cuda[:N] (default %(default)s)")
+    parser.add_argument("--batch", type=positive_int, default=256)
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed runs after one warm-up (>= 2: a std)")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="torch threads on CPU (default 1, as in the README)")
     args = parser.parse_args()
-    if args.threads < 1:
-        parser.error(f"--threads must be >= 1, got {args.threads}")
+    if args.repeats < 2:
+        parser.error(f"--repeats must be >= 2 (the table shows a std), got {args.repeats}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        parser.error(str(err))
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
     x = torch.rand(args.batch, 3, 32, 32, generator=torch.Generator().manual_seed(0)).to(device)
     try:
         import kornia

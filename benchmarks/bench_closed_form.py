@@ -6,7 +6,6 @@ the machine, library versions, and the best / mean wall time over repeats after 
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
@@ -14,6 +13,7 @@ import time
 import numpy as np
 from threads import thread_report
 
+from featuredrop.cli import OneLineParser, positive_int
 from linear_theory.sweep import SweepConfig, closed_form_sweep
 
 
@@ -36,11 +36,9 @@ def main(repeats: int = 5) -> None:
 
 def cli(argv: list[str] | None = None) -> None:
     """Parse the options (``--help`` prints them and runs nothing), then run the benchmark."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--repeats", type=int, default=5, help="timed sweeps after one warm-up (default %(default)s)")
+    p = OneLineParser(prog="bench_closed_form.py", description=__doc__.split("\n")[0])
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed sweeps after one warm-up (default %(default)s)")
     args = p.parse_args(argv)
-    if args.repeats < 1:
-        p.error("--repeats must be >= 1")
     main(args.repeats)
 
 

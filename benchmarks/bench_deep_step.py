@@ -60,7 +60,8 @@ from deep_experiments.models import ENCODERS, build_encoder  # noqa: E402
 from deep_experiments.run.components import build_components  # noqa: E402
 from deep_experiments.seeds import make_generator, seeded_init  # noqa: E402
 from deep_experiments.views import METHODS  # noqa: E402
-from featuredrop.atomic import atomic_write  # noqa: E402
+from featuredrop.atomic import atomic_write, check_output_dir  # noqa: E402
+from featuredrop.cli import OneLineParser  # noqa: E402
 from featuredrop.losses import nt_xent  # noqa: E402
 
 PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (
@@ -170,7 +171,7 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="bench_deep_step.py", description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--batch", type=int, default=None, help="images per step (default: 512 on CUDA, 32 on CPU)")
     p.add_argument("--encoder", choices=ENCODERS, default="resnet18")
@@ -194,9 +195,10 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace, device: torch.d
     if bad or not methods or not modes:
         p.error(f"--methods must name some of {METHODS} and --modes some of {MODES}; got {args.methods!r}, {args.modes!r}")
     args.methods, args.modes = methods, modes
-    args.batch = args.batch or (512 if device.type == "cuda" else 32)
-    args.width = args.width or (64 if device.type == "cuda" else 16)
-    args.steps = args.steps or (20 if device.type == "cuda" else 5)
+    cuda = device.type == "cuda"  # a default only where the option was not given (0 is refused, not defaulted)
+    args.batch = (512 if cuda else 32) if args.batch is None else args.batch
+    args.width = (64 if cuda else 16) if args.width is None else args.width
+    args.steps = (20 if cuda else 5) if args.steps is None else args.steps
     for name in ("batch", "width", "steps"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
@@ -204,6 +206,13 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace, device: torch.d
         p.error("--batch must be >= 2, --warmup >= 0 and --threads >= 1")
     if args.peak_tflops is not None and not (math.isfinite(args.peak_tflops) and args.peak_tflops > 0):
         p.error(f"--peak-tflops must be > 0, got {args.peak_tflops}")
+    if args.json is not None:
+        try:
+            if Path(args.json).is_dir():
+                raise ValueError(f"--json {args.json}: is a folder; name the JSON file to write")
+            check_output_dir(Path(args.json).parent, "--json")
+        except ValueError as err:
+            p.error(str(err))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -13,7 +13,6 @@ extrapolates to the whole sweep.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import subprocess
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from threads import thread_report  # noqa: E402
 
+from featuredrop.cli import OneLineParser, positive_float, positive_int  # noqa: E402
 from linear_theory import LinearModel, TwoBlock  # noqa: E402
 from linear_theory.dynamics import gradient_flow, gradient_flow_batch, random_init  # noqa: E402
 
@@ -66,18 +66,20 @@ def sweep_models(n: int, d: int, k: int) -> list[LinearModel]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", type=int, default=1000)
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--rep-dim", type=int, default=6)
-    parser.add_argument("--horizon", type=float, default=20.0)
-    parser.add_argument("--trials", type=int, default=3)
-    parser.add_argument("--rtol", type=float, default=None, help="default: the integrator's (1e-8 in float64)")
+    parser = OneLineParser(prog="bench_dynamics.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", type=positive_int, default=1000)
+    parser.add_argument("--dim", type=positive_int, default=64, help="input dimension (>= 8: the two blocks of 4)")
+    parser.add_argument("--rep-dim", type=positive_int, default=6)
+    parser.add_argument("--horizon", type=positive_float, default=20.0)
+    parser.add_argument("--trials", type=positive_int, default=3)
+    parser.add_argument("--rtol", type=positive_float, default=None, help="default: the integrator's (1e-8 in float64)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--compare", action="store_true", help="also time solve_ivp one setting at a time")
     args = parser.parse_args(argv)
-
-    models = sweep_models(args.settings, args.dim, args.rep_dim)
+    try:  # the model's own checks (dimensions), before any timing
+        models = sweep_models(args.settings, args.dim, args.rep_dim)
+    except ValueError as err:
+        parser.error(f"--dim {args.dim} / --rep-dim {args.rep_dim}: {err}")
     W0 = random_init(models[0], 0.01, np.random.default_rng(0))
     t_eval = np.linspace(0.0, args.horizon, 21)
     kwargs = {"rtol": args.rtol, "dtype": np.dtype(args.dtype)}

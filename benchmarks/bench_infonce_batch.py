@@ -12,7 +12,6 @@ settings x steps per second of each, the speed-up, and the torch thread count.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import replace
@@ -24,6 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from featuredrop.cli import OneLineParser, positive_int  # noqa: E402
 from linear_theory import TwoBlock  # noqa: E402
 from linear_theory.simulate import SimulationConfig, simulate, simulate_many  # noqa: E402
 
@@ -42,13 +42,18 @@ def _rate(fn, setting_steps: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--settings", type=int, default=200, help="settings in the batch")
-    p.add_argument("--loop-settings", type=int, default=10, help="settings the one-at-a-time loop trains")
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--batch-size", type=int, nargs="+", default=[256, 128, 64])
-    p.add_argument("--threads", type=int, default=1)
+    p = OneLineParser(prog="bench_infonce_batch.py", description=__doc__.splitlines()[0])
+    p.add_argument("--settings", type=positive_int, default=200, help="settings in the batch")
+    p.add_argument("--loop-settings", type=positive_int, default=10,
+                   help="settings the one-at-a-time loop trains (at most --settings)")
+    p.add_argument("--steps", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, nargs="+", default=[256, 128, 64], help="each >= 2")
+    p.add_argument("--threads", type=positive_int, default=1)
     args = p.parse_args(argv)
+    if min(args.batch_size) < 2:
+        p.error(f"--batch-size must be >= 2 (InfoNCE needs negatives), got {min(args.batch_size)}")
+    if args.loop_settings > args.settings:
+        p.error(f"--loop-settings {args.loop_settings} is more than --settings {args.settings}")
     torch.set_num_threads(args.threads)
     models = _models(args.settings, k=4)
     simulate(models[0], SimulationConfig(steps=2, record_every=2))  # warm-up (imports, allocator)

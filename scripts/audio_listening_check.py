@@ -118,8 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.items < 1:
         p.error(f"--items must be >= 1, got {args.items}")
-    try:
+    if args.seed < 0:
+        p.error(f"--seed must be >= 0, got {args.seed}")
+    try:  # the options, the audio file and the run are checked before anything is made
         out = check_output_dir(args.out)
+        A.read_meta(A.audio_file(args.data_dir))
+        if args.run is not None and not Path(args.run).is_dir():
+            raise ValueError(f"--run {args.run}: not a folder")
+    except (ValueError, OSError) as err:
+        p.error(" ".join(str(err).split()))
+    try:
         names, images, labels = make_views(args.data_dir, args.items, args.seed, args.run)
         meta = A.read_meta(A.audio_file(args.data_dir))
         with np.load(A.audio_file(args.data_dir)) as npz:

@@ -72,7 +72,7 @@ from deep_experiments.data.audio import (
     write_audio_file,
 )
 from featuredrop.atomic import check_output_dir
-from featuredrop.cli import OneLineParser
+from featuredrop.cli import OneLineParser, nonnegative_int
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SENTENCES = (
@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="build_audio_offline", description=__doc__.split("\n")[0])
     p.add_argument("--out", default=".data/audio", help="folder of the file (default %(default)s); pass it as --data-dir")
     p.add_argument("--audiomnist", default=None, help="build from real AudioMNIST wav files in this folder instead")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default %(default)s)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random draw (default %(default)s)")
     p.add_argument("--accents", nargs="+", default=None, help="espeak-ng English accents (default: all gmw/ voices)")
     p.add_argument("--variants", type=int, default=None, help="use the first N variants in sorted order (default all)")
     p.add_argument("--test-every", type=int, default=4, help="every Nth variant speaks the test split (default 4)")
@@ -445,8 +445,13 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     if args.variants is not None and args.variants < 2:
         p.error(f"--variants must be >= 2 (one per split at least), got {args.variants}")
-    try:
+    try:  # checked before the (minutes-long) build starts
         check_output_dir(args.out)
+        if args.audiomnist is not None and not Path(args.audiomnist).is_dir():
+            raise ValueError(f"--audiomnist {args.audiomnist}: not a folder")
+    except ValueError as err:
+        p.error(str(err))
+    try:
         path = build(args)
     except (BuildError, OSError, ValueError) as err:
         print(f"build_audio_offline: {' '.join(str(err).split())}", file=sys.stderr)

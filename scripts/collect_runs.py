@@ -16,11 +16,18 @@ overwritten only with ``--force``. Unfinished runs are listed and skipped.
 
 from __future__ import annotations
 
-import argparse
+import json
 import platform
 import shutil
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from featuredrop.atomic import check_output_dir  # noqa: E402
+from featuredrop.cli import OneLineParser  # noqa: E402
 
 KEEP_PT = ("viewmaker.pt",)
 PROVENANCE = "provenance.json"
@@ -48,6 +55,12 @@ def collect(src: Path, dst: Path, revision: str, force: bool = False) -> list[Pa
     from featuredrop.config import save_json
 
     finished, _ = run_folders(src)
+    for folder in finished:  # a run whose record cannot be read is not collected (checked before anything is copied)
+        for name in ("config.json", "probe.json"):
+            try:
+                json.loads((folder / name).read_text())
+            except ValueError as err:
+                raise ValueError(f"{folder / name}: not valid JSON, truncated or corrupt ({err})") from None
     env = environment(revision)
     existing = [dst / f.relative_to(src) for f in finished if (dst / f.relative_to(src)).exists()]
     if existing and not force:  # checked before anything is copied
@@ -67,22 +80,30 @@ def collect(src: Path, dst: Path, revision: str, force: bool = False) -> list[Pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 on success, 1 with a one-line reason."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Entry point: 0 on success; 2 with a one-line reason on a bad argument (nothing copied), 1 when copying fails."""
+    p = OneLineParser(prog="collect_runs.py", description=__doc__.split("\n")[0])
     p.add_argument("src", help="grid root (runs/...)")
     p.add_argument("dst", help="results root (results/...)")
     p.add_argument("--revision", required=True, help="the commit whose code made the runs")
     p.add_argument("--force", action="store_true", help="overwrite folders that exist in DST")
     args = p.parse_args(argv)
     src, dst = Path(args.src), Path(args.dst)
+    if not src.is_dir():
+        p.error(f"SRC {src}: not a folder")
+    if src.resolve() == dst.resolve():
+        p.error(f"SRC and DST are the same folder ({src})")
+    if not args.revision.strip():
+        p.error("--revision is empty: name the commit whose code made the runs")
     try:
-        if not src.is_dir():
-            raise FileNotFoundError(f"{src} is not a folder")
-        if src.resolve() == dst.resolve():
-            raise ValueError("SRC and DST are the same folder")
+        check_output_dir(dst, "DST")
+    except ValueError as err:
+        p.error(str(err))
+    try:
         written = collect(src, dst, args.revision, args.force)
-    except (OSError, ValueError) as err:
-        print(f"collect_runs: {' '.join(str(err).split())}", file=sys.stderr)
+    except (FileExistsError, ValueError) as err:
+        p.error(" ".join(str(err).split()))
+    except OSError as err:
+        print(f"collect_runs.py: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
     _, unfinished = run_folders(src)
     print(f"{len(written)} runs copied into {dst}" + (f"; {len(unfinished)} unfinished skipped: "

@@ -33,8 +33,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deep_experiments.data.spec import AUGMENTATIONS
-from deep_experiments.run.grid import GridResult, GridRun, run_grid
+from deep_experiments.run.grid import GridResult, GridRun, check_runs, run_grid
 from deep_experiments.views import METHODS
+from featuredrop.atomic import check_output_dir
+from featuredrop.cli import OneLineParser, finite_float, fraction, nonnegative_int, positive_int, unique
 
 
 @dataclass(frozen=True)
@@ -104,25 +106,25 @@ def _print(outcome: GridResult) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 1 when a run failed."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="deep_cpu_grid.py", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="runs/deep-cpu", help="results root (default %(default)s)")
     p.add_argument("--datasets", nargs="+", default=["c+digits"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    p.add_argument("--strengths", nargs="+", type=float, default=[0.0, 0.5, 1.0], help="expert overlay strengths")
-    p.add_argument("--dropouts", nargs="+", type=float, default=[0.25, 0.5, 0.75], help="dropout p values")
-    p.add_argument("--dropout-strengths", nargs="+", type=float, default=[],
+    p.add_argument("--seeds", nargs="+", type=nonnegative_int, default=[0, 1])
+    p.add_argument("--strengths", nargs="+", type=finite_float, default=[0.0, 0.5, 1.0], help="expert overlay strengths")
+    p.add_argument("--dropouts", nargs="+", type=fraction, default=[0.25, 0.5, 0.75], help="dropout p values")
+    p.add_argument("--dropout-strengths", nargs="+", type=finite_float, default=[],
                    help="overlay strengths of a dropout sweep at p 0.5 (sweep seeds; default none)")
     p.add_argument("--own-controls", nargs="+", default=[], choices=METHODS,
                    help="methods also run at overlay strength 0, their own no-overlay control (sweep seeds)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
                    help="kinds of views at the default strength and p (default: all)")
-    p.add_argument("--sweep-seeds", nargs="+", type=int, default=None,
+    p.add_argument("--sweep-seeds", nargs="+", type=nonnegative_int, default=None,
                    help="seeds of the strength and dropout sweeps (default: the first of --seeds)")
     p.add_argument("--preset", default="smoke", help="deep_experiments preset of every run (default %(default)s)")
     p.add_argument("--augmentations", nargs="+", default=None, choices=AUGMENTATIONS,
                    help="run the grid once per expert augmentation policy, into OUT/<policy>/... (default: the "
                         "preset's policy, into OUT/...)")
-    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
+    p.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one CPU thread each)")
     p.add_argument("--device", default="cpu",
                    help="device of every run (default %(default)s; cuda runs the same protocol on a GPU, "
                         "several --jobs sharing it)")
@@ -131,13 +133,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further deep_experiments flags, e.g. --extra --train-size 256")
     args = p.parse_args(argv)
-    root = Path(args.out)
+    for flag in ("seeds", "sweep_seeds", "strengths", "dropouts", "dropout_strengths", "datasets", "augmentations"):
+        unique(p, f"--{flag.replace('_', '-')}", getattr(args, flag))
+    if args.sweep_seeds is not None and set(args.sweep_seeds) - set(args.seeds):
+        p.error(f"--sweep-seeds {sorted(set(args.sweep_seeds) - set(args.seeds))} are not among --seeds")
+    try:
+        root = check_output_dir(args.out)
+    except ValueError as err:
+        p.error(str(err))
     runs = grid(args.datasets, args.seeds, args.strengths, args.dropouts, methods=tuple(args.methods),
                 sweep_seeds=args.sweep_seeds, dropout_strengths=args.dropout_strengths,
                 own_controls=tuple(args.own_controls))
     if args.augmentations:
         runs = [replace(r, augmentation=a) for r in runs for a in dict.fromkeys(args.augmentations)]
     extra = list(args.extra) + ([] if args.paper_probe else ["--no-paper-probe"])
+    commands = [command(r, extra, args.preset, args.device) for r in runs]
+    try:  # every run's flags resolve (preset, datasets, strengths, --extra, device) before anything starts
+        check_runs(commands)
+        from deep_experiments.device import resolve_device
+
+        resolve_device(args.device)
+    except (ValueError, RuntimeError) as err:
+        p.error(f"{' '.join(str(err).split())}")
     print(f"{len(runs)} runs into {root} ({args.preset} preset, {args.device})", flush=True)
     start = time.perf_counter()
     order = sorted(runs, key=lambda r: (r.seed, r.method != "viewmaker"))  # seed by seed, slowest first (stable)

@@ -49,7 +49,6 @@ overlay task, and the partner-view retrieval by overlay colour when ``ROOT/overl
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import replace
@@ -57,6 +56,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deep_experiments.data import DATASETS
+from featuredrop.cli import OneLineParser, unique
 from featuredrop.config import to_dict
 from paper_figures import theory_vs_deep
 from paper_figures.deep import find_runs, runs_by_seed
@@ -388,9 +389,9 @@ def ladder_table(root: str, dataset: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: prints the table; 1 with a one-line reason when there is nothing to read."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="deep_cpu_table.py", description=__doc__.split("\n")[0])
     p.add_argument("root", help="results root (ROOT/<dataset>/<method>/...)")
-    p.add_argument("--dataset", nargs="+", default=["audio"],
+    p.add_argument("--dataset", nargs="+", default=["audio"], choices=DATASETS,
                    help="the dataset whose runs are tabled (default %(default)s; several only with --versus-expert)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--sweeps", action="store_true",
@@ -409,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if len(args.dataset) > 1 and not (args.versus_expert or args.contrasts or args.headline or args.theory):
         p.error("several --dataset values need --versus-expert, --contrasts, --headline or --theory")
+    unique(p, "--dataset", args.dataset)
+    if not Path(args.root).is_dir():
+        p.error(f"ROOT {args.root}: not a folder")
     try:
         if args.versus_expert:
             print(versus_table(args.root, args.dataset))

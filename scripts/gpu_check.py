@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from featuredrop.atomic import atomic_write, check_output_dir  # noqa: E402
+from featuredrop.cli import OneLineParser, positive_float, positive_int  # noqa: E402
 
 STEPS = ("versions", "tests", "distributed", "bench", "train", "resume", "verify", "torchrun")
 MIN_START_S = 10.0
@@ -250,19 +251,25 @@ def _not_a_run(path: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 1 when a step failed or timed out."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="gpu_check.py", description=__doc__.split("\n")[0])
     p.add_argument("folder", nargs="?", default=os.environ.get("OUT") or "runs/gpu-check",
                    help="where everything goes (default: $OUT if set, else runs/gpu-check)")
     p.add_argument("--cpu-smoke", action="store_true", help="every step on the CPU at tiny sizes")
-    p.add_argument("--budget", type=float, default=450.0, help="seconds for the whole check (default %(default)s)")
+    p.add_argument("--budget", type=positive_float, default=450.0, help="seconds for the whole check (default %(default)s)")
     p.add_argument("--skip", default="", help=f"comma-separated steps to leave out ({', '.join(STEPS)})")
     p.add_argument("--versions", default=None, help=argparse.SUPPRESS)
     p.add_argument("--verify", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--epochs", type=int, default=2, help=argparse.SUPPRESS)
+    p.add_argument("--epochs", type=positive_int, default=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.versions:
+        try:
+            check_output_dir(Path(args.versions).parent, "--versions")
+        except ValueError as err:
+            p.error(str(err))
         return versions(Path(args.versions))
     if args.verify:
+        if not Path(args.verify).is_dir():
+            p.error(f"--verify {args.verify}: not a folder")
         return verify(Path(args.verify), args.epochs)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if skip - set(STEPS):
@@ -273,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not gpus and not args.cpu_smoke:
         p.error("no CUDA device here; pass --cpu-smoke for the CPU version of the check")
     try:
-        folder = check_output_dir(args.folder, "FOLDER")
+        folder = check_output_dir(args.folder, "FOLDER").resolve()  # absolute: the steps run from the repository root
     except ValueError as err:
         p.error(str(err))
     stale = [folder / name for name in ("train", "torchrun") if name not in skip and (folder / name).exists()]

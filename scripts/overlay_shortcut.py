@@ -13,7 +13,6 @@ retrieval of the partner view by that colour among the batch (chance 1 / batch).
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from dataclasses import asdict
@@ -26,6 +25,7 @@ from deep_experiments.data import DataConfig, build_dataset
 from deep_experiments.data.spec import LADDER_POLICIES
 from deep_experiments.overlay_shortcut import overlay_colour_retrieval
 from featuredrop.atomic import check_output_dir
+from featuredrop.cli import OneLineParser, positive_int
 from featuredrop.config import save_json
 
 POLICIES = ("crop_only", *LADDER_POLICIES, "simclr")
@@ -57,24 +57,34 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 on success, 1 with a one-line reason when the data is missing or bad."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Entry point: 0 on success; 2 with a one-line reason on a bad option (before any data is read), 1 when the data
+    is missing or bad."""
+    p = OneLineParser(prog="overlay_shortcut.py", description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="c+letters", choices=("c+letters", "c+shapes", "c+digits"))
     p.add_argument("--base-source", default="fashion-mnist", help="base images (default %(default)s; needs --data-dir)")
     p.add_argument("--data-dir", default=None, help="root of the real data (Fashion-MNIST)")
-    p.add_argument("--test-size", type=int, default=2000)
-    p.add_argument("--batch", type=int, default=256, help="images per retrieval (default: the protocol's batch)")
-    p.add_argument("--repeats", type=int, default=5, help="batches of views, seeds 0.. (default %(default)s)")
+    p.add_argument("--test-size", type=positive_int, default=2000)
+    p.add_argument("--batch", type=positive_int, default=256, help="images per retrieval (default: the protocol's batch)")
+    p.add_argument("--repeats", type=positive_int, default=5, help="batches of views, seeds 0.. (default %(default)s)")
     p.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     p.add_argument("--out", default=None, help="also write the rows to this JSON file")
     args = p.parse_args(argv)
-    if args.batch < 2 or args.repeats < 1:
-        p.error("--batch must be >= 2 and --repeats >= 1")
+    if args.batch < 2:
+        p.error(f"--batch must be >= 2, got {args.batch}")
+    if args.batch > args.test_size:
+        p.error(f"--batch {args.batch} is larger than --test-size {args.test_size}")
     try:
         if args.out:
-            check_output_dir(Path(args.out).parent)
+            if Path(args.out).is_dir():
+                raise ValueError(f"--out {args.out}: is a folder; name the JSON file to write")
+            check_output_dir(Path(args.out).parent, "--out")
+        if args.data_dir is not None and not Path(args.data_dir).is_dir():
+            raise ValueError(f"--data-dir {args.data_dir}: not a folder")
         data = DataConfig(dataset=args.dataset, base_source=args.base_source, data_dir=args.data_dir,
                           test_size=args.test_size)
+    except ValueError as err:
+        p.error(" ".join(str(err).split()))
+    try:
         rows = measure(data, tuple(args.policies), args.batch, args.repeats)
     except (OSError, ValueError) as err:
         print(f"overlay_shortcut: {' '.join(str(err).split())}", file=sys.stderr)

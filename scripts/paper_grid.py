@@ -43,7 +43,8 @@ if str(ROOT) not in sys.path:
 
 from deep_experiments.run.folder import RunFolder  # noqa: E402
 from deep_experiments.run.grid import GridRun  # noqa: E402
-from featuredrop.atomic import atomic_write  # noqa: E402
+from featuredrop.atomic import atomic_write, check_output_dir  # noqa: E402
+from featuredrop.cli import OneLineParser, nonnegative_int, positive_float, positive_int, unique  # noqa: E402
 
 DATASETS = ("c+shapes", "c+digits", "c+letters")
 METHODS = ("expert", "viewmaker", "dropout")
@@ -90,9 +91,9 @@ def run_config(run: Run) -> Any:
     """The run's :class:`deep_experiments.configs.RunConfig` as the CLI resolves its flags (``ValueError``,
     or ``SystemExit`` with the CLI's one line, on a bad flag)."""
     if run.flags not in _CONFIGS:
-        from deep_experiments.cli import build_parser, config_from_args
+        from deep_experiments.run.grid import resolve_flags
 
-        _CONFIGS[run.flags] = config_from_args(build_parser().parse_args(["train", *run.flags, "--out", "unused"]))
+        _CONFIGS[run.flags] = resolve_flags(run.flags, "train")
     return _CONFIGS[run.flags]
 
 
@@ -111,7 +112,15 @@ class Timing:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.exists() else {}
+        try:
+            self.data: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.exists() else {}
+            if not isinstance(self.data, dict) or not all(
+                    isinstance(v, dict) and all(isinstance(x, (int, float)) and math.isfinite(x) for x in v.values())
+                    for v in self.data.values()):
+                raise ValueError("not a table of seconds by dataset/method")
+        except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
+            raise ValueError(f"{path}: unreadable or corrupt ({' '.join(str(err).split())}); delete it to measure "
+                             "the timings anew") from None
 
     def get(self, key: str, what: str) -> float | None:
         """The estimate for ``key``: its own, else the largest of any run of the same method, else ``None``."""
@@ -238,37 +247,35 @@ def table(runs: Sequence[Run], root: Path, status: dict[str, str] | None = None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 1 when a run failed, 2 on bad options."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="paper_grid.py", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="runs/paper-grid", help="grid root (default %(default)s)")
-    p.add_argument("--time-budget", type=float, default=None,
+    p.add_argument("--time-budget", type=positive_float, default=None,
                    help="seconds this call may take; it stops between epochs before they are spent (default: none)")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    p.add_argument("--epochs", type=int, default=None, help="pretraining epochs of every run (default: the preset's)")
+    p.add_argument("--seeds", nargs="+", type=nonnegative_int, default=list(SEEDS))
+    p.add_argument("--epochs", type=positive_int, default=None, help="pretraining epochs of every run (default: the preset's)")
     p.add_argument("--preset", default="paper", help="deep_experiments preset of every run (default %(default)s)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
-    p.add_argument("--nproc", type=int, default=1, help="GPUs per run: > 1 trains each run under torchrun")
+    p.add_argument("--nproc", type=positive_int, default=1, help="GPUs per run: > 1 trains each run under torchrun")
     p.add_argument("--status", action="store_true", help="print the progress table and stop")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further deep_experiments flags, e.g. --extra --data-dir data --base-source cifar10")
     args = p.parse_args(argv)
-    if args.nproc < 1:
-        p.error(f"--nproc must be >= 1, got {args.nproc}")
-    if args.time_budget is not None and args.time_budget <= 0:
-        p.error(f"--time-budget must be > 0, got {args.time_budget}")
-    root = Path(args.out)
+    for flag in ("datasets", "methods", "seeds"):
+        unique(p, f"--{flag}", getattr(args, flag))
     runs = grid(args.datasets, args.methods, args.seeds, args.preset, args.epochs, args.device, args.extra)
     try:
+        root = check_output_dir(args.out).resolve()  # absolute: the calls run from the repository root
         for run in runs:
             total_epochs(run)  # every run's flags resolve before anything starts
-    except (ValueError, SystemExit) as err:
-        p.error(f"the runs' flags do not make a valid config: {err}")
+        timing = Timing(root / "grid_timing.json")
+    except ValueError as err:
+        p.error(f"{' '.join(str(err).split())}")
     if args.status:
         print(table(runs, root))
         return 0
     root.mkdir(parents=True, exist_ok=True)
-    timing = Timing(root / "grid_timing.json")
     deadline = math.inf if args.time_budget is None else clock() + args.time_budget
     outcome: dict[str, str] = {}
     for run in runs:

@@ -24,11 +24,12 @@ stays the grid's; give each loss its own ``--out``: figure 8 reads NT-Xent runs 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from deep_experiments.run.grid import GridResult, GridRun, run_grid
+from deep_experiments.run.grid import GridResult, GridRun, check_runs, run_grid
+from featuredrop.atomic import check_output_dir
+from featuredrop.cli import OneLineParser, fraction, nonnegative_int, positive_float, positive_int, unique
 
 
 def runs(bits: list[int], temperatures: list[float], dropouts: list[float], dropout_bits: list[int],
@@ -65,22 +66,29 @@ def _print(outcome: GridResult) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 1 when a run failed."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="randbits_colab.py", description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=".data", help="torchvision root holding MNIST/raw (default %(default)s)")
     p.add_argument("--out", default="runs/randbits", help="results root (default %(default)s)")
-    p.add_argument("--bits", nargs="+", type=int, default=[0, 5, 10, 15, 20])
-    p.add_argument("--temperatures", nargs="+", type=float, default=[0.05, 0.1, 0.2])
-    p.add_argument("--dropouts", nargs="+", type=float, default=[0.5, 0.9], help="bit-dropout p values")
-    p.add_argument("--dropout-bits", nargs="+", type=int, default=[5, 20])
-    p.add_argument("--dropout-temperature", type=float, default=0.1)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--epochs", type=int, default=10, help="pretraining epochs (colab: 10)")
-    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one CPU thread each)")
+    p.add_argument("--bits", nargs="+", type=nonnegative_int, default=[0, 5, 10, 15, 20])
+    p.add_argument("--temperatures", nargs="+", type=positive_float, default=[0.05, 0.1, 0.2])
+    p.add_argument("--dropouts", nargs="+", type=fraction, default=[0.5, 0.9], help="bit-dropout p values")
+    p.add_argument("--dropout-bits", nargs="+", type=nonnegative_int, default=[5, 20])
+    p.add_argument("--dropout-temperature", type=positive_float, default=0.1)
+    p.add_argument("--seeds", nargs="+", type=nonnegative_int, default=[0])
+    p.add_argument("--epochs", type=positive_int, default=10, help="pretraining epochs (colab: 10)")
+    p.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one CPU thread each)")
     p.add_argument("--loss", default="nt_xent", choices=["nt_xent", "decoupled", "swd"],
                    help="loss family (default: the colab's NT-Xent)")
     args = p.parse_args(argv)
+    for flag in ("bits", "temperatures", "dropouts", "dropout_bits", "seeds"):
+        unique(p, f"--{flag.replace('_', '-')}", getattr(args, flag))
     grid = runs(args.bits, args.temperatures, args.dropouts, args.dropout_bits, args.dropout_temperature,
                 args.seeds, args.epochs, args.data_dir, args.loss)
+    try:  # every run's flags (bits, data folder, ...) resolve and the root can be written before anything starts
+        check_output_dir(args.out)
+        check_runs(grid)
+    except ValueError as err:
+        p.error(str(err))
     print(f"{len(grid)} runs into {args.out} (RandBits-MNIST, colab recipe, CPU)", flush=True)
     start = time.perf_counter()
     outcomes = run_grid(grid, args.out, args.jobs, report=_print)

@@ -17,7 +17,6 @@ the test allows a relative 1e-6 so that a CPU of another kind does not fail it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -27,6 +26,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from featuredrop.cli import OneLineParser, finite_float  # noqa: E402
+
 RECORD = ROOT / "tests" / "data" / "reference_runs.json"
 METHODS = ("expert", "dropout", "deshared")
 CONFIG: dict[str, Any] = {
@@ -79,12 +83,16 @@ def _revision() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 when the runs match the record (or were written), 1 naming what moved."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="reference_runs.py", description=__doc__.split("\n")[0])
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true", help="rerun and compare with the record")
     mode.add_argument("--write", action="store_true", help="rerun and record (an intended change of behaviour)")
-    p.add_argument("--rtol", type=float, default=0.0, help="relative tolerance of --check (default 0: bit for bit)")
+    p.add_argument("--rtol", type=finite_float, default=0.0, help="relative tolerance of --check (default 0: bit for bit)")
     args = p.parse_args(argv)
+    if args.rtol < 0:
+        p.error(f"--rtol must be >= 0, got {args.rtol}")
+    if args.write and args.rtol:
+        p.error("--rtol applies to --check only")
     now = run_all()
     if args.write:
         RECORD.parent.mkdir(parents=True, exist_ok=True)

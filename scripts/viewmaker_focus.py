@@ -25,7 +25,6 @@ overlay has no on/off split and is skipped with a line saying so.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -44,6 +43,7 @@ from deep_experiments.viewmaker_focus import (
     plane_focus,
 )
 from featuredrop.atomic import atomic_write
+from featuredrop.cli import OneLineParser, nonnegative_int, positive_int
 
 
 def _load(folder: RunFolder, images: int) -> tuple:
@@ -91,17 +91,34 @@ def measure_planes(folder: RunFolder, images: int, views: int, seed: int) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns 1 when no viewmaker run was found."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Entry point; 2 on a bad option or an unreadable run folder (one line, before anything is written), 1 when no
+    viewmaker run was found or a measurement failed."""
+    p = OneLineParser(prog="viewmaker_focus.py", description=__doc__.split("\n")[0])
     p.add_argument("--results", required=True, help="root of the run folders")
-    p.add_argument("--images", type=int, default=512, help="test images per run (default %(default)s)")
-    p.add_argument("--views", type=int, default=4, help="perturbations per image (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the viewmaker's noise (default %(default)s)")
+    p.add_argument("--images", type=positive_int, default=512, help="test images per run (default %(default)s)")
+    p.add_argument("--views", type=positive_int, default=4, help="perturbations per image (default %(default)s)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the viewmaker's noise (default %(default)s)")
     args = p.parse_args(argv)
-    runs = [r for r in find_runs(Path(args.results)) if r.load_config().views.kind == "viewmaker" and r.has_viewmaker()]
+    if not Path(args.results).is_dir():
+        p.error(f"--results {args.results}: not a folder")
+    try:  # every run's config is read before anything is written
+        runs = [r for r in find_runs(Path(args.results))
+                if r.load_config().views.kind == "viewmaker" and r.has_viewmaker()]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        p.error(f"--results {args.results}: {' '.join(str(err).split())}")
     if not runs:
-        print(f"no finished viewmaker run with a checkpoint or viewmaker.pt under {args.results}", file=sys.stderr)
+        print(f"viewmaker_focus.py: no finished viewmaker run with a checkpoint or viewmaker.pt under {args.results}",
+              file=sys.stderr)
         return 1
+    try:
+        return _measure_all(runs, args)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        print(f"viewmaker_focus.py: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+
+
+def _measure_all(runs: list[RunFolder], args) -> int:  # noqa: ANN001
+    """Measure and write every run's focus (see the module docstring); 0."""
     for folder in runs:
         if dataset_spec(folder.load_config().data).shared_channels:
             row = measure_planes(folder, args.images, args.views, args.seed)

@@ -33,6 +33,17 @@ from linear_theory.sweep import main as sweep_main
 from tests.cli_runner import run_clis
 
 SWEEP, DEEP, FIGURES = "linear_theory.sweep", "deep_experiments", "paper_figures"
+# the scripts, run as ``python scripts/NAME.py`` (tests.cli_runner runs a path ending in .py as a script)
+GRID, PAPER_GRID, GPU_CHECK = "scripts/deep_cpu_grid.py", "scripts/paper_grid.py", "scripts/gpu_check.py"
+FOCUS, COLLECT, RANDBITS = "scripts/viewmaker_focus.py", "scripts/collect_runs.py", "scripts/randbits_colab.py"
+FETCH_MNIST, FETCH_FASHION = "scripts/fetch_mnist_offline.py", "scripts/fetch_fashion_mnist_offline.py"
+SHORTCUT, REFERENCE = "scripts/overlay_shortcut.py", "scripts/reference_runs.py"
+LISTENING, BUILD_AUDIO, TABLE = "scripts/audio_listening_check.py", "scripts/build_audio_offline.py", \
+    "scripts/deep_cpu_table.py"
+B_AUGMENT, B_CLOSED, B_STEP = "benchmarks/bench_augment.py", "benchmarks/bench_closed_form.py", \
+    "benchmarks/bench_deep_step.py"
+B_DYNAMICS, B_INFONCE = "benchmarks/bench_dynamics.py", "benchmarks/bench_infonce_batch.py"
+IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 # a tiny run: 16 images, batch 8, width 4, one epoch, fast probe only (what the `run` rows point at)
 TINY = ["--preset", "smoke", "--train-size", "16", "--test-size", "16", "--batch-size", "8", "--epochs", "1",
@@ -49,6 +60,18 @@ def _truncate(path: Path) -> None:
 def _corrupt_both(run: Path) -> None:
     (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
     (run / "checkpoint.prev.pt").write_bytes(b"")
+
+
+def _truncated_results(ws: Path) -> None:
+    """``results/``: one finished viewmaker run whose ``config.json`` is truncated."""
+    shutil.copytree(ws / "run", ws / "results" / "c+digits" / "viewmaker" / "os1_p0.5" / "seed0")
+    _truncate(ws / "results" / "c+digits" / "viewmaker" / "os1_p0.5" / "seed0" / "config.json")
+
+
+def _empty_files(folder: Path, suffix: str = "") -> None:
+    folder.mkdir(parents=True)
+    for name in IDX:
+        (folder / f"{name}{suffix}").write_bytes(b"")
 
 
 def _backbone_over_checkpoint(run: Path) -> None:
@@ -138,6 +161,109 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
     # --- the figures ----------------------------------------------------------------------------
     ("figures-unknown-name", FIGURES, ["--only", "nope", "--out", "figs"], None, "nope"),
     ("figures-out-is-a-file", FIGURES, ["--only", "phase_diagram", "--quick", "--out", "afile"], None, "afile"),
+    # --- scripts/deep_cpu_grid.py: every run's flags resolve before the first starts ---------------
+    ("grid-jobs-zero", GRID, ["--jobs", "0", "--out", "g"], None, "--jobs"),
+    ("grid-seed-twice", GRID, ["--seeds", "0", "0", "--out", "g"], None, "--seeds"),
+    ("grid-seed-negative", GRID, ["--seeds", "-1", "--out", "g"], None, "--seeds"),
+    ("grid-dropout-nan", GRID, ["--dropouts", "nan", "--out", "g"], None, "--dropouts"),
+    ("grid-dropout-above-1", GRID, ["--dropouts", "1.5", "--out", "g"], None, "--dropouts"),
+    ("grid-strength-negative", GRID, ["--strengths", "-1", "--out", "g"], None, "overlay_strength"),
+    ("grid-out-is-a-file", GRID, ["--out", "afile"], None, "afile"),
+    ("grid-unknown-dataset", GRID, ["--datasets", "nope", "--out", "g"], None, "nope"),
+    ("grid-unknown-preset", GRID, ["--preset", "nope", "--out", "g"], None, "nope"),
+    ("grid-unknown-device", GRID, ["--device", "tpu", "--out", "g"], None, "tpu"),
+    ("grid-extra-lr-nan", GRID, ["--out", "g", "--extra", "--lr", "nan"], None, "lr"),
+    ("grid-sweep-seed-not-a-seed", GRID, ["--seeds", "0", "--sweep-seeds", "1", "--out", "g"], None, "--sweep-seeds"),
+    # --- scripts/paper_grid.py ------------------------------------------------------------------
+    ("paper-grid-epochs-zero", PAPER_GRID, ["--epochs", "0", "--out", "g"], None, "--epochs"),
+    ("paper-grid-budget-nan", PAPER_GRID, ["--time-budget", "nan", "--out", "g"], None, "--time-budget"),
+    ("paper-grid-budget-inf", PAPER_GRID, ["--time-budget", "inf", "--out", "g"], None, "--time-budget"),
+    ("paper-grid-out-is-a-file", PAPER_GRID, ["--out", "afile", "--status"], None, "afile"),
+    ("paper-grid-seed-twice", PAPER_GRID, ["--seeds", "1", "1", "--status", "--out", "g"], None, "--seeds"),
+    ("paper-grid-unknown-preset", PAPER_GRID, ["--preset", "nope", "--out", "g"], None, "nope"),
+    ("paper-grid-nproc-zero", PAPER_GRID, ["--nproc", "0", "--status", "--out", "g"], None, "--nproc"),
+    ("paper-grid-timing-corrupt", PAPER_GRID, ["--out", "g", "--preset", "smoke", "--epochs", "1", "--device", "cpu"],
+     lambda ws: (ws / "g").mkdir() or (ws / "g" / "grid_timing.json").write_text("{not json"), "grid_timing.json"),
+    # --- scripts/gpu_check.py -------------------------------------------------------------------
+    ("gpu-check-budget-zero", GPU_CHECK, ["--cpu-smoke", "--budget", "0", "gc"], None, "--budget"),
+    ("gpu-check-budget-nan", GPU_CHECK, ["--cpu-smoke", "--budget", "nan", "gc"], None, "--budget"),
+    ("gpu-check-epochs-zero", GPU_CHECK, ["--cpu-smoke", "--epochs", "0", "gc"], None, "--epochs"),
+    ("gpu-check-folder-is-a-file", GPU_CHECK, ["--cpu-smoke", "afile"], None, "afile"),
+    ("gpu-check-unknown-step", GPU_CHECK, ["--cpu-smoke", "--skip", "bogus", "gc"], None, "bogus"),
+    ("gpu-check-verify-nowhere", GPU_CHECK, ["--verify", "nowhere"], None, "nowhere"),
+    ("gpu-check-versions-below-a-file", GPU_CHECK, ["--versions", "afile/v.json"], None, "afile"),
+    # --- scripts/viewmaker_focus.py -------------------------------------------------------------
+    ("focus-results-missing", FOCUS, ["--results", "nowhere"], None, "nowhere"),
+    ("focus-results-is-a-file", FOCUS, ["--results", "afile"], None, "afile"),
+    ("focus-images-zero", FOCUS, ["--results", "run", "--images", "0"], None, "--images"),
+    ("focus-views-negative", FOCUS, ["--results", "run", "--views", "-1"], None, "--views"),
+    ("focus-config-truncated", FOCUS, ["--results", "results"], _truncated_results, "config.json"),
+    # --- scripts/collect_runs.py ----------------------------------------------------------------
+    ("collect-src-missing", COLLECT, ["nowhere", "dst", "--revision", "x"], None, "nowhere"),
+    ("collect-dst-is-a-file", COLLECT, ["run", "afile", "--revision", "x"], None, "afile"),
+    ("collect-no-revision", COLLECT, ["run", "dst"], None, "--revision"),
+    ("collect-config-truncated", COLLECT, ["results", "dst", "--revision", "x"], _truncated_results, "config.json"),
+    ("collect-would-overwrite", COLLECT, ["results", "dst", "--revision", "x"],
+     lambda ws: shutil.copytree(ws / "run", ws / "results" / "a") and shutil.copytree(ws / "run", ws / "dst" / "a"),
+     "--force"),
+    # --- the fetch scripts: a corrupt data file named, nothing written ----------------------------
+    ("fetch-mnist-data-dir-is-a-file", FETCH_MNIST, ["--data-dir", "afile"], None, "afile"),
+    ("fetch-mnist-empty-files", FETCH_MNIST, ["--data-dir", "d"], lambda ws: _empty_files(ws / "d" / "MNIST" / "raw"),
+     "train-images-idx3-ubyte"),
+    ("fetch-fashion-data-dir-is-a-file", FETCH_FASHION, ["--data-dir", "afile"], None, "afile"),
+    ("fetch-fashion-empty-archives", FETCH_FASHION, ["--data-dir", "d", "--source", "src"],
+     lambda ws: _empty_files(ws / "src", ".gz"), "train-images-idx3-ubyte.gz"),
+    ("fetch-fashion-garbage-archive", FETCH_FASHION, ["--data-dir", "d", "--source", "src"],
+     lambda ws: _empty_files(ws / "src", ".gz") or (ws / "src" / f"{IDX[0]}.gz").write_bytes(b"\x1f\x8b garbage"),
+     "train-images-idx3-ubyte.gz"),
+    # --- scripts/randbits_colab.py --------------------------------------------------------------
+    ("randbits-jobs-zero", RANDBITS, ["--jobs", "0", "--out", "g"], None, "--jobs"),
+    ("randbits-epochs-zero", RANDBITS, ["--epochs", "0", "--out", "g"], None, "--epochs"),
+    ("randbits-bits-negative", RANDBITS, ["--bits", "-1", "--out", "g"], None, "--bits"),
+    ("randbits-temperature-nan", RANDBITS, ["--temperatures", "nan", "--out", "g"], None, "--temperatures"),
+    ("randbits-dropout-above-1", RANDBITS, ["--dropouts", "2", "--out", "g"], None, "--dropouts"),
+    ("randbits-seed-twice", RANDBITS, ["--seeds", "0", "0", "--out", "g"], None, "--seeds"),
+    ("randbits-out-is-a-file", RANDBITS, ["--out", "afile"], None, "afile"),
+    ("randbits-data-dir-missing", RANDBITS, ["--data-dir", "nowhere", "--out", "g"], None, "nowhere"),
+    # --- scripts/overlay_shortcut.py ------------------------------------------------------------
+    ("shortcut-batch-one", SHORTCUT, ["--batch", "1"], None, "--batch"),
+    ("shortcut-repeats-zero", SHORTCUT, ["--repeats", "0"], None, "--repeats"),
+    ("shortcut-test-size-negative", SHORTCUT, ["--test-size", "-5"], None, "--test-size"),
+    ("shortcut-unknown-base", SHORTCUT, ["--base-source", "nope"], None, "nope"),
+    ("shortcut-out-below-a-file", SHORTCUT, ["--out", "afile/x.json"], None, "afile"),
+    ("shortcut-out-is-a-folder", SHORTCUT, ["--out", "run"], None, "run"),
+    ("shortcut-data-dir-missing", SHORTCUT, ["--data-dir", "nowhere"], None, "nowhere"),
+    # --- the audio scripts ----------------------------------------------------------------------
+    ("listening-audio-file-empty", LISTENING, ["--data-dir", "audio", "--out", "listen"],
+     lambda ws: (ws / "audio").mkdir() or (ws / "audio" / "audio-digits.npz").write_bytes(b""), "audio-digits.npz"),
+    ("listening-items-zero", LISTENING, ["--items", "0", "--out", "listen"], None, "--items"),
+    ("listening-out-is-a-file", LISTENING, ["--out", "afile"], None, "afile"),
+    ("build-audio-seed-negative", BUILD_AUDIO, ["--seed", "-1", "--out", "audio"], None, "--seed"),
+    ("build-audio-out-is-a-file", BUILD_AUDIO, ["--out", "afile"], None, "afile"),
+    ("build-audio-audiomnist-missing", BUILD_AUDIO, ["--audiomnist", "nowhere", "--out", "audio"], None, "nowhere"),
+    # --- scripts/deep_cpu_table.py and scripts/reference_runs.py ----------------------------------
+    ("table-root-missing", TABLE, ["nowhere"], None, "nowhere"),
+    ("table-root-is-a-file", TABLE, ["afile"], None, "afile"),
+    ("table-unknown-dataset", TABLE, ["run", "--dataset", "nope"], None, "nope"),
+    ("table-dataset-twice", TABLE, ["run", "--dataset", "c+digits", "c+digits", "--contrasts"], None, "--dataset"),
+    ("reference-rtol-nan", REFERENCE, ["--check", "--rtol", "nan"], None, "--rtol"),
+    ("reference-rtol-negative", REFERENCE, ["--check", "--rtol", "-1"], None, "--rtol"),
+    ("reference-rtol-with-write", REFERENCE, ["--write", "--rtol", "0.1"], None, "--rtol"),
+    # --- the benchmarks: refused before any timing -----------------------------------------------
+    ("bench-augment-batch-zero", B_AUGMENT, ["--batch", "0"], None, "--batch"),
+    ("bench-augment-one-repeat", B_AUGMENT, ["--repeats", "1"], None, "--repeats"),
+    ("bench-augment-unknown-device", B_AUGMENT, ["--device", "tpu"], None, "tpu"),
+    ("bench-closed-form-repeats-zero", B_CLOSED, ["--repeats", "0"], None, "--repeats"),
+    ("bench-step-steps-zero", B_STEP, ["--steps", "0"], None, "--steps"),
+    ("bench-step-json-below-a-file", B_STEP, ["--json", "afile/b.json"], None, "afile"),
+    ("bench-step-json-is-a-folder", B_STEP, ["--json", "run"], None, "run"),
+    ("bench-dynamics-settings-zero", B_DYNAMICS, ["--settings", "0"], None, "--settings"),
+    ("bench-dynamics-horizon-nan", B_DYNAMICS, ["--horizon", "nan"], None, "--horizon"),
+    ("bench-dynamics-dim-too-small", B_DYNAMICS, ["--dim", "2"], None, "--dim"),
+    ("bench-dynamics-rtol-negative", B_DYNAMICS, ["--rtol", "-1"], None, "--rtol"),
+    ("bench-infonce-batch-one", B_INFONCE, ["--batch-size", "1"], None, "--batch-size"),
+    ("bench-infonce-loop-above-settings", B_INFONCE, ["--settings", "2", "--loop-settings", "5"], None,
+     "--loop-settings"),
 ]
 
 
@@ -187,8 +313,25 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(outcomes: dict, row_id
     assert after == before, "a file was created, changed or removed"
 
 
-def test_the_table_covers_every_cli() -> None:
-    assert {r[1] for r in ROWS} == {SWEEP, DEEP, FIGURES} and len(ROWS) >= 35
+# entry points without a row, and why
+NO_ROWS = {"scripts/readme_tables.py": "no options: prints the README's tables from results/",
+           # the docs tooling, written beside this table and not yet attacked (see issue 24's remaining work)
+           "scripts/docs_examples.py": "docs tooling: not yet covered",
+           "scripts/check_docs.py": "docs tooling: not yet covered",
+           "scripts/docs_screenshots.py": "docs tooling: not yet covered",
+           "scripts/figure_table.py": "docs tooling: not yet covered",
+           "scripts/randbits_table.py": "docs tooling: not yet covered",
+           "scripts/results_provenance.py": "docs tooling: not yet covered"}
+
+
+def test_the_table_covers_every_entry_point() -> None:
+    """Every CLI, every script under scripts/ and every benchmark has rows (or a reason in NO_ROWS)."""
+    root = Path(__file__).resolve().parent.parent
+    scripts = {str(p.relative_to(root)) for folder in ("scripts", "benchmarks") for p in (root / folder).glob("*.py")}
+    scripts -= {"benchmarks/threads.py"}  # a helper the benchmarks import, not an entry point
+    covered = {r[1] for r in ROWS}
+    assert {SWEEP, DEEP, FIGURES} <= covered and len(ROWS) >= 35
+    assert sorted(scripts - covered - set(NO_ROWS)) == []
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")

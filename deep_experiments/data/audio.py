@@ -219,9 +219,12 @@ def audio_file(data_dir: str | Path | None) -> Path:
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
-    """The ``meta`` JSON of an audio file."""
-    with np.load(path, allow_pickle=False) as npz:
-        return json.loads(str(npz["meta"]))
+    """The ``meta`` JSON of an audio file (``ValueError`` naming it when it is empty, truncated or not one)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return json.loads(str(npz["meta"]))
+    except (KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable audio file ({type(err).__name__}: {err}); {BUILD_HINT}") from None
 
 
 def load_audio_split(data_dir: str | Path | None, split: str) -> AudioArrays:
@@ -238,7 +241,8 @@ def load_audio_split(data_dir: str | Path | None, split: str) -> AudioArrays:
         with np.load(path, allow_pickle=False) as npz:
             meta = json.loads(str(npz["meta"]))
             arrays = AudioArrays(*(npz[f"{split}_{key}"] for key in ("speech", "digits", "speakers", "noise")))
-    except (KeyError, OSError, zipfile.BadZipFile, json.JSONDecodeError, ValueError) as err:
+    except (KeyError, OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, ValueError) as err:
+        # EOFError: an empty file (np.load finds no magic bytes)
         raise ValueError(f"{path} is not a readable audio file ({type(err).__name__}: {err}); {BUILD_HINT}") from None
     expected = {"format": FILE_FORMAT, "db_range": list(DB_RANGE), "n_mels": N_MELS, "frames": FRAMES}
     wrong = {key: meta.get(key) for key, value in expected.items() if meta.get(key) != value}

@@ -23,7 +23,7 @@ from typing import Any
 
 from deep_experiments.run.folder import RunFolder
 
-__all__ = ["GridRun", "GridResult", "run_grid"]
+__all__ = ["GridRun", "GridResult", "run_grid", "resolve_flags", "check_runs"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,35 @@ class GridResult:
     probe: dict[str, Any] | None
     seconds: float
     status: str
+
+
+def resolve_flags(flags: Sequence[str], verb: str = "run") -> Any:
+    """The :class:`RunConfig` the deep CLI makes of ``flags``; ``ValueError`` with the CLI's own one-line reason.
+
+    The CLI's parser reports a bad flag on stderr and exits; here its line is caught and raised instead,
+    so that a grid script can refuse a bad grid in one line of its own before it starts any run.
+    """
+    import contextlib
+    import io
+
+    from deep_experiments.cli import build_parser, config_from_args
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return config_from_args(build_parser().parse_args([verb, *flags, "--out", "unused"]))
+    except SystemExit:
+        line = err.getvalue().strip().split("error: ", 1)[-1]
+        raise ValueError(line or f"bad flags {' '.join(flags)}") from None
+
+
+def check_runs(runs: Sequence[GridRun]) -> None:
+    """Resolve every run's flags (``ValueError`` naming the first bad one's folder and reason); starts nothing."""
+    for run in runs:
+        try:
+            resolve_flags(run.flags)
+        except ValueError as err:
+            raise ValueError(f"{run.folder}: {' '.join(str(err).split())}") from None
 
 
 def _another_config(run: GridRun, folder: RunFolder) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.scripts import load_script
 
 
@@ -34,7 +36,10 @@ def test_finished_runs_are_copied_without_checkpoints_and_with_provenance(tmp_pa
     provenance = json.loads((copied / "provenance.json").read_text())
     assert provenance["code_revision"] == "abc1234" and provenance["torch"] and provenance["scikit-learn"]
     assert not (dst / "c+letters/expert/os1_p0.5/seed1").exists()
-    assert script.main([str(src), str(dst), "--revision", "abc1234"]) == 1  # exists: refused
-    assert "--force" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # exists: refused as a bad input (exit 2), nothing overwritten
+        script.main([str(src), str(dst), "--revision", "abc1234"])
+    assert refused.value.code == 2 and "--force" in capsys.readouterr().err
     assert script.main([str(src), str(dst), "--revision", "abc1234", "--force"]) == 0
-    assert script.main([str(tmp_path / "nowhere"), str(dst), "--revision", "x"]) == 1
+    with pytest.raises(SystemExit) as missing:
+        script.main([str(tmp_path / "nowhere"), str(dst), "--revision", "x"])
+    assert missing.value.code == 2

@@ -26,6 +26,9 @@ def test_no_dropout_strength_sweep_by_default() -> None:
 def test_the_flag_reaches_the_grid(monkeypatch) -> None:  # noqa: ANN001
     seen = []
     monkeypatch.setattr(g, "run_grid", lambda runs, root, jobs, report=None: seen.extend(runs) or [])
+    import deep_experiments.device
+
+    monkeypatch.setattr(deep_experiments.device, "resolve_device", lambda name: name)  # no GPU here: CUDA as if present
     g.main(["--out", "X", "--methods", "dropout", "--strengths", "1", "--dropouts", "0.5", "--dropout-strengths", "0.5"])
     folders = sorted(r.folder for r in seen if "/dropout/" in r.folder)
     assert folders == ["c+digits/dropout/os0.5_p0.5/seed0", "c+digits/dropout/os1_p0.5/seed0",
@@ -35,6 +38,9 @@ def test_the_flag_reaches_the_grid(monkeypatch) -> None:  # noqa: ANN001
 def test_device_flag_reaches_every_run(monkeypatch) -> None:  # noqa: ANN001
     seen = []
     monkeypatch.setattr(g, "run_grid", lambda runs, root, jobs, report=None: seen.extend(runs) or [])
+    import deep_experiments.device
+
+    monkeypatch.setattr(deep_experiments.device, "resolve_device", lambda name: name)  # no GPU here: CUDA as if present
     g.main(["--out", "X", "--methods", "expert", "--strengths", "1", "--seeds", "0", "--device", "cuda"])
     assert seen and all(r.flags[r.flags.index("--device") + 1] == "cuda" for r in seen)
 

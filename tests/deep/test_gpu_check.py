@@ -126,3 +126,20 @@ def test_a_link_under_folder_is_never_followed(check, tmp_path: Path, capsys) ->
         check.main([str(folder), "--cpu-smoke", "--skip", "tests,distributed,bench,resume,verify,torchrun"])
     assert exc.value.code == 2 and "train" in capsys.readouterr().err
     assert (mine / "config.json").exists()
+
+
+def test_a_relative_folder_is_the_folder_under_the_callers_directory(check, tmp_path: Path,  # noqa: ANN001
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The steps run from the repository root, so a relative FOLDER must reach them as an absolute path (the
+    steps wrote into the repository's own folder before)."""
+    commands = []
+
+    def fake(step, index, folder, deadline, env):  # noqa: ANN001, ANN202
+        commands.append(step.command)
+        return check.Outcome(step.name, "ok", 0, 0.0, "log")
+
+    monkeypatch.setattr(check, "run_step", fake)
+    monkeypatch.chdir(tmp_path)
+    assert check.main(["gc", "--cpu-smoke"]) == 0
+    paths = [Path(arg) for command in commands if command for arg in command if "gc" in Path(arg).parts]
+    assert paths and all(p.is_absolute() and p.is_relative_to(tmp_path / "gc") for p in paths), paths

@@ -42,4 +42,6 @@ def test_script_prints_and_saves_the_rows(tmp_path, capsys) -> None:  # noqa: AN
     assert [r["policy"] for r in saved["rows"]] == ["crop_only", "simclr"] and saved["command"].endswith(str(out))
     assert saved["rows"][0]["retrieval"] > saved["rows"][1]["retrieval"]
     assert "| crop_only |" in capsys.readouterr().out
-    assert script.main(["--base-source", "fashion-mnist", "--data-dir", str(tmp_path / "none")]) == 1
+    with pytest.raises(SystemExit) as refused:  # a --data-dir that is not a folder: a bad option, before any work
+        script.main(["--base-source", "fashion-mnist", "--data-dir", str(tmp_path / "none")])
+    assert refused.value.code == 2

@@ -81,3 +81,16 @@ def test_status_prints_the_table_and_bad_flags_are_refused(grid, tmp_path: Path,
     with pytest.raises(SystemExit) as stop:
         grid.main(["--out", str(tmp_path), *TINY, "--lr", "-1"])
     assert stop.value.code == 2 and grid.calls == []
+
+
+def test_a_relative_out_is_the_folder_under_the_callers_directory(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calls run from the repository root, so a relative --out must reach them as an absolute path (it
+    wrote into the repository's own folder before)."""
+    module = load_script("paper_grid")
+    commands: list[list[str]] = []
+    monkeypatch.setattr(module, "execute", lambda command, log, timeout: commands.append(list(command)))  # "killed"
+    monkeypatch.chdir(tmp_path)
+    module.main(["--out", "grid", "--time-budget", "100", *TINY])
+    out = commands[0][commands[0].index("--out") + 1]
+    assert Path(out).is_absolute() and Path(out).is_relative_to(tmp_path / "grid"), out
