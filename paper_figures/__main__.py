@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not [n for n in (args.only or registry) if n not in args.skip]:
             raise ValueError("--skip leaves no figure to draw")
         check_output_dir(args.out)
+        for flag, root in (("--results", args.results), ("--randbits", args.randbits)):
+            if Path(root).exists() and not Path(root).is_dir():  # a missing root only skips the figures that read it
+                raise ValueError(f"{flag} {root}: exists and is not a folder")
     except ValueError as err:
         sys.stderr.write(f"{parser.prog}: error: {err}\n")
         return 2

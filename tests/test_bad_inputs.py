@@ -161,6 +161,12 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
     # --- the figures ----------------------------------------------------------------------------
     ("figures-unknown-name", FIGURES, ["--only", "nope", "--out", "figs"], None, "nope"),
     ("figures-out-is-a-file", FIGURES, ["--only", "phase_diagram", "--quick", "--out", "afile"], None, "afile"),
+    ("figures-results-is-a-file", FIGURES, ["--only", "phase_diagram", "--quick", "--out", "figs", "--results", "afile"],
+     None, "--results"),
+    ("figures-randbits-is-a-file", FIGURES, ["--only", "randbits", "--out", "figs", "--randbits", "afile"], None,
+     "--randbits"),
+    ("deep-audio-file-empty", DEEP, ["run", *TINY, "--dataset", "audio", "--data-dir", "audio", "--out", "new"],
+     lambda ws: (ws / "audio").mkdir() or (ws / "audio" / "audio-digits.npz").write_bytes(b""), "audio-digits.npz"),
     # --- scripts/deep_cpu_grid.py: every run's flags resolve before the first starts ---------------
     ("grid-jobs-zero", GRID, ["--jobs", "0", "--out", "g"], None, "--jobs"),
     ("grid-seed-twice", GRID, ["--seeds", "0", "0", "--out", "g"], None, "--seeds"),
