@@ -7,6 +7,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from featuredrop.atomic import check_output_dir
@@ -29,6 +30,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="root of the RandBits-MNIST runs figure 'randbits' reads (default %(default)s)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
     return p
+
+
+def figure_command(args: argparse.Namespace, name: str) -> str:
+    """The command that redraws figure ``name`` alone with these options (its JSON's provenance).
+
+    One command per figure, whatever ``--only`` or ``--skip`` list drew it: so a figure's files do not change
+    when it is redrawn by another call (``make figures``, or ``--only NAME`` after a fix), and the command
+    can be pasted as it is.
+    """
+    return shlex.join([*PROG.split(), "--out", str(args.out), "--only", name, *(["--quick"] if args.quick else []),
+                       "--results", str(args.results), "--randbits", str(args.randbits)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         sys.stderr.write(f"{parser.prog}: error: {err}\n")
         return 2
-    command = shlex.join([*PROG.split(), *(sys.argv[1:] if argv is None else argv)])
+    command = partial(figure_command, args)
     ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results), randbits=Path(args.randbits),
                         log=lambda msg: print(msg, flush=True))
     start = time.perf_counter()

@@ -146,9 +146,12 @@ def render(spec: FigureSpec, ctx: FigureContext, command: str = "") -> Outcome:
     return Outcome(spec.name, "written", message, files, seconds)
 
 
-def render_all(ctx: FigureContext, names: Sequence[str] | None = None, command: str = "",
+def render_all(ctx: FigureContext, names: Sequence[str] | None = None, command: str | Callable[[str], str] = "",
                registry: dict[str, FigureSpec] | None = None) -> list[Outcome]:
     """Render the named figures (default: all) in registry order, logging one line per figure.
+
+    ``command``: the command recorded in each figure's provenance, or a function of the figure's name
+    giving it (the CLI records the command that redraws that one figure).
 
     Raises:
         ValueError: on a name that is not registered (the message lists the valid ones).
@@ -162,7 +165,7 @@ def render_all(ctx: FigureContext, names: Sequence[str] | None = None, command: 
     for i, name in enumerate(wanted, 1):
         spec = registry[name]
         ctx.log(f"[{i}/{len(wanted)}] {name}: {spec.description}")
-        outcome = render(spec, ctx, command)
+        outcome = render(spec, ctx, command(name) if callable(command) else command)
         ctx.log(f"[{i}/{len(wanted)}] {name}: {outcome.message}")
         outcomes.append(outcome)
     return outcomes
