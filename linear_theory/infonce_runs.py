@@ -9,13 +9,19 @@ loss. The sweep's ``--loss infonce`` and figure 3 both use it.
 The cache is one JSON file per simulation setting (:func:`cache_settings`, which includes a hash of
 the source of the trainer and of every project module it imports (:data:`TRAINER_MODULES`), so
 a fix to the simulator, the losses or the probe starts a fresh cache instead of re-using stale runs); entries are keyed by the model's parameters and the seed and written after every batch
-(atomically), so a grid that grows re-uses the runs it has and an interrupted one resumes.
+(atomically), so a grid that grows re-uses the runs it has and an interrupted one resumes. A cache file
+that cannot be read, or an entry without the numbers of a run, is ignored (with one warning line) and
+its runs are trained again: a corrupt cache costs time, never a wrong number or a crash.
+
+With ``progress``, the runs trained in this process show one bar per block (a batch of at most
+:data:`MAX_BATCH` models) under a bar that names the block: ``InfoNCE block 2/4 (250 runs)``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -79,19 +85,39 @@ class RunCache:
                        "run_settings": settings}
         self.runs: dict[str, Entry] = {}
         if self.path is not None and self.path.exists():
-            self.runs = json.loads(self.path.read_text())["runs"]
+            try:
+                runs = json.loads(self.path.read_text())["runs"]
+                if not isinstance(runs, dict):
+                    raise TypeError("its runs are not a table")
+                self.runs = runs
+            except (OSError, ValueError, KeyError, TypeError) as err:  # recomputed and rewritten, never trusted
+                print(f"warning: the InfoNCE cache {self.path} is unreadable ({type(err).__name__}: "
+                      f"{' '.join(str(err).split())}); its runs are trained again", file=sys.stderr, flush=True)
 
     def get(self, model: LinearModel, seed: int) -> Entry | None:
-        return self.runs.get(run_key(model, seed))
+        """The cached entry of a run, or ``None`` when there is none or it lacks a run's numbers (corrupt)."""
+        entry = self.runs.get(run_key(model, seed))
+        return entry if _complete(entry, len(model.blocks)) else None
 
     def put_many(self, entries: dict[tuple[LinearModel, int], Entry]) -> None:
-        """Add entries (never overwriting a cached run) and rewrite the file once."""
+        """Add entries (never overwriting a good cached run, always a corrupt one) and rewrite the file once."""
         for (model, seed), entry in entries.items():
-            self.runs.setdefault(run_key(model, seed), entry)
+            if self.get(model, seed) is None:
+                self.runs[run_key(model, seed)] = entry
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, json.dumps({**self.header, "runs": self.runs}, indent=1, sort_keys=True) + "\n")
+
+
+def _complete(entry: Any, blocks: int) -> bool:
+    """Whether a cache entry holds a run's numbers: ``probe_r2`` and ``captured_strength`` per block, ``final_loss``."""
+    if not isinstance(entry, dict):
+        return False
+    per_block = [entry.get("probe_r2"), entry.get("captured_strength")]
+    return (all(isinstance(v, list) and len(v) == blocks and all(isinstance(x, (int, float)) for x in v)
+                for v in per_block)
+            and isinstance(entry.get("final_loss"), (int, float)))  # NaN is a number: a run that diverged
 
 
 @dataclass(frozen=True)
@@ -180,8 +206,12 @@ def infonce_runs(models: Sequence[LinearModel], seeds: Sequence[int], simulation
         log(f"  {len(entries)} InfoNCE runs done at {time.perf_counter() - start:.0f} s")
 
     if workers == 1 or len(batches) <= 1:
-        for batch_models, batch_seeds in batches:
+        blocks = tqdm(total=len(batches), unit="block", disable=not progress or len(batches) < 2)
+        for i, (batch_models, batch_seeds) in enumerate(batches, 1):
+            blocks.set_description(f"InfoNCE block {i}/{len(batches)} ({len(batch_models) * len(batch_seeds)} runs)")
             record(train_batch(batch_models, batch_seeds, simulation, progress))
+            blocks.update()
+        blocks.close()
     else:
         # spawn, not fork: the parent has torch (and its thread pools) loaded
         with ProcessPoolExecutor(min(workers, len(batches)), mp_context=get_context("spawn")) as pool:

@@ -5,8 +5,10 @@
 Block 0 is the strong feature (strength ``--strong-strength``), block 1 the weak one (strength
 ``ratio * strong``); feature dropout ``p`` acts on block 0. ``--loss spectral`` evaluates the closed
 form for all points in one vectorized call; ``--loss infonce`` trains the linear encoder with
-InfoNCE on sampled views for every point and seed (slow; progress bar) and also writes the closed
-form beside it. Output: ``DIR/sweep.csv`` (one row per point, and per seed for InfoNCE) and
+InfoNCE on sampled views for every point and seed (slow; a progress bar per block of runs, under a
+bar naming the block) and also writes the closed form beside it. The trained runs are cached in
+``DIR/cache`` after every block, so a killed sweep started again trains only the blocks it had not
+finished (the cache is keyed by the simulation settings and the trainer's source: never stale). Output: ``DIR/sweep.csv`` (one row per point, and per seed for InfoNCE) and
 ``DIR/config.json`` (the resolved :class:`SweepConfig` and the command line), both written
 atomically, ``config.json`` last. An existing ``DIR`` holding the same config is rewritten; one
 holding another config is refused unless ``--overwrite``. Bad input (including grids above
@@ -169,8 +171,12 @@ def _closed_form_rows(config: SweepConfig) -> list[dict[str, float | str | int]]
     return rows
 
 
-def _infonce_rows(config: SweepConfig, progress: bool) -> list[dict[str, float | str | int]]:
-    """Train the linear encoder with ``config.loss`` at every grid point and seed (batched, no cache)."""
+def _infonce_rows(config: SweepConfig, progress: bool, cache: Path | None = None) -> list[dict[str, float | str | int]]:
+    """Train the linear encoder with ``config.loss`` at every grid point and seed (batched).
+
+    ``cache``: folder of the run cache (:class:`linear_theory.infonce_runs.RunCache`), written after every
+    block of runs, so a sweep that was killed resumes from the blocks it finished.
+    """
     setting = config.setting
     if setting.input_dim is None:
         setting = replace(setting, input_dim=max(32, sum(setting.dims)))
@@ -179,7 +185,7 @@ def _infonce_rows(config: SweepConfig, progress: bool) -> list[dict[str, float |
     models = [replace(setting, weak_strength=setting.strong_strength * r).model(p, config.rep_dim) for r, p in points]
     seeds = [config.simulation.seed + i for i in range(config.seeds)]
     simulation = replace(config.simulation, loss=config.loss)
-    r2 = infonce_runs(models, seeds, simulation, progress=progress).probe_r2  # (M, S, K)
+    r2 = infonce_runs(models, seeds, simulation, cache=cache, progress=progress).probe_r2  # (M, S, K)
     rows: list[dict[str, float | str | int]] = []
     for m, (rr, pp) in enumerate(points):
         for s_idx, seed in enumerate(seeds):
@@ -225,8 +231,10 @@ def run_sweep_rows(config: SweepConfig, rows: Sequence[dict], out: Path, command
     return path
 
 
-def sweep_rows(config: SweepConfig, progress: bool = False) -> list[dict[str, float | str | int]]:
+def sweep_rows(config: SweepConfig, progress: bool = False, cache: Path | None = None) -> list[dict[str, float | str | int]]:
     """The rows of ``sweep.csv``: the closed form at every point, then the simulated runs (if any).
+
+    ``cache``: where the simulated runs are cached (``None``: nowhere); the CLI uses ``OUT/cache``.
 
     Raises:
         ValueError: a number is not finite (naming the first such point).
@@ -234,7 +242,7 @@ def sweep_rows(config: SweepConfig, progress: bool = False) -> list[dict[str, fl
     with np.errstate(all="ignore"):  # overflow shows up as non-finite rows, refused below
         rows = _closed_form_rows(config)
     if config.loss != "spectral":
-        rows += _infonce_rows(config, progress)
+        rows += _infonce_rows(config, progress, cache)
     bad = [row for row in rows if any(isinstance(v, float) and not math.isfinite(v) for v in row.values())]
     if bad:
         first = bad[0]
@@ -242,6 +250,10 @@ def sweep_rows(config: SweepConfig, progress: bool = False) -> list[dict[str, fl
                          f"ratio={first['ratio']:g}, dropout={first['dropout']:g}): the inputs overflow float64; "
                          f"use a smaller --strong-strength, --noise or --aug-noise")
     return rows
+
+
+CACHE = "cache"
+"""The folder under ``--out`` of the simulated runs' cache: a killed ``--loss infonce`` sweep resumes from it."""
 
 
 def _config_record(config: SweepConfig, command: str) -> dict:
@@ -365,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         })
         check_out(config, Path(args.out), args.overwrite)
         command = shlex.join([parser.prog, *(sys.argv[1:] if argv is None else argv)])
-        rows = sweep_rows(config, progress=not args.no_progress)
+        rows = sweep_rows(config, progress=not args.no_progress, cache=Path(args.out) / CACHE)
     except ValueError as err:
         fail(f"{parser.prog}: error: {err}")
     except FloatingPointError as err:

@@ -105,3 +105,48 @@ def test_infonce_summary_says_what_was_computed(tmp_path, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "spectral closed form:" in out and "infonce_simulation (mean of 2 seed(s)):" in out
+
+
+TINY_INFONCE = ["--loss", "infonce", "--ratio", "0.3:0.9:3", "--dropout", "0:0.5:2", "--steps", "5", "--batch-size", "8",
+                "--input-dim", "16"]
+
+
+def test_a_killed_infonce_sweep_resumes_from_its_cache_and_names_each_block(tmp_path, capsys, monkeypatch):
+    """Blocks of 2 models (3 blocks for 6 points): a kill in block 2 keeps block 1; the rerun trains blocks 2 and 3
+    only, says which block it is on, and writes the same CSV as an uninterrupted sweep."""
+    import linear_theory.infonce_runs as runs
+
+    monkeypatch.setattr(runs, "MAX_BATCH", 2)
+    real, calls = runs.train_batch, []
+
+    def killed_in_block_2(models, seeds, simulation, progress=False):  # noqa: ANN001, ANN202
+        calls.append(len(models))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # what a kill leaves: block 1 cached, nothing written after
+        return real(models, seeds, simulation, progress)
+
+    monkeypatch.setattr(runs, "train_batch", killed_in_block_2)
+    with pytest.raises(KeyboardInterrupt):
+        main([*TINY_INFONCE, "--out", str(tmp_path / "sweep")])
+    assert not (tmp_path / "sweep" / "sweep.csv").exists() and len(list((tmp_path / "sweep" / "cache").iterdir())) == 1
+    calls.clear()
+    monkeypatch.setattr(runs, "train_batch", lambda *a, **k: calls.append(len(a[0])) or real(*a, **k))
+    capsys.readouterr()
+    assert main([*TINY_INFONCE, "--out", str(tmp_path / "sweep")]) == 0
+    assert calls == [2, 2]  # blocks 2 and 3; block 1 came from the cache
+    err = capsys.readouterr().err
+    assert "InfoNCE block 2/2 (2 runs)" in err  # of the blocks left to train
+    assert main([*TINY_INFONCE, "--out", str(tmp_path / "straight"), "--no-progress"]) == 0
+    assert (tmp_path / "sweep" / "sweep.csv").read_text() == (tmp_path / "straight" / "sweep.csv").read_text()
+
+
+def test_a_corrupt_infonce_cache_is_trained_again(tmp_path, capsys):
+    assert main([*TINY_INFONCE, "--out", str(tmp_path), "--no-progress"]) == 0
+    before = (tmp_path / "sweep.csv").read_text()
+    (cache,) = (tmp_path / "cache").iterdir()
+    cache.write_text('{"runs": {"k=4 d=16": "garbage"')  # truncated
+    capsys.readouterr()
+    assert main([*TINY_INFONCE, "--out", str(tmp_path), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the InfoNCE cache") and str(cache) in err and len(err.splitlines()) == 1
+    assert (tmp_path / "sweep.csv").read_text() == before and json.loads(cache.read_text())["runs"]
