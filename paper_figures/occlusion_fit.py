@@ -4,13 +4,14 @@ Deep measurements (one run, the fast probe; :data:`OBSERVABLES`): task A (the ph
 carrying the overlay at strength 1 (``full_overlay``) and on overlay-free ones (``overlay_free``),
 and task B (the overlay) on the overlaid ones. The model (:mod:`linear_theory.occlusion`) gives the
 matching probe ``R^2`` of the spectral optimum trained at overlay strength ``s_o = scale * o`` and
-opacity ``min(o, 1)`` (the deep overlay is alpha-blended: ``base * (1 - a) + colour * a`` with
-``a = min(alpha * o, 1)``, so ``o`` sets both how strong the overlay is and how much base it hides),
-dropout ``p`` on the overlay, shared or de-shared, probed at strength ``scale * 1`` and opacity 1.
+opacity ``min(alpha * o, 1)`` (the deep overlay is alpha-blended: ``base * (1 - a) + colour * a``
+with ``a = min(alpha * o, 1)`` and ``alpha`` the overlay's own, :func:`peak_opacity`, so ``o`` sets
+both how strong the overlay is and how much base it hides),
+dropout ``p`` on the overlay, shared or de-shared, probed at strength ``scale * 1`` and opacity ``alpha``.
 
 **Free parameters** (:class:`Fit`): the overlay's strength scale, the overlap ``w`` (the share of
 the base under the overlay's mask), the capacity ``k``, and an affine read-out per task from ``R^2``
-to accuracy (``floor + gain * R^2``; task A's read-out is the same for overlaid and overlay-free
+to accuracy (``floor + gain * R^2``, floor at least the task's chance accuracy; task A's read-out is the same for overlaid and overlay-free
 images, so the model, not the read-out, must produce the occlusion gap). Nothing is clamped: the
 read-outs are plain weighted least squares (weights ``1 / sem^2``, the standard error over seeds
 floored at :attr:`FitConfig.sem_floor`), ``scale``, ``w`` and ``k`` are searched on grids whose
@@ -42,7 +43,7 @@ from linear_theory.occlusion import OcclusionSetting, moments, optimal_encoders,
 from paper_figures.deep import DeepRun
 from paper_figures.stats import holm, paired_t
 
-__all__ = ["OBSERVABLES", "Cell", "Measurement", "FitConfig", "Fit", "Profile", "Score", "measurements",
+__all__ = ["OBSERVABLES", "Cell", "Measurement", "FitConfig", "Fit", "Profile", "Score", "measurements", "chance_levels", "peak_opacity",
            "r2_grid", "fit", "score", "verdicts", "TARGETS"]
 
 OBSERVABLES: dict[str, tuple[str, str]] = {
@@ -142,6 +143,27 @@ def measurements(runs: Iterable[DeepRun], dataset: str, protocol: str = "fast") 
     return [Measurement(dataset, cell, name, dict(sorted(seeds.items()))) for (cell, name), seeds in sorted(table.items())]
 
 
+def peak_opacity(dataset: str) -> float:
+    """The overlay's alpha at strength 1: C+Shapes draws its shapes at 180/255, the other overlays opaque."""
+    from deep_experiments.data.overlays import SHAPE_ALPHA
+
+    return SHAPE_ALPHA if dataset == "c+shapes" else 1.0
+
+
+def chance_levels(runs: Iterable[DeepRun], dataset: str) -> dict[str, float]:
+    """``{"a": 1 / classes of task A, "b": 1 / classes of task B}`` of ``dataset``, from a run's config:
+    the accuracy of a read-out that sees nothing (the lowest floor a read-out may have)."""
+    from deep_experiments.data.recipes import dataset_recipe
+    from deep_experiments.run.folder import RunFolder
+
+    run = next((r for r in runs if r.dataset == dataset), None)
+    if run is None:
+        raise ValueError(f"no run of {dataset}")
+    data = RunFolder(run.folder).load_config().data
+    spec = dataset_recipe(data.dataset).spec(data)
+    return {"a": 1.0 / spec.num_classes_a, "b": 1.0 / spec.num_classes_b}
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """The fixed part of the model and the search grids.
@@ -185,8 +207,13 @@ class FitConfig:
 
 
 def r2_grid(config: FitConfig, cells: Sequence[Cell], overlaps: Sequence[float], scales: Sequence[float],
-            ranks: Sequence[int]) -> np.ndarray:
-    """Model ``R^2`` of every observable: shape ``(overlaps, ranks, scales, cells, observables)``."""
+            ranks: Sequence[int], peak_opacity: float = 1.0) -> np.ndarray:
+    """Model ``R^2`` of every observable: shape ``(overlaps, ranks, scales, cells, observables)``.
+
+    ``peak_opacity``: the overlay's alpha at strength 1 (the deep opacity at strength ``o`` is
+    ``min(peak_opacity * o, 1)``), e.g. 180/255 for C+Shapes' shapes, 1 for opaque letters."""
+    if not 0 < peak_opacity <= 1:
+        raise ValueError(f"peak_opacity must be in (0, 1], got {peak_opacity}")
     scales = np.asarray(scales, dtype=float)
     strengths = np.array([c.strength for c in cells])
     drops = np.array([c.dropout for c in cells])
@@ -198,22 +225,23 @@ def r2_grid(config: FitConfig, cells: Sequence[Cell], overlaps: Sequence[float],
             if not idx:
                 continue
             train = np.outer(scales, strengths[idx])
-            opacity = np.broadcast_to(np.minimum(strengths[idx], 1.0), train.shape)
+            opacity = np.broadcast_to(np.minimum(peak_opacity * strengths[idx], 1.0), train.shape)
             cross, view = moments(setting, np.broadcast_to(drops[idx], train.shape), shared, train, opacity)
             test = np.broadcast_to(config.test_strength * scales[:, None], train.shape)
             for r, encoder in enumerate(optimal_encoders(cross, view, list(ranks))):
-                a_over, b_over = probe_r2(setting, encoder, True, test, min(config.test_strength, 1.0))
+                a_over, b_over = probe_r2(setting, encoder, True, test, min(peak_opacity * config.test_strength, 1.0))
                 a_free, _ = probe_r2(setting, encoder, False)
                 out[i, r][:, idx] = np.stack([a_over, a_free, b_over], axis=-1)
     return out
 
 
-def _readout(x: np.ndarray, y: np.ndarray, w: np.ndarray, bounded: bool = True
+def _readout(x: np.ndarray, y: np.ndarray, w: np.ndarray, bounded: bool = True, low: float = 0.0
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted least squares ``y ~ floor + gain * x`` over the last axis of ``x`` (batched):
     ``(floor, gain, chi2)``.
 
-    ``bounded``: the read-out must be an accuracy read-out, ``0 <= floor`` (accuracy at ``R^2 = 0``),
+    ``bounded``: the read-out must be an accuracy read-out, ``low <= floor`` (accuracy at ``R^2 = 0``
+    is at least chance, ``low``),
     ``gain >= 0`` (more signal never lowers accuracy) and ``floor + gain <= 1`` (accuracy at
     ``R^2 = 1``); the optimum is the free one when it is inside, else the best point of the three edges.
     ``bounded=False`` gives the free optimum (reported beside the bounded one)."""
@@ -230,15 +258,20 @@ def _readout(x: np.ndarray, y: np.ndarray, w: np.ndarray, bounded: bool = True
     if not bounded:
         return floor, gain, chi2(floor, gain)
     candidates = []
-    inside = (floor >= 0) & (gain >= 0) & (floor + gain <= 1)
+    if not 0 <= low < 1:
+        raise ValueError(f"the read-out's lowest floor must be in [0, 1), got {low}")
+    inside = (floor >= low) & (gain >= 0) & (floor + gain <= 1)
     candidates.append((floor, gain, np.where(inside, chi2(floor, gain), np.inf)))
-    flat = np.broadcast_to(np.clip(my, 0.0, 1.0), mx.shape)  # gain = 0
+    flat = np.broadcast_to(np.clip(my, low, 1.0), mx.shape)  # gain = 0
     candidates.append((flat, np.zeros_like(mx), chi2(flat, np.zeros_like(mx))))
     sxx = (w * x**2).sum(-1)
-    g0 = np.clip(np.where(sxx > 1e-12, (w * x * y).sum(-1) / np.where(sxx > 1e-12, sxx, 1.0), 0.0), 0.0, 1.0)
-    candidates.append((np.zeros_like(mx), g0, chi2(np.zeros_like(mx), g0)))  # floor = 0
+    g0 = np.clip(np.where(sxx > 1e-12, (w * x * (y - low)).sum(-1) / np.where(sxx > 1e-12, sxx, 1.0), 0.0),
+                 0.0, 1.0 - low)
+    at_low = np.full_like(mx, low)
+    candidates.append((at_low, g0, chi2(at_low, g0)))  # floor = low
     s11 = (w * (x - 1) ** 2).sum(-1)
-    g1 = np.clip(np.where(s11 > 1e-12, (w * (x - 1) * (y - 1)).sum(-1) / np.where(s11 > 1e-12, s11, 1.0), 0.0), 0.0, 1.0)
+    g1 = np.clip(np.where(s11 > 1e-12, (w * (x - 1) * (y - 1)).sum(-1) / np.where(s11 > 1e-12, s11, 1.0), 0.0),
+                 0.0, 1.0 - low)
     candidates.append((1.0 - g1, g1, chi2(1.0 - g1, g1)))  # floor + gain = 1
     errs = np.stack([c[2] for c in candidates])
     best = errs.min(axis=0)
@@ -284,10 +317,11 @@ class Fit:
     n_params: int
     at_edge: tuple[str, ...]
     profiles: tuple[Profile, ...]
+    peak_opacity: float = 1.0
 
     def predict(self, config: FitConfig, cells: Sequence[Cell]) -> np.ndarray:
         """Predicted accuracy, shape ``(cells, observables)``."""
-        r2 = r2_grid(config, cells, [self.overlap], [self.scale], [self.rep_dim])[0, 0, 0]
+        r2 = r2_grid(config, cells, [self.overlap], [self.scale], [self.rep_dim], self.peak_opacity)[0, 0, 0]
         return np.stack([self.floor[READOUT[o]] + self.gain[READOUT[o]] * r2[:, j]
                          for j, o in enumerate(OBSERVABLES)], axis=-1)
 
@@ -297,12 +331,13 @@ def _obs_index(ms: Sequence[Measurement], cells: list[Cell]) -> tuple[np.ndarray
 
 
 def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool = False,
-        mechanism: Fit | None = None) -> Fit:
+        mechanism: Fit | None = None, chance: dict[str, float] | None = None, peak_opacity: float = 1.0) -> Fit:
     """Calibrate on ``calibration`` (every observable of the expert cells above strength 0).
 
     ``orthogonal``: fix ``w = 0`` (the two-block model). ``mechanism``: keep that fit's scale, overlap
     and capacity and fit the read-outs only (a mechanism carried to another dataset, whose read-outs,
-    e.g. its number of classes, are its own). Raises ValueError with fewer than three strengths (too
+    e.g. its number of classes, are its own). ``chance``: per read-out (``a``, ``b``) the lowest floor,
+    the task's chance accuracy (default 0). ``peak_opacity``: the dataset's overlay alpha at strength 1. Raises ValueError with fewer than three strengths (too
     few points for 7 parameters), or with a measurement that is not an expert cell.
     """
     if len({m.cell.strength for m in calibration}) < 3:
@@ -314,7 +349,7 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
     scales, ranks = config.scales(), config.ranks()
     if mechanism is not None:
         overlaps, scales, ranks = np.array([mechanism.overlap]), np.array([mechanism.scale]), [mechanism.rep_dim]
-    r2 = r2_grid(config, cells, overlaps, scales, ranks)
+    r2 = r2_grid(config, cells, overlaps, scales, ranks, peak_opacity)
     ci, oi = _obs_index(calibration, cells)
     x_all = r2[..., ci, oi]  # (overlaps, ranks, scales, measurements)
     y = np.array([m.mean for m in calibration])
@@ -323,7 +358,7 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
     chi2 = np.zeros(x_all.shape[:-1])
     for group in ("a", "b"):
         sel = np.array([READOUT[m.observable] == group for m in calibration])
-        parts[group] = _readout(x_all[..., sel], y[sel], w[sel])
+        parts[group] = _readout(x_all[..., sel], y[sel], w[sel], low=(chance or {}).get(group, 0.0))
         chi2 = chi2 + parts[group][2]
     i, r, s = np.unravel_index(int(np.argmin(chi2)), chi2.shape)
     floor = {g: float(parts[g][0][i, r, s]) for g in parts}
@@ -353,7 +388,7 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
     return Fit(calibration[0].dataset, model, float(scales[s]),
                float(overlaps[i]), int(ranks[r]), floor, gain, gain_se,
                {g: float(free[g][0]) for g in free}, {g: float(free[g][1]) for g in free}, float(chi2[i, r, s]), rmse, len(calibration),
-               6 if orthogonal else 7, edges, profiles)
+               6 if orthogonal else 7, edges, profiles, peak_opacity)
 
 
 def calibration_set(ms: Sequence[Measurement]) -> list[Measurement]:

@@ -36,8 +36,10 @@ from paper_figures.occlusion_fit import (
     FitConfig,
     Measurement,
     calibration_set,
+    chance_levels,
     fit,
     measurements,
+    peak_opacity,
     score,
     target_set,
     verdicts,
@@ -86,7 +88,9 @@ def analyse(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[dict[str, 
     if not datasets:
         raise MissingResults("<results>/<dataset>/expert/os<s>_p<p>/ at three or more overlay strengths above 0", HINT)
     data = {ds: measurements(runs, ds, config.protocol) for ds in datasets}
-    fits = {(ds, model): fit(calibration_set(data[ds]), config.fit, orthogonal=model == "orthogonal")
+    chance = {ds: chance_levels(runs, ds) for ds in datasets}
+    fits = {(ds, model): fit(calibration_set(data[ds]), config.fit, orthogonal=model == "orthogonal", chance=chance[ds],
+                             peak_opacity=peak_opacity(ds))
             for ds in datasets for model in ("occlusion", "orthogonal")}
     scores = []
     for ds in datasets:
@@ -96,7 +100,8 @@ def analyse(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[dict[str, 
                                     fits[ds, "orthogonal"], data[ds], config.fit))
                 continue
             for other in (o for o in datasets if o != ds):
-                carried = {model: fit(calibration_set(data[ds]), config.fit, mechanism=fits[other, model])
+                carried = {model: fit(calibration_set(data[ds]), config.fit, mechanism=fits[other, model],
+                                      chance=chance[ds], peak_opacity=peak_opacity(ds))
                            for model in ("occlusion", "orthogonal")}
                 scores.append(score(target, target_set(data[ds], target), carried["occlusion"], carried["orthogonal"],
                                     data[ds], config.fit, fitted_on=other))

@@ -78,18 +78,18 @@ def test_a_noisy_model_is_fitted_within_its_noise_and_its_profile_holds_the_trut
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=8), st.integers(0, 2**32 - 1))
-def test_the_bounded_readout_is_the_best_bounded_affine_map(xs: list[float], seed: int) -> None:
+@given(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=8), st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.1, 0.4]))
+def test_the_bounded_readout_is_the_best_bounded_affine_map(xs: list[float], seed: int, low: float) -> None:
     """Theorem (bounded least squares). The read-out minimizes the weighted squared error over all
-    ``(floor, gain)`` with ``floor >= 0``, ``gain >= 0``, ``floor + gain <= 1`` (checked against a
-    dense grid of that triangle), and satisfies those bounds."""
+    ``(floor, gain)`` with ``floor >= low`` (chance), ``gain >= 0``, ``floor + gain <= 1`` (checked
+    against a dense grid of that triangle), and satisfies those bounds."""
     rng = np.random.default_rng(seed)
     x = np.asarray(xs)
     y = np.clip(rng.uniform(-0.3, 1.3) + rng.uniform(-1.5, 1.5) * x + rng.normal(0, 0.05, x.size), -0.5, 1.5)
     w = rng.uniform(0.5, 2.0, x.size)
-    floor, gain, chi2 = (float(v) for v in of._readout(x, y, w))
-    assert floor >= -1e-12 and gain >= -1e-12 and floor + gain <= 1 + 1e-12
-    f, g = np.meshgrid(np.linspace(0, 1, 201), np.linspace(0, 1, 201))
+    floor, gain, chi2 = (float(v) for v in of._readout(x, y, w, low=low))
+    assert floor >= low - 1e-12 and gain >= -1e-12 and floor + gain <= 1 + 1e-12
+    f, g = np.meshgrid(np.linspace(low, 1, 201), np.linspace(0, 1, 201))
     ok = f + g <= 1
     brute = (w * (y - f[ok][:, None] - g[ok][:, None] * x) ** 2).sum(-1).min()
     assert chi2 <= brute + 1e-9
@@ -222,3 +222,15 @@ def test_configs_reject_bad_values() -> None:
             f7.TheoryVsDeepConfig(**bad)
     with pytest.raises(TypeError):
         of.FitConfig(overlap=0.5)  # unknown key
+
+
+def test_chance_and_opacity_come_from_the_dataset(tmp_path: Path) -> None:
+    """The read-out's lowest floor is 1 / classes of each task (C+Letters: 10 garment classes, 26 letters);
+    the overlay's alpha at strength 1 is C+Shapes' 180/255 and 1 for the opaque letters."""
+    from paper_figures.deep import find_runs
+
+    _run(tmp_path, "c+letters", of.Cell("expert", 1.0), 0, {"task_a": 0.5, "task_b": 0.1})
+    assert of.chance_levels(find_runs(tmp_path), "c+letters") == pytest.approx({"a": 0.1, "b": 1 / 26})
+    assert of.peak_opacity("c+shapes") == pytest.approx(180 / 255) and of.peak_opacity("c+letters") == 1.0
+    with pytest.raises(ValueError, match="peak_opacity"):
+        of.r2_grid(CONFIG, [of.Cell("expert", 1.0)], [0.0], [1.0], [1], peak_opacity=0.0)
