@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -302,4 +303,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(f"{where}: failed: {err}", 1)
     except KeyboardInterrupt:
         fail(f"{where}: interrupted; rerun the same command to resume", 130)
+    except RuntimeError as err:  # under torchrun: another process died and this one's collective failed
+        from deep_experiments.run.distributed import peer_failure, world_from_env
+
+        try:
+            world = world_from_env()
+        except ValueError:
+            raise err from None
+        resume = shlex.join(["torchrun", "--standalone", f"--nproc_per_node={world.size}", "-m", "deep_experiments",
+                             *argv])
+        line = peer_failure(err, world, resume)
+        if line is None:
+            raise
+        if args.traceback:
+            traceback.print_exc()
+        fail(f"{where}: {line}", 1)
     return 0

@@ -41,6 +41,11 @@ Files: only rank 0 writes the run folder (config, metrics, checkpoints, backbone
 checkpoint records ``world_size`` and every process's ``augment`` state; it resumes with the same
 number of processes only (:func:`check_resume` refuses another with one line), which keeps a
 resumed run identical to an uninterrupted one.
+
+A process that dies: every process records its host and PID in the rendezvous store when it joins;
+when a collective fails on a survivor (gloo: "Connection closed by peer"), :func:`peer_failure` names
+the ranks whose processes are gone (checked on this host) and the CLI stops with that one line and
+the command that resumes the run, instead of the backend's traceback.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import re
+import socket
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +69,7 @@ from featuredrop.distributed import gather_with_grad
 
 __all__ = ["World", "SINGLE", "world_from_env", "init_world", "close_world", "stream_name", "ShardedBatches",
            "GlobalBatchNorm", "global_batchnorm", "average_gradients", "data_parallel", "generator_states",
-           "check_resume", "main_first", "barrier", "TIMEOUT"]
+           "check_resume", "main_first", "barrier", "TIMEOUT", "dead_ranks", "peer_failure"]
 
 TIMEOUT = datetime.timedelta(minutes=60)
 """How long a process waits in a collective: the other processes wait while rank 0 alone runs the fast
@@ -170,7 +178,96 @@ def init_world(device: str = "auto", env: Mapping[str, str] | None = None) -> tu
     if dist.get_world_size() != world.size or dist.get_rank() != world.rank:
         raise ValueError(f"the process group has rank {dist.get_rank()} of {dist.get_world_size()}, the environment "
                          f"says {world.rank} of {world.size}")
+    _register(world)
     return world, dev
+
+
+_PID_KEY = "featuredrop/pid/{rank}"
+"""Where each process records ``HOST PID`` in the rendezvous store (:func:`dead_ranks` reads them)."""
+
+
+_STORE: list[Any] = []
+"""The rendezvous store this process registered in, kept after the process group is destroyed (the CLI looks
+for dead ranks after its ``finally`` closed the group)."""
+
+
+def _store() -> Any:
+    """The store :func:`_register` used (``None`` before, or when it could not be reached)."""
+    return _STORE[0] if _STORE else None
+
+
+def _register(world: World) -> None:
+    """Record this process's host and PID under its rank, so that the others can tell whether it is alive."""
+    try:
+        store = dist.distributed_c10d._get_default_store()
+    except (RuntimeError, ValueError, AttributeError):
+        return
+    store.set(_PID_KEY.format(rank=world.rank), f"{socket.gethostname()} {os.getpid()}")
+    _STORE[:] = [store]
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` of this host has exited (a zombie counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+def dead_ranks(world: World, wait: float = 2.0) -> list[int]:
+    """The other ranks whose processes (on this host) have exited, waiting up to ``wait`` s for one to be seen.
+
+    Ranks on other hosts, or that never registered, cannot be checked and are not listed.
+    """
+    store = _store()
+    if store is None or not world.distributed:
+        return []
+    host = socket.gethostname()
+    deadline = time.monotonic() + wait
+    while True:
+        dead = []
+        for rank in range(world.size):
+            key = _PID_KEY.format(rank=rank)
+            try:
+                if rank == world.rank or not store.check([key]):
+                    continue
+                their_host, pid = store.get(key).decode().split()
+            except (RuntimeError, ValueError):  # the store itself is gone (its host died): nothing to tell
+                return dead
+            if their_host == host and _gone(int(pid)):
+                dead.append(rank)
+        if dead or time.monotonic() >= deadline:
+            return dead
+        time.sleep(0.1)
+
+
+_PEER_LOST = re.compile(r"connection (closed|reset)|broken pipe|timed out|timeout|nccl|gloo|socket|peer",
+                        re.IGNORECASE)
+
+
+def peer_failure(err: BaseException, world: World, resume: str) -> str | None:
+    """One line for a collective that failed because another process died, or ``None`` for any other error.
+
+    ``resume``: the command that resumes the run (the last checkpoint is kept: rank 0 writes it between epochs).
+    """
+    if not world.distributed or not isinstance(err, RuntimeError):
+        return None
+    dead = dead_ranks(world)
+    if not dead and not _PEER_LOST.search(str(err)):
+        return None  # not a lost peer: a bug keeps its traceback
+    who = f"rank {', '.join(map(str, dead))} of the {world.size} processes died" if dead else \
+        f"another of the {world.size} processes died or stopped answering"
+    reason = " ".join(str(err).split())[:160]
+    return (f"rank {world.rank} stopped: {who} ({reason}); the last checkpoint is kept: resume with {resume}")
 
 
 def close_world(world: World) -> None:

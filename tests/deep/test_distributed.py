@@ -179,6 +179,49 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _dying_worker(rank: int, port: int, out: str) -> None:
+    """Rank 1 joins and is killed (SIGKILL: no message of its own); rank 0 runs the CLI and records how it ended."""
+    import signal
+    import sys
+
+    from deep_experiments.cli import main
+
+    world, _ = _join(rank, port)
+    root = Path(out)
+    if rank == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    code: object = 0
+    with (root / "survivor.err").open("w") as err, contextlib.redirect_stderr(err):
+        try:
+            code = main(["run", *_cli_flags(root)[:-1], str(root / "dies")])
+        except SystemExit as stop:
+            code = stop.code
+        except BaseException:  # noqa: BLE001 - what the user would see: the traceback
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+            code = "traceback"
+    (root / "survivor.status").write_text(str(code))
+
+
+def test_when_a_rank_dies_the_survivor_names_it_and_the_resume_command_in_one_line(tmp_path: Path) -> None:
+    _cli_config(tmp_path)
+    context = mp.get_context("spawn")
+    port = _free_port()
+    procs = [context.Process(target=_dying_worker, args=(rank, port, str(tmp_path))) for rank in range(WORLD)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+        if proc.is_alive():
+            proc.kill()
+    assert (tmp_path / "survivor.status").read_text() == "1"
+    lines = (tmp_path / "survivor.err").read_text().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert "rank 0 stopped: rank 1 of the 2 processes died" in lines[0], lines[0]
+    assert "resume with torchrun --standalone --nproc_per_node=2 -m deep_experiments run --config" in lines[0]
+
+
 @pytest.mark.parametrize("method", STEP_METHODS)
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-5), (torch.float64, 1e-12)])
 def test_two_processes_compute_the_single_process_loss_and_gradients(two: Path, dtype: torch.dtype,
