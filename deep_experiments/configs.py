@@ -28,6 +28,11 @@ from deep_experiments.views import ViewsConfig
 from deep_experiments.views.deshared import DESHARED_DATASETS
 from featuredrop.config import from_dict
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest float32: an lr or weight decay above it is finite here but infinite in the optimizer."""
+MIN_TEMPERATURE = 1e-8
+"""The smallest temperature the losses accept (:mod:`featuredrop.losses`)."""
+
 LossVariant = Literal["symmetric", "viewmaker", "cross_view", "cross_view_both"]
 LossFamily = Literal["nt_xent", "decoupled", "swd"]
 EncoderName = Literal["resnet18", "convn"]
@@ -135,6 +140,13 @@ class TrainConfig:
             raise ValueError(f"train.probe_at fractions must be in (0, 1], got {list(self.probe_at)}")
         if self.loss_weight is not None:
             positive("train", loss_weight=self.loss_weight)
+        big = {name: value for name, value in (("lr", self.lr), ("weight_decay", self.weight_decay))
+               if value > FLOAT32_MAX}  # finite in float64, infinite in the float32 optimizer state
+        if big:
+            name, value = next(iter(big.items()))
+            raise ValueError(f"train.{name} must be below {FLOAT32_MAX:.3g} (the largest float32), got {value:g}")
+        if not self.temperature > MIN_TEMPERATURE:  # the losses' own bound, checked before the run folder is made
+            raise ValueError(f"train.temperature must be > {MIN_TEMPERATURE:g}, got {self.temperature:g}")
 
     def probe_epochs(self) -> tuple[int, ...]:
         """The (1-based, sorted, distinct) epochs after which the fast probe runs."""

@@ -45,7 +45,10 @@ __all__ = ["SweepConfig", "parse_range", "closed_form_sweep", "main"]
 
 
 def parse_range(text: str, name: str) -> tuple[float, float, int]:
-    """Parse ``START:STOP:NUM`` (inclusive, like ``numpy.linspace``) or a single value."""
+    """Parse ``START:STOP:NUM`` (inclusive, like ``numpy.linspace``) or a single value.
+
+    ``START == STOP`` with ``NUM > 1`` is refused: its points are one point, computed ``NUM`` times.
+    """
     parts = text.split(":")
     try:
         if len(parts) == 1:
@@ -53,12 +56,19 @@ def parse_range(text: str, name: str) -> tuple[float, float, int]:
             return (v, v, 1)
         if len(parts) == 3:
             start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
-            if num < 1:
-                raise ValueError
-            return (start, stop, num)
+            if num > 1 and start == stop:
+                raise _RangeError(f"--{name} {text}: START equals STOP, so its {num} points are one; pass {start:g}")
+            if num >= 1:
+                return (start, stop, num)
+    except _RangeError:
+        raise
     except ValueError:
         pass
     raise ValueError(f"--{name} must be START:STOP:NUM with NUM >= 1 (or one number), got {text!r}")
+
+
+class _RangeError(ValueError):
+    """A range that parses but is refused (its own message)."""
 
 
 LIMITS: dict[str, int] = {
@@ -332,15 +342,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=setting.noise, help="isotropic input noise sigma (default %(default)s)")
     p.add_argument("--aug-noise", default="0,0.5", help="augmentation noise eta_1,eta_2 (default %(default)s)")
     p.add_argument("--input-dim", type=int, default=None, help="input dim d (default: sum of dims; InfoNCE: 32)")
-    p.add_argument("--steps", type=int, default=sim.steps, help="InfoNCE SGD steps (default %(default)s)")
+    p.add_argument("--steps", type=int, default=None, help=f"InfoNCE SGD steps (default {sim.steps})")
     p.add_argument("--lr", type=float, default=None, help=f"SGD learning rate (default {sim.lr:g}; --loss decoupled: "
                    f"{loss_recipe('decoupled', sim).lr:g}, linear_theory.simulate.loss_recipe)")
-    p.add_argument("--batch-size", type=int, default=sim.batch_size, help="InfoNCE pairs per minibatch (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=None, help=f"InfoNCE pairs per minibatch (default {sim.batch_size})")
     p.add_argument("--temperature", type=float, default=None, help=f"temperature tau (default {sim.temperature:g}; "
                    f"--loss decoupled: {loss_recipe('decoupled', sim).temperature:g}, Chen et al.'s recipe)")
-    p.add_argument("--init-scale", type=float, default=sim.init_scale, help="std of the initial W entries (default %(default)s)")
-    p.add_argument("--seeds", type=int, default=d.seeds, help="InfoNCE runs per grid point (default %(default)s)")
-    p.add_argument("--seed", type=int, default=sim.seed, help="first seed (default %(default)s)")
+    p.add_argument("--init-scale", type=float, default=None, help=f"std of the initial W entries (default {sim.init_scale})")
+    p.add_argument("--seeds", type=int, default=None, help=f"InfoNCE runs per grid point (default {d.seeds})")
+    p.add_argument("--seed", type=int, default=None, help=f"first seed (default {sim.seed})")
     p.add_argument("--out", default="runs/sweep", help="output folder (default %(default)s); a folder holding "
                    "the same config is rewritten, one holding another config is refused")
     p.add_argument("--overwrite", action="store_true", help="replace a sweep of another config in --out")
@@ -358,13 +368,30 @@ def _pair(text: str, name: str, kind: type) -> tuple:
     return values
 
 
+SIMULATION_FLAGS = ("steps", "lr", "batch_size", "temperature", "init_scale", "seeds", "seed")
+"""Options of the simulated runs only: refused with ``--loss spectral`` (the closed form trains nothing)."""
+
+
+def _fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """The simulation options left out get their defaults (the loss's recipe for ``--lr`` and ``--temperature``)."""
+    sim, recipe = SimulationConfig(), loss_recipe(args.loss)  # decoupled: Chen et al.'s tau = 1 and a 10x step
+    defaults = {"steps": sim.steps, "lr": recipe.lr, "batch_size": sim.batch_size, "temperature": recipe.temperature,
+                "init_scale": sim.init_scale, "seeds": SweepConfig().seeds, "seed": sim.seed}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 on bad arguments, with a one-line message)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    recipe = loss_recipe(args.loss)  # decoupled: Chen et al.'s tau = 1 and a 10x step (figures use the same)
-    args.lr = recipe.lr if args.lr is None else args.lr
-    args.temperature = recipe.temperature if args.temperature is None else args.temperature
+    given = [f"--{name.replace('_', '-')}" for name in SIMULATION_FLAGS if getattr(args, name) is not None]
+    if args.loss == "spectral" and given:
+        parser.error(f"{', '.join(given)}: options of the simulated runs, which --loss spectral does not train "
+                     "(the closed form only); pass --loss infonce, decoupled or swd, or leave them out")
+    _fill_defaults(args)
     try:
         config = from_dict(SweepConfig, {
             "ratio": parse_range(args.ratio, "ratio"), "dropout": parse_range(args.dropout, "dropout"),
@@ -382,6 +409,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(f"{parser.prog}: error: {err}")
     except FloatingPointError as err:
         fail(f"{parser.prog}: error: {_divergence_hint(args, err)}")
+    except RuntimeError as err:
+        if "overflow" not in str(err):  # torch: a float64 option that does not fit the float32 training
+            raise
+        changed = _changed_scale(args)
+        fail(f"{parser.prog}: error: an option overflows float32 ({err})"
+             + (f"; check {', '.join(changed)}" if changed else ""))
     except MemoryError:
         fail(f"{parser.prog}: error: out of memory; use fewer grid points (--ratio, --dropout NUM), --seeds or a "
              "smaller --input-dim / --batch-size")
@@ -394,14 +427,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _changed_scale(args: argparse.Namespace) -> list[str]:
+    """The options that scale the simulation and differ from their defaults, as ``--flag value``."""
+    defaults = _fill_defaults(_parser().parse_args(["--loss", args.loss]))
+    scale = ("lr", "init_scale", "temperature", "strong_strength", "noise", "batch_size")
+    return [f"--{name.replace('_', '-')} {getattr(args, name):g}" for name in scale
+            if getattr(args, name) != getattr(defaults, name)]
+
+
 def _divergence_hint(args: argparse.Namespace, err: FloatingPointError) -> str:
     """Say that the simulation diverged and which of the options that scale it differ from their defaults."""
-    defaults = _parser().parse_args([])
-    recipe = loss_recipe(args.loss)
-    defaults.lr, defaults.temperature = recipe.lr, recipe.temperature
-    scale = ("lr", "init_scale", "temperature", "strong_strength", "noise", "batch_size")
-    changed = [f"--{name.replace('_', '-')} {getattr(args, name):g}" for name in scale
-               if getattr(args, name) != getattr(defaults, name)]
+    changed = _changed_scale(args)
     found = re.search(r"non-finite loss at step \d+", str(err))
     what = found.group(0) if found else str(err).split(":")[0]
     if changed:
