@@ -29,7 +29,7 @@ from deep_experiments.run.folder import RunFolder
 from deep_experiments.run.folder import find_runs as find_run_folders
 from deep_experiments.viewmaker_focus import FOCUS_FILE
 from deep_experiments.views import METHODS
-from paper_figures.io import read_runs
+from paper_figures.io import read_json, read_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.stats import paired_t, summarize
 from paper_figures.style import METHOD_COLORS, SIMULATION, TEXT_WIDTH, new_figure
@@ -335,9 +335,7 @@ def viewmaker_focus(runs: list[DeepRun]) -> tuple[Figure, list[dict[str, Any]]]:
     Rows: one per (dataset, trained overlay strength) with ``mean``, ``std`` (ddof 1), ``n_seeds``,
     ``init_mean``/``init_std``, the overlay's share of pixels and of ``|delta|``, and the folders.
     """
-    import json
-
-    every = [(r, json.loads((r.folder / FOCUS_FILE).read_text())) for r in runs
+    every = [(r, read_json(r.folder / FOCUS_FILE)) for r in runs
              if r.method == "viewmaker" and (r.folder / FOCUS_FILE).exists()]
     found = [(r, f) for r, f in every if r.overlay_strength > 0]
     untrained = [(r, f) for r, f in every if r.overlay_strength == 0]

@@ -36,7 +36,7 @@ from featuredrop.atomic import atomic_open, atomic_write
 from featuredrop.config import to_dict
 
 __all__ = ["Table", "table_rows", "git_revision", "provenance", "run_stamps", "to_jsonable", "save_figure",
-           "load_table", "read_runs", "FORMATS", "DIGITS"]
+           "load_table", "read_runs", "read_json", "FORMATS", "DIGITS"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -208,6 +208,15 @@ def read_runs(folders: Iterable[R], read: Callable[[R], T | None]) -> list[T]:
         if run is not None:
             runs.append(run)
     return runs
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON in ``path``; a ``ValueError`` naming the file when it is truncated, corrupt or not UTF-8 (the
+    figure that reads it then fails in one line that says which file, and the others are drawn)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path}: not valid JSON, truncated or corrupt ({err})") from None
 
 
 def load_table(path: str | Path) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ accuracy among a batch): the shortcut that suppression needs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from matplotlib.figure import Figure
 
 from deep_experiments.data.spec import LADDER_POLICIES
 from paper_figures.deep import DeepRun, find_runs, runs_by_seed
+from paper_figures.io import read_json
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.stats import paired_t
 from paper_figures.style import METHOD_COLORS, TEXT_WIDTH, new_figure
@@ -129,7 +129,7 @@ def read_shortcut(root: Path) -> dict[str, float] | None:
     path = root / SHORTCUT_FILE
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
+    data = read_json(path)
     return {row["policy"]: float(row["retrieval"]) for row in data["rows"]}
 
 

@@ -457,3 +457,22 @@ OTHER_CASES: list[tuple[str, str, list[str], object, str]] = [
     ("figures-skip-bad-runs", FIGURES, ["--only", "deep_probe_accuracy", "--results", "results", "--out", "figs"],
      _results_with_bad_runs, ""),
 ]
+
+
+def test_a_corrupt_focus_file_fails_its_figure_naming_the_file_and_the_others_are_drawn(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from paper_figures.__main__ import main as figures_main
+
+    config = build_config(PRESETS["smoke"], {"views": {"kind": "viewmaker"}})
+    run = RunFolder(tmp_path / "results" / "c+digits" / "viewmaker" / "os1_p0.5" / "seed0")
+    run.root.mkdir(parents=True)
+    save_json(run.config, config)
+    save_json(run.probe, {"epoch": 2, "dataset": "c+digits", "method": "viewmaker", "over_time": [],
+                          "fast": {"task_a": 0.5, "task_b": 0.2}, "probe_config": to_dict(config.probe)})
+    (run.root / "viewmaker_focus.json").write_text('{"ratio": ')
+    code = figures_main(["--only", "viewmaker_focus", "deep_probe_accuracy", "--results", str(tmp_path / "results"),
+                         "--out", str(tmp_path / "figs")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1 and len(err) == 1 and "Traceback" not in err[0]
+    assert "viewmaker_focus: failed" in err[0] and "seed0/viewmaker_focus.json" in err[0], err
+    assert (tmp_path / "figs" / "deep_probe_accuracy.png").exists()
