@@ -4,7 +4,7 @@ Every CLI of the package reports a bad input as **one line on stderr and exit st
 usage dump and no traceback, so that scripts and grids can tell a user error (2) from a failed
 run (1). :class:`OneLineParser` does it for argparse's own errors and :func:`fail` for the
 errors the CLI finds itself. The ``type=`` helpers (:func:`positive_int`, :func:`nonnegative_int`,
-:func:`positive_float`, :func:`fraction`, :func:`finite_float`) refuse zero, negative, NaN and
+:func:`positive_float`, :func:`nonnegative_float`, :func:`fraction`, :func:`finite_float`) refuse zero, negative, NaN and
 infinite numbers at parse time, so a script checks its options before it creates a folder or
 starts any work; :func:`unique` refuses a list option that repeats a value (a duplicated seed).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 __all__ = ["OneLineParser", "fail", "prog_name", "positive_int", "nonnegative_int", "positive_float", "finite_float",
-           "fraction", "unique"]
+           "nonnegative_float", "fraction", "unique"]
 
 
 def prog_name(module_form: str) -> str:
@@ -71,6 +71,14 @@ def nonnegative_int(text: str) -> int:
 def finite_float(text: str) -> float:
     """An argparse type: a finite number (NaN and infinities refused)."""
     return float(_number(text, float))
+
+
+def nonnegative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0 (overlay strengths)."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
 
 
 def positive_float(text: str) -> float:

@@ -36,7 +36,7 @@ from deep_experiments.data.spec import AUGMENTATIONS
 from deep_experiments.run.grid import GridResult, GridRun, check_runs, run_grid
 from deep_experiments.views import METHODS
 from featuredrop.atomic import check_output_dir
-from featuredrop.cli import OneLineParser, finite_float, fraction, nonnegative_int, positive_int, unique
+from featuredrop.cli import OneLineParser, fraction, nonnegative_float, nonnegative_int, positive_int, unique
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/deep-cpu", help="results root (default %(default)s)")
     p.add_argument("--datasets", nargs="+", default=["c+digits"])
     p.add_argument("--seeds", nargs="+", type=nonnegative_int, default=[0, 1])
-    p.add_argument("--strengths", nargs="+", type=finite_float, default=[0.0, 0.5, 1.0], help="expert overlay strengths")
+    p.add_argument("--strengths", nargs="+", type=nonnegative_float, default=[0.0, 0.5, 1.0], help="expert overlay strengths")
     p.add_argument("--dropouts", nargs="+", type=fraction, default=[0.25, 0.5, 0.75], help="dropout p values")
-    p.add_argument("--dropout-strengths", nargs="+", type=finite_float, default=[],
+    p.add_argument("--dropout-strengths", nargs="+", type=nonnegative_float, default=[],
                    help="overlay strengths of a dropout sweep at p 0.5 (sweep seeds; default none)")
     p.add_argument("--own-controls", nargs="+", default=[], choices=METHODS,
                    help="methods also run at overlay strength 0, their own no-overlay control (sweep seeds)")
