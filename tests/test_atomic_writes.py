@@ -171,13 +171,15 @@ def test_infonce_run_cache(tmp_path: Path, step: str, nth: int) -> None:
 
     model = TwoBlock().model(0.0, 4)
     cache = RunCache(tmp_path, SimulationConfig(steps=5))
-    cache.put_many({(model, 0): {"probe_r2": [0.5, 0.5]}})
+    entry = {"probe_r2": [0.5, 0.5], "captured_strength": [1.0, 0.0], "final_loss": 1.0}  # a whole run's numbers
+    cache.put_many({(model, 0): entry})
     assert cache.path is not None
     old = cache.path.read_bytes()
-    killed_at(step, nth, lambda: cache.put_many({(model, s): {"probe_r2": [0.1] * 999} for s in range(1, 50)}))
+    big = {"probe_r2": [0.1] * 2, "captured_strength": [0.1] * 2, "final_loss": 0.1, "padding": [0.1] * 999}
+    killed_at(step, nth, lambda: cache.put_many({(model, s): big for s in range(1, 50)}))
     assert cache.path.read_bytes() == old
     _assert_no_partial(tmp_path, cache.path.name)
-    assert RunCache(tmp_path, SimulationConfig(steps=5)).get(model, 0) == {"probe_r2": [0.5, 0.5]}
+    assert RunCache(tmp_path, SimulationConfig(steps=5)).get(model, 0) == entry
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
