@@ -78,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{written} figure(s) written to {args.out}, {len(skipped)} skipped"
           + (f" ({', '.join(skipped)})" if skipped else "") + f", {len(failed)} failed "
           f"({time.perf_counter() - start:.1f} s)")
+    for outcome in outcomes:  # at the end, where a long run's reader looks: what is missing and how to make it
+        if outcome.status == "skipped":
+            print(f"  {outcome.name} {outcome.message}")
     for outcome in failed:
         sys.stderr.write(f"{parser.prog}: {outcome.name}: {outcome.message}\n")
     return 1 if failed else 0
