@@ -13,13 +13,17 @@ when everything resolves, 1 with one line per broken reference (page, attribute,
 
 from __future__ import annotations
 
-import argparse
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from featuredrop.cli import OneLineParser  # noqa: E402
+
 SKIP_SCHEMES = ("http", "https", "mailto", "data", "javascript", "tel")
 
 
@@ -83,9 +87,11 @@ def check_site(site: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 when every internal link and image resolves, 1 otherwise."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="check_docs.py", description=__doc__.split("\n")[0])
     p.add_argument("--site", type=Path, default=ROOT / "site", help="the built site (default %(default)s)")
     args = p.parse_args(argv)
+    if not args.site.is_dir():
+        p.error(f"--site {args.site}: not a folder (build the site first: mkdocs build --strict)")
     problems = check_site(args.site)
     for line in problems:
         print(line, file=sys.stderr)

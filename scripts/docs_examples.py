@@ -14,7 +14,6 @@ core; deterministic for a given seed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -27,6 +26,8 @@ import torch  # noqa: E402
 from deep_experiments.augment import ExpertAugment  # noqa: E402
 from deep_experiments.data.build import build_dataset  # noqa: E402
 from deep_experiments.data.config import DataConfig  # noqa: E402
+from featuredrop.atomic import check_output_dir  # noqa: E402
+from featuredrop.cli import OneLineParser, nonnegative_int  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("c+shapes", "c+digits", "c+letters")
@@ -79,15 +80,26 @@ def views_figure(data_dir: str | None, seed: int):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 when both figures were written."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="docs_examples.py", description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", help="Fashion-MNIST bases from this folder (default: the offline photo bases)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     args = p.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:  # checked before anything is drawn or written
+        check_output_dir(args.out)
+        if args.data_dir is not None and not Path(args.data_dir).is_dir():
+            raise ValueError(f"--data-dir {args.data_dir}: not a folder")
+    except ValueError as err:
+        p.error(str(err))
     torch.set_num_threads(1)
-    for name, make in (("datasets", datasets_figure), ("views", views_figure)):
-        fig = make(args.data_dir, args.seed)
+    try:
+        figures = [(name, make(args.data_dir, args.seed)) for name, make in (("datasets", datasets_figure),
+                                                                            ("views", views_figure))]
+    except (OSError, ValueError) as err:  # the data: missing or unreadable files (the message names them)
+        print(f"docs_examples.py: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, fig in figures:
         fig.savefig(args.out / f"{name}.png", dpi=110)
         plt.close(fig)
         print(args.out / f"{name}.png")

@@ -12,7 +12,7 @@ carries its own fonts and KaTeX) in ``chromium --headless`` at 1280 px wide and 
 
 from __future__ import annotations
 
-import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +20,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from featuredrop.cli import OneLineParser  # noqa: E402
+
 PAGES = {"landing": "index.html", "results": "results.html"}
 
 
@@ -34,11 +39,13 @@ def screenshot(browser: str, page: Path, out: Path, size: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 when both screenshots were written."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="docs_screenshots.py", description=__doc__.split("\n")[0])
     p.add_argument("--site", type=Path, default=ROOT / "site")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     p.add_argument("--size", default="1280x2000", help="window WIDTHxHEIGHT (default %(default)s)")
     args = p.parse_args(argv)
+    if not re.fullmatch(r"[1-9][0-9]{1,4}x[1-9][0-9]{1,4}", args.size):
+        p.error(f"--size must be WIDTHxHEIGHT in pixels (e.g. 1280x2000), got {args.size!r}")
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
         print("docs_screenshots: no chromium on PATH (apt-get install -y chromium)", file=sys.stderr)

@@ -18,10 +18,11 @@ decimals (default 3).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
+
+from featuredrop.cli import OneLineParser, nonnegative_int
 
 
 def _fmt(text: str, digits: int) -> str:
@@ -72,17 +73,22 @@ def render(path: Path, where: list[str], columns: list[str] | None, pivot: list[
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0, or 1 with one line on stderr (missing file, no matching row, unknown column)."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="figure_table.py", description=__doc__.split("\n")[0])
     p.add_argument("csv", type=Path, help="a figure's CSV (figures/NAME.csv)")
     p.add_argument("--where", nargs="*", default=[], metavar="COL=V1,V2")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--columns", nargs="+")
     mode.add_argument("--pivot", nargs=3, metavar=("ROW", "COL", "VALUE"))
-    p.add_argument("--digits", type=int, default=3)
+    p.add_argument("--digits", type=nonnegative_int, default=3)
     args = p.parse_args(argv)
+    if not args.csv.is_file():
+        p.error(f"CSV {args.csv}: no such file")
     try:
         print(render(args.csv, args.where, args.columns, args.pivot, args.digits), end="")
-    except (OSError, ValueError, KeyError) as err:
+    except KeyError as err:
+        print(f"figure_table: {args.csv} has no column {err}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as err:
         print(f"figure_table: {err}", file=sys.stderr)
         return 1
     return 0

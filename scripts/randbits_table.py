@@ -17,12 +17,12 @@ one row per (loss, temperature), columns b = 0, b = 5 and b = 5 with the bits dr
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from deep_experiments.run.folder import find_runs
+from featuredrop.cli import OneLineParser
 from paper_figures.randbits import COLAB_TABLE, find_randbits_runs
 from paper_figures.registry import MissingResults
 
@@ -78,10 +78,13 @@ def losses_table(root: Path, loss_root: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0, or 1 with one line on stderr when the runs are missing."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="randbits_table.py", description=__doc__.split("\n")[0])
     p.add_argument("root", type=Path, help="the NT-Xent RandBits-MNIST runs (ROOT/b<bits>_t<tau>_p<p>/seed<k>)")
     p.add_argument("--losses", type=Path, metavar="LOSSROOT", help="print the loss-family table instead")
     args = p.parse_args(argv)
+    for flag, root in (("ROOT", args.root), ("--losses", args.losses)):
+        if root is not None and not root.is_dir():
+            p.error(f"{flag} {root}: not a folder")
     try:
         print(losses_table(args.root, args.losses) if args.losses else cells_table(args.root), end="")
     except MissingResults as err:

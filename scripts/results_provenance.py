@@ -14,13 +14,13 @@ this line under each results table, so a table's provenance is printed, never co
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 from pathlib import Path
 
 from deep_experiments.run.folder import find_runs
+from featuredrop.cli import OneLineParser
 
 
 def _minutes(seconds: float) -> str:
@@ -60,9 +60,12 @@ def provenance_line(root: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0, or 1 with one line on stderr when a root holds no finished run."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="results_provenance.py", description=__doc__.split("\n")[0])
     p.add_argument("roots", nargs="+", type=Path, help="results roots")
     args = p.parse_args(argv)
+    for root in args.roots:
+        if not root.is_dir():
+            p.error(f"ROOT {root}: not a folder")
     try:
         for root in args.roots:
             print(provenance_line(root), end="")

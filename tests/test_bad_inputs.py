@@ -264,6 +264,18 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
     ("reference-rtol-nan", REFERENCE, ["--check", "--rtol", "nan"], None, "--rtol"),
     ("reference-rtol-negative", REFERENCE, ["--check", "--rtol", "-1"], None, "--rtol"),
     ("reference-rtol-with-write", REFERENCE, ["--write", "--rtol", "0.1"], None, "--rtol"),
+    # --- the docs tooling ----------------------------------------------------------------------
+    ("figure-table-csv-missing", "scripts/figure_table.py", ["nowhere.csv"], None, "nowhere.csv"),
+    ("figure-table-digits-negative", "scripts/figure_table.py", ["afile", "--digits", "-3"], None, "--digits"),
+    ("randbits-table-root-missing", "scripts/randbits_table.py", ["nowhere"], None, "nowhere"),
+    ("randbits-table-root-is-a-file", "scripts/randbits_table.py", ["afile"], None, "afile"),
+    ("provenance-root-missing", "scripts/results_provenance.py", ["nowhere"], None, "nowhere"),
+    ("docs-examples-out-is-a-file", "scripts/docs_examples.py", ["--out", "afile"], None, "afile"),
+    ("docs-examples-seed-negative", "scripts/docs_examples.py", ["--seed", "-1", "--out", "x"], None, "--seed"),
+    ("docs-examples-data-dir-missing", "scripts/docs_examples.py", ["--data-dir", "nowhere", "--out", "x"], None,
+     "nowhere"),
+    ("check-docs-site-missing", "scripts/check_docs.py", ["--site", "nowhere"], None, "nowhere"),
+    ("screenshots-size-garbage", "scripts/docs_screenshots.py", ["--size", "axb", "--out", "x"], None, "--size"),
     # --- the benchmarks: refused before any timing -----------------------------------------------
     ("bench-augment-batch-zero", B_AUGMENT, ["--batch", "0"], None, "--batch"),
     ("bench-augment-one-repeat", B_AUGMENT, ["--repeats", "1"], None, "--repeats"),
@@ -329,14 +341,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(outcomes: dict, row_id
 
 
 # entry points without a row, and why
-NO_ROWS = {"scripts/readme_tables.py": "no options: prints the README's tables from results/",
-           # the docs tooling, written beside this table and not yet attacked (see issue 24's remaining work)
-           "scripts/docs_examples.py": "docs tooling: not yet covered",
-           "scripts/check_docs.py": "docs tooling: not yet covered",
-           "scripts/docs_screenshots.py": "docs tooling: not yet covered",
-           "scripts/figure_table.py": "docs tooling: not yet covered",
-           "scripts/randbits_table.py": "docs tooling: not yet covered",
-           "scripts/results_provenance.py": "docs tooling: not yet covered"}
+NO_ROWS = {"scripts/readme_tables.py": "no options: prints the README's tables from results/"}
 
 
 def test_the_table_covers_every_entry_point() -> None:
