@@ -62,6 +62,15 @@ def _corrupt_both(run: Path) -> None:
     (run / "checkpoint.prev.pt").write_bytes(b"")
 
 
+def _checkpoint_of_another_shape(run: Path) -> None:
+    """A checkpoint whose encoder has another shape (what a checkpoint of another width looks like)."""
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    encoder = state["modules"]["encoder"]
+    key = next(k for k, v in encoder.items() if v.ndim == 2)
+    encoder[key] = torch.zeros(encoder[key].shape[0] + 1, encoder[key].shape[1] * 2)
+    torch.save(state, run / "checkpoint.pt")
+
+
 def _truncated_results(ws: Path) -> None:
     """``results/``: one finished viewmaker run whose ``config.json`` is truncated."""
     shutil.copytree(ws / "run", ws / "results" / "c+digits" / "viewmaker" / "os1_p0.5" / "seed0")
@@ -140,6 +149,10 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
      lambda ws: (ws / "run" / "checkpoint.pt").write_bytes(os.urandom(4096)), "checkpoint.pt"),
     ("deep-checkpoint-is-a-backbone", DEEP, ["train", *TINY, "--out", "run"],
      lambda ws: _backbone_over_checkpoint(ws / "run"), "checkpoint.pt"),
+    ("deep-checkpoint-of-another-shape", DEEP, ["train", *TINY, "--out", "run"],
+     lambda ws: _checkpoint_of_another_shape(ws / "run"), "checkpoint.pt"),
+    ("deep-probe-checkpoint-of-another-shape", DEEP, ["probe", "--run", "run", "--device", "cpu"],
+     lambda ws: _checkpoint_of_another_shape(ws / "run"), "checkpoint.pt"),
     ("deep-checkpoint-and-previous-bad", DEEP, ["train", *TINY, "--out", "run"],
      lambda ws: _corrupt_both(ws / "run"), "checkpoint.pt"),
     ("deep-config-json-truncated", DEEP, ["train", *TINY, "--out", "run"],

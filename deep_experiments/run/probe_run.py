@@ -50,11 +50,16 @@ def probe_run(
     seed = config.train.seed
     train_set = dataset_builder(config.data, "train", seed)
     test_set = dataset_builder(config.data, "test", seed)
-    folder.log_command(argv)
     comps = build_components(config, train_set.spec, dev)
     for key, module in comps.modules().items():
-        module.load_state_dict(state["modules"][key])
+        try:
+            module.load_state_dict(state["modules"][key])
+        except (RuntimeError, KeyError) as err:  # a checkpoint of another width, encoder or kind of views
+            first = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line),
+                         str(err).splitlines()[0] if str(err) else f"no {key}")
+            raise ValueError(f"{folder.checkpoint}: does not fit this run's config ({first})") from None
         module.eval()
+    folder.log_command(argv)  # after the checkpoint loaded: one that does not fit changes no file
     pc, nw = config.probe, config.data.num_workers
     result: dict[str, Any] = {"epoch": int(state["epoch"]), "dataset": config.data.dataset,
                               "method": config.views.kind}

@@ -123,6 +123,19 @@ def _restore(comps: Components, schedule: Schedule, state: dict[str, Any], gens:
     return int(state["epoch"])
 
 
+def _restore_from(path: Path, comps: Components, schedule: Schedule, state: dict[str, Any],
+                  gens: dict[str, torch.Generator]) -> int:
+    """:func:`_restore`, with a checkpoint of another shape or kind (another width, encoder or kind of views)
+    reported as a ``ValueError`` naming ``path`` instead of torch's list of every mismatched tensor."""
+    try:
+        return _restore(comps, schedule, state, gens)
+    except (RuntimeError, KeyError) as err:
+        first = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line or "key" in line),
+                     str(err).splitlines()[0] if str(err) else type(err).__name__)
+        raise ValueError(f"{path}: does not fit this run's config (another width, encoder or kind of views?): "
+                         f"{first}") from None
+
+
 def train(
     config: RunConfig,
     out_dir: str | Path,
@@ -171,8 +184,6 @@ def train(
     test_set = dataset_builder(config.data, "test", tc.seed)
     if len(train_set) < tc.batch_size:
         raise ValueError(f"train size {len(train_set)} is smaller than the batch size {tc.batch_size}")
-    if world.is_main:
-        folder.prepare(config, argv)
     comps = build_components(config, train_set.spec, dev)
     data_parallel(comps, world)
     gens = {"order": make_generator(tc.seed, "data/order"),
@@ -180,8 +191,9 @@ def train(
     schedule = build_lr_schedule(comps.learner.encoder_opt, config, len(train_set) // tc.batch_size)
     start = 0
     if resumed is not None:
-        start = _restore(comps, schedule, resumed, gens)
-    if world.is_main:
+        start = _restore_from(folder.checkpoint, comps, schedule, resumed, gens)
+    if world.is_main:  # after the checkpoint loaded: a checkpoint that does not fit changes no file
+        folder.prepare(config, argv)
         folder.truncate_metrics(start)
     fit_set = fit_items(train_set, comps.views)
     loader: torch.utils.data.DataLoader | DeviceLoader
