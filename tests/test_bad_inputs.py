@@ -336,7 +336,7 @@ def outcomes(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             setup(ws)
         before[row_id] = _snapshot(ws)
         cases.append((module, args, ws))
-    results = run_clis(cases, tmp_path_factory.mktemp("logs"))
+    results = run_clis(cases, tmp_path_factory.mktemp("logs"), timeout=900, case_timeout=60)  # a row that starts work: killed
     return {row[0]: (res, before[row[0]], _snapshot(base / row[0]), base / row[0])
             for row, res in zip([*ROWS, *OTHER_CASES], results)}
 
