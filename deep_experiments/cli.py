@@ -99,6 +99,7 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--probe-batch-size", "probe", "batch_size", int, "paper-protocol probe batch (paper: 128)"),
     ("--test-overlay-draws", "probe", "test_overlay_draws", int,
      "fast probe: mean over this many draws of the test overlays (default 1)"),
+    ("--online-head-lr", "probe", "online_head_lr", float, "learning rate of the --online-head heads (colab: Adam 1e-3)"),
 ]
 _PROBE_FLAGS = ("--probe-epochs", "--probe-batch-size", "--test-overlay-draws")
 _CHOICES: dict[str, tuple[str, ...]] = {"--dataset": DATASETS, "--method": METHODS}
@@ -123,6 +124,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                        metavar=flag[2:].upper() if flag in _CHOICES else None)
     p.add_argument("--download", action="store_true", default=None, help="let torchvision download real data")
     p.add_argument("--no-paper-probe", action="store_true", help="final probe: fast probe only")
+    p.add_argument("--online-head", action="store_true",
+                   help="also train the Chen et al. colab's read-out (linear heads on view-1 representations, "
+                        "stop-gradient) during pretraining; its accuracy goes to probe.json beside the fast probe")
     p.add_argument("--stop-after", type=int, default=None, help="stop after N epochs in this call (resume later)")
     _add_runtime(p)
 
@@ -159,6 +163,8 @@ def _flag_overrides(args: argparse.Namespace, flags: Sequence[str] | None = None
         out.setdefault("data", {})["download"] = True
     if args.no_paper_probe:
         out.setdefault("probe", {})["paper"] = False
+    if getattr(args, "online_head", None):
+        out.setdefault("probe", {})["online_head"] = True
     return out
 
 
@@ -209,7 +215,7 @@ def _probe_config(args: argparse.Namespace, run: str) -> ProbeConfig | None:
 def _summary(result: dict[str, Any]) -> str:
     """One line of probe accuracies."""
     parts = [f"epoch {result['epoch']}"]
-    for protocol in ("fast", "paper"):
+    for protocol in ("fast", "online_head", "paper"):
         if protocol in result:
             acc = result[protocol]
             shown = [f"{key} {acc[key]:.3f}" for key in ("task_a", "task_b", "task_b_bits")

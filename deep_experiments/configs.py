@@ -33,6 +33,15 @@ FLOAT32_MAX = 3.4028234663852886e38
 MIN_TEMPERATURE = 1e-8
 """The smallest temperature the losses accept (:mod:`featuredrop.losses`)."""
 
+
+def below_float32(owner: str, **values: float) -> None:
+    """Raise ``ValueError`` for the first value above :data:`FLOAT32_MAX` (finite in float64, infinite in
+    the float32 optimizer state), naming ``owner.name``."""
+    for name, value in values.items():
+        if value > FLOAT32_MAX:
+            raise ValueError(f"{owner}.{name} must be below {FLOAT32_MAX:.3g} (the largest float32), got {value:g}")
+
+
 LossVariant = Literal["symmetric", "viewmaker", "cross_view", "cross_view_both"]
 LossFamily = Literal["nt_xent", "decoupled", "swd"]
 EncoderName = Literal["resnet18", "convn"]
@@ -140,11 +149,7 @@ class TrainConfig:
             raise ValueError(f"train.probe_at fractions must be in (0, 1], got {list(self.probe_at)}")
         if self.loss_weight is not None:
             positive("train", loss_weight=self.loss_weight)
-        big = {name: value for name, value in (("lr", self.lr), ("weight_decay", self.weight_decay))
-               if value > FLOAT32_MAX}  # finite in float64, infinite in the float32 optimizer state
-        if big:
-            name, value = next(iter(big.items()))
-            raise ValueError(f"train.{name} must be below {FLOAT32_MAX:.3g} (the largest float32), got {value:g}")
+        below_float32("train", lr=self.lr, weight_decay=self.weight_decay)
         if not self.temperature > MIN_TEMPERATURE:  # the losses' own bound, checked before the run folder is made
             raise ValueError(f"train.temperature must be > {MIN_TEMPERATURE:g}, got {self.temperature:g}")
 
@@ -167,6 +172,11 @@ class ProbeConfig:
     ``test_overlay_draws``: each fast-probe accuracy is the mean over this many independent draws of
     the test images' overlays (same base images; 1 = the test split's own draw only), so that one
     lucky or unlucky draw does not move a run's number; the per-draw accuracies go to ``draws``.
+    ``online_head``: also train the Chen et al. colab's read-out during pretraining, linear heads on
+    the view-1 representation with stop-gradient, Adam at ``online_head_lr`` decayed linearly to 0
+    (:mod:`deep_experiments.run.online_head`). Its test accuracy goes into ``probe.json`` beside the
+    fast probe, so the two read-outs can be compared. Off by default. When it is on, the encoder still
+    trains bit for bit as it would without the heads.
     """
 
     epochs: int = 100
@@ -181,9 +191,13 @@ class ProbeConfig:
     paper: bool = True
     overlay_controls: bool = True
     test_overlay_draws: int = 1
+    online_head: bool = False
+    online_head_lr: float = 1e-3
 
     def __post_init__(self) -> None:
         positive("probe", epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, gamma=self.gamma)
+        positive("probe", online_head_lr=self.online_head_lr)
+        below_float32("probe", online_head_lr=self.online_head_lr)
         positive("probe", test_overlay_draws=self.test_overlay_draws)
         positive("probe", fast_c=self.fast_c, fast_max_iter=self.fast_max_iter)
         if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:  # NaN fails both
@@ -213,6 +227,12 @@ class RunConfig:
         if self.views.kind == "deshared" and self.data.dataset not in DESHARED_DATASETS:
             raise ValueError(f"views.kind 'deshared' (de-shared overlays) needs a dataset whose overlay is redrawn "
                              f"per view ({', '.join(DESHARED_DATASETS)}), got {self.data.dataset!r}")
+        if self.probe.online_head and self.views.kind == "hierarchical":
+            raise ValueError("probe.online_head (--online-head) reads the representation of the learner's first view; "
+                             "hierarchical views compute their own staged loss and have none")
+        if self.probe.online_head and self.train.perf.compile:
+            raise ValueError("probe.online_head (--online-head) reads the representation through a forward hook, "
+                             "which a compiled encoder (--perf compile) does not run; turn one of them off")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -259,7 +279,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # --data-dir, see scripts/fetch_mnist_offline.py), 5 random bits, ConvN, the colab's two-way
     # cross-view loss, Adam 1e-3 decayed linearly to 0, batch 1000, 10 epochs (600 steps).
     # Keras' l2(1e-4) penalty on the weights is torch's coupled decay 2e-4. The colab's online
-    # linear head is replaced by the fast probe on the same representation after training.
+    # linear head is replaced by the fast probe on the same representation after training;
+    # --online-head (probe.online_head) adds the colab's head beside it.
     "randbits-colab": {
         "data": {"dataset": "randbit", "digit_source": "mnist", "randbit_bits": 5},
         "train": {"encoder": "convn", "width": 32, "out_dim": 64, "optimizer": "adam", "lr": 1e-3,

@@ -15,6 +15,8 @@
     world_size     the number of data-parallel processes that wrote it (1; absent in older files:
                    1); a run resumes with the same number only (deep_experiments.run.distributed)
     config         the resolved RunConfig as a dict
+    online_head    {"heads", "optimizer", "schedule"} of the colab's online read-out; only in runs with
+                   probe.online_head (deep_experiments.run.online_head)
 
 ``backbone.pt`` holds only what is needed to use the encoder elsewhere::
 

@@ -96,17 +96,18 @@ def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device)
     return Components(encoder, views, normalize, learner)
 
 
-def build_lr_schedule(optimizer: torch.optim.Optimizer, config: RunConfig,
-                      steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+def build_lr_schedule(optimizer: torch.optim.Optimizer, config: RunConfig, steps_per_epoch: int,
+                      kind: str | None = None) -> torch.optim.lr_scheduler.LambdaLR:
     """The encoder's per-step learning-rate schedule (stepped after every encoder step).
 
     ``"constant"``: factor 1. ``"linear_decay"``: factor ``1 - step / total`` with ``total =
     epochs * steps_per_epoch``, so the last step uses ``lr / total`` and training ends at 0 (the
-    colab's ``PolynomialDecay(lr, total, 0)``, power 1).
+    colab's ``PolynomialDecay(lr, total, 0)``, power 1). ``kind``: that schedule instead of
+    ``train.lr_schedule`` (the online head always decays, as the colab's shared optimizer did).
     """
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
     total = config.train.epochs * steps_per_epoch
-    if config.train.lr_schedule == "linear_decay":
+    if (kind or config.train.lr_schedule) == "linear_decay":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)

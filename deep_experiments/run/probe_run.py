@@ -15,6 +15,7 @@ from deep_experiments.probe import ProbeRuntime, paper_probe
 from deep_experiments.run.checkpoint import load_checkpoint
 from deep_experiments.run.components import build_components
 from deep_experiments.run.folder import RunFolder
+from deep_experiments.run.online_head import OnlineHead, online_head_accuracy
 from deep_experiments.run.train import DatasetBuilder
 from deep_experiments.seeds import make_generator
 from deep_experiments.views import fit_items
@@ -35,7 +36,9 @@ def probe_run(
     """Probe a run's latest checkpoint; write and return ``probe.json``.
 
     ``probe.json`` holds ``epoch`` (of the checkpoint), ``dataset``, ``method`` (the kind of
-    views), ``fast`` (with its overlay controls, :mod:`deep_experiments.overlay_control`) and (unless ``probe.paper`` is false) ``paper`` accuracies per task,
+    views), ``fast`` (with its overlay controls, :mod:`deep_experiments.overlay_control`), ``online_head``
+    (when the run trained one, ``probe.online_head``: the colab's online read-out as the checkpoint holds it,
+    on the fast probe's test split; :mod:`deep_experiments.run.online_head`) and (unless ``probe.paper`` is false) ``paper`` accuracies per task,
     ``over_time`` (the fast probes recorded during training) and the ``probe_config`` used (the
     run's own unless ``probe`` overrides it).
     """
@@ -65,6 +68,10 @@ def probe_run(
                               "method": config.views.kind}
     sets = build_probe_sets(config, (train_set, test_set))
     result["fast"] = probe_with_controls(comps.encoder, comps.normalize, sets, pc, dev, nw)
+    if "online_head" in state:
+        head = OnlineHead(comps.encoder, train_set.spec, config, len(train_set) // config.train.batch_size)
+        head.load_state_dict(state["online_head"])
+        result["online_head"] = online_head_accuracy(head, comps.normalize, test_set, nw)
     if pc.paper:
         probe_set = fit_items(train_set, comps.views)
         spec = train_set.spec

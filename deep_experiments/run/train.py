@@ -10,6 +10,11 @@ Random streams (all derived from ``train.seed``): ``data/order`` shuffles batche
 ``probe/*`` drives the paper probe. The datasets draw overlays from ``(seed, split, epoch, index)``.
 On CPU a resumed run reproduces an uninterrupted one exactly.
 
+With ``probe.online_head`` the colab's read-out trains beside the encoder
+(:mod:`deep_experiments.run.online_head`): a step of its heads after every encoder step, its
+accuracy logged at the fast probe's epochs (``kind: "online_head"``), its state in the checkpoint.
+It consumes none of the streams above, so the encoder trains exactly as without it.
+
 Data-parallel runs (``torchrun``, ``world``): see :mod:`deep_experiments.run.distributed`; every process
 trains on its rows of each global batch and only rank 0 writes the run folder and probes.
 """
@@ -44,6 +49,7 @@ from deep_experiments.run.distributed import (
     stream_name,
 )
 from deep_experiments.run.folder import MetricsLog, RunFolder
+from deep_experiments.run.online_head import OnlineHead, online_head_accuracy
 from deep_experiments.run.perf import check_perf
 from deep_experiments.seeds import make_generator
 from deep_experiments.views import fit_items
@@ -71,6 +77,7 @@ class _Session:
     folder: RunFolder
     progress: bool
     world: World = SINGLE
+    online: OnlineHead | None = None
 
 
 def _epoch_loop(session: _Session, epoch: int) -> dict[str, float]:
@@ -80,9 +87,13 @@ def _epoch_loop(session: _Session, epoch: int) -> dict[str, float]:
     total = session.config.train.epochs
     bar = tqdm(session.loader, desc=f"epoch {epoch}/{total}", disable=not session.progress, leave=False)
     for step, batch in enumerate(bar, start=1):
-        image, _, _, base = unpack_batch(batch, session.device)
+        image, label_a, label_b, base = unpack_batch(batch, session.device)
+        if session.online is not None:
+            session.online.arm(len(image))
         losses = session.comps.learner.step(image, base, session.gens["augment"], where=f"epoch {epoch} step {step}")
         session.schedule.step()
+        if session.online is not None:
+            losses["online_head_loss"] = session.online.step(label_a, label_b)
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + value
         steps += 1
@@ -103,11 +114,13 @@ def _state(session: _Session, epoch: int) -> dict[str, Any]:
         "world_size": session.world.size,
         "augment_device": session.gens["augment"].device.type,
         "config": to_dict(session.config),
+        **({"online_head": session.online.state_dict()} if session.online is not None else {}),
     }
 
 
-def _restore(comps: Components, schedule: Schedule, state: dict[str, Any], gens: dict[str, torch.Generator]) -> int:
-    """Load a checkpoint into the components and generators; returns the completed epochs."""
+def _restore(comps: Components, schedule: Schedule, state: dict[str, Any], gens: dict[str, torch.Generator],
+             online: OnlineHead | None = None) -> int:
+    """Load a checkpoint into the components, generators and online head; returns the completed epochs."""
     if state["augment_device"] != gens["augment"].device.type:
         raise ValueError(
             f"the checkpoint was written on {state['augment_device']}; resume it with --device "
@@ -120,15 +133,17 @@ def _restore(comps: Components, schedule: Schedule, state: dict[str, Any], gens:
     schedule.load_state_dict(state["schedule"])
     for key, gen in gens.items():
         gen.set_state(state["generators"][key])
+    if online is not None:
+        online.load_state_dict(state["online_head"])
     return int(state["epoch"])
 
 
 def _restore_from(path: Path, comps: Components, schedule: Schedule, state: dict[str, Any],
-                  gens: dict[str, torch.Generator]) -> int:
+                  gens: dict[str, torch.Generator], online: OnlineHead | None = None) -> int:
     """:func:`_restore`, with a checkpoint of another shape or kind (another width, encoder or kind of views)
     reported as a ``ValueError`` naming ``path`` instead of torch's list of every mismatched tensor."""
     try:
-        return _restore(comps, schedule, state, gens)
+        return _restore(comps, schedule, state, gens, online)
     except (RuntimeError, KeyError) as err:
         first = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line or "key" in line),
                      str(err).splitlines()[0] if str(err) else type(err).__name__)
@@ -171,6 +186,8 @@ def train(
     dev = resolve_device(device)
     check_perf(config.train.perf, dev, config.train.encoder, config.train.width)
     tc = config.train
+    if config.probe.online_head and world.distributed:
+        raise ValueError("probe.online_head (--online-head) trains its heads in one process; run it without torchrun")
     folder = RunFolder(out_dir)  # created only once the options are known to work
     folder.check(config)
     world.local_batch(tc.batch_size)  # a global batch that does not split evenly is refused
@@ -189,9 +206,11 @@ def train(
     gens = {"order": make_generator(tc.seed, "data/order"),
             "augment": make_generator(tc.seed, stream_name("augment", world.rank), dev)}
     schedule = build_lr_schedule(comps.learner.encoder_opt, config, len(train_set) // tc.batch_size)
+    online = (OnlineHead(comps.encoder, train_set.spec, config, len(train_set) // tc.batch_size)
+              if config.probe.online_head else None)
     start = 0
     if resumed is not None:
-        start = _restore_from(folder.checkpoint, comps, schedule, resumed, gens)
+        start = _restore_from(folder.checkpoint, comps, schedule, resumed, gens, online)
     if world.is_main:  # after the checkpoint loaded: a checkpoint that does not fit changes no file
         folder.prepare(config, argv)
         folder.truncate_metrics(start)
@@ -206,13 +225,15 @@ def train(
     if world.distributed:
         loader = ShardedBatches(loader, tc.batch_size, world)  # type: ignore[assignment]
     session = _Session(comps, schedule, config, loader, fit_set, build_probe_sets(config, (train_set, test_set)),
-                       gens, dev, folder, progress and world.is_main, world)
+                       gens, dev, folder, progress and world.is_main, world, online.attach() if online else None)
     log = folder.open_metrics() if world.is_main else None
     try:
         done = _run_epochs(session, log, start, stop_after)
     finally:
         if log is not None:
             log.close()
+        if online is not None:
+            online.detach()
     if done == tc.epochs and world.is_main:
         export_backbone(folder.backbone, comps.encoder, comps.normalize, config.data.dataset)
     barrier(world)  # every process returns once rank 0 has written the run's files
@@ -253,5 +274,9 @@ def _run_epochs(session: _Session, log: MetricsLog | None, start: int, stop_afte
             acc = probe_with_controls(comps.encoder, comps.normalize, session.probe_sets, config.probe,
                                       session.device, config.data.num_workers)
             log.write({"kind": "fast_probe", "epoch": epoch, **acc})
+            if session.online is not None:
+                log.write({"kind": "online_head", "epoch": epoch,
+                           **online_head_accuracy(session.online, comps.normalize, session.probe_sets.own[1],
+                                                  config.data.num_workers)})
         save_checkpoint(session.folder.checkpoint, _state(session, epoch))
     return end
