@@ -26,7 +26,8 @@ Moments (derived in :func:`derive_moments` with sympy from the four presence cas
     Sigma = q (G B' G + O') + p B' + sigma^2 I
 
 with ``B = s_a^2 U_a U_a^T``, ``O = s_o^2 U_o U_o^T``, ``B' = (1 + eta_a^2) B``, ``O' = (1 + eta_o^2) O``
-and ``kappa = 1`` (shared) or 0 (de-shared). The spectral optimum is the general one of the spectral loss:
+and ``kappa = 1`` (shared), 0 (de-shared) or the share of de-shared pairs that draw the same overlay
+class by chance. The spectral optimum is the general one of the spectral loss:
 ``W^T W = Sigma^{-1/2} [A]_k Sigma^{-1/2}`` with ``A = Sigma^{-1/2} C Sigma^{-1/2}``, which needs no
 orthogonality between blocks. A linear probe reads the representation ``h = W x`` of **test**
 inputs (no expert noise) with or without the overlay; its ``R^2`` for ``y = u^T z``, averaged over
@@ -158,11 +159,13 @@ def _blend(keep: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return keep + (1.0 - alpha)[..., None, None] * (np.eye(keep.shape[0]) - keep)
 
 
-def moments(setting: OcclusionSetting, dropout: ArrayLike, shared: bool = True,
+def moments(setting: OcclusionSetting, dropout: ArrayLike, shared: bool | float = True,
             overlay_strength: ArrayLike | None = None, opacity: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(C, Sigma)`` of the views, shape ``(..., d, d)`` over the broadcast shape of ``dropout``,
     ``overlay_strength`` (``s_o`` of the training views) and ``opacity`` (``alpha``; both default to the
-    setting's), module docstring."""
+    setting's), module docstring. ``shared``: ``True`` (kappa 1), ``False`` (kappa 0), or the share of
+    pairs whose two overlays carry the same class (kappa in [0, 1], e.g. 1/3 when two views draw one
+    of 3 shapes each)."""
     p = np.asarray(dropout, dtype=float)
     if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
         raise ValueError(f"dropout must be in [0, 1], got {dropout!r}")
@@ -174,7 +177,9 @@ def moments(setting: OcclusionSetting, dropout: ArrayLike, shared: bool = True,
     q = (1.0 - p)[..., None, None]
     pp = p[..., None, None]
     gbg = g @ b @ g
-    kappa = 1.0 if shared else 0.0
+    kappa = float(shared)
+    if not 0.0 <= kappa <= 1.0:
+        raise ValueError(f"shared must be a bool or a share in [0, 1], got {shared!r}")
     cross = q**2 * (gbg + kappa * o) + q * pp * (g @ b + b @ g) + pp**2 * b
     view = q * ((1 + eta_a**2) * gbg + (1 + eta_o**2) * o) + pp * (1 + eta_a**2) * b \
         + setting.noise**2 * np.eye(b.shape[0])
@@ -246,7 +251,7 @@ class OcclusionPrediction(NamedTuple):
     accuracy_free: np.ndarray
 
 
-def predict(setting: OcclusionSetting, dropout: ArrayLike, rep_dim: int, shared: bool = True,
+def predict(setting: OcclusionSetting, dropout: ArrayLike, rep_dim: int, shared: bool | float = True,
             train_strength: ArrayLike | None = None, test_strength: ArrayLike | None = None,
             train_opacity: ArrayLike | None = None, test_opacity: ArrayLike | None = None) -> OcclusionPrediction:
     """Train at the spectral optimum with dropout ``p`` on the overlay (shared or de-shared), then probe.

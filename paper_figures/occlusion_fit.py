@@ -12,22 +12,26 @@ dropout ``p`` on the overlay, shared or de-shared, probed at strength ``scale * 
 **Free parameters** (:class:`Fit`): the overlay's strength scale, the overlap ``w`` (the share of
 the base under the overlay's mask), the capacity ``k``, and an affine read-out per task from ``R^2``
 to accuracy (``floor + gain * R^2``, floor at least the task's chance accuracy; task A's read-out is the same for overlaid and overlay-free
-images, so the model, not the read-out, must produce the occlusion gap). Nothing is clamped: the
-read-outs are plain weighted least squares (weights ``1 / sem^2``, the standard error over seeds
-floored at :attr:`FitConfig.sem_floor`), ``scale``, ``w`` and ``k`` are searched on grids whose
-edges are reported when the optimum sits on one. Fixed by hand: the block sizes, the augmentation
+images, so the model, not the read-out, must produce the occlusion gap). The read-outs are weighted
+least squares (weights ``1 / sem^2``, the standard error over seeds floored at
+:attr:`FitConfig.sem_floor`) bounded to accuracy read-outs (floor at least chance, gain >= 0,
+floor + gain <= 1; the unbounded optimum is kept beside them, :attr:`Fit.free_floor`), and
+``scale``, ``w`` and ``k`` are searched on grids whose edges are reported when the optimum sits on one. Fixed by hand: the block sizes, the augmentation
 noise and the input noise (:attr:`FitConfig.setting`). The **orthogonal two-block model** is the
 same family at ``w = 0`` (``tests/linear/test_occlusion.py`` proves the reduction), fitted the same way.
 
 **Calibration** uses the expert runs at overlay strengths above 0. **Predictions** (no refit): the
 no-overlay control (strength 0), the dropout ``p`` sweep at strength 1, the de-shared overlay, and
-every cell of the other dataset (leave one dataset out). Each prediction is scored per seed (the
-root-mean-square error over the target's cells against that seed's runs), against two nulls:
+the same cells with the other dataset's mechanism (leave one dataset out). Each prediction is scored
+per seed, out of sample: the fits and the null that predict a seed are made without that seed
+(:func:`score`), and its error is the root-mean-square error over the target's cells against that
+seed's runs. Two nulls:
 **"nothing changes"** (each target cell equals the expert cell at strength 1 of the same dataset)
 and **the orthogonal model**. Leaving one dataset out, the mechanism (scale, overlap, capacity) of
 the other dataset's fit is kept and only the read-outs are fitted on this dataset's sweep (its
-tasks, e.g. its number of classes, are its own); both models are carried over the same way. Verdicts come from the paired t test of the per-seed errors (model minus null), Holm's
-correction over the table (:func:`verdicts`).
+tasks, e.g. its number of classes, are its own); both models are carried over the same way.
+Verdicts come from the paired t test of the per-seed errors (model minus null), Holm's correction
+over the table (:func:`verdicts`).
 """
 
 from __future__ import annotations
@@ -57,8 +61,8 @@ READOUT = {"a_overlaid": "a", "a_free": "a", "b_overlaid": "b"}
 """Observable -> its read-out (task A's is shared by overlaid and overlay-free images)."""
 
 TARGETS = ("control", "dropout", "deshared", "other_dataset")
-"""``other_dataset``: the control, dropout and de-shared cells of a dataset predicted by the mechanism
-(scale, overlap, capacity) fitted on the other dataset, with read-outs fitted on this dataset's sweep."""
+# other_dataset: the control, dropout and de-shared cells of a dataset predicted by the mechanism
+# (scale, overlap, capacity) fitted on the other dataset, with read-outs fitted on this dataset's sweep.
 """What the calibrated model predicts, in table order."""
 
 ALPHA = 0.05
@@ -207,11 +211,13 @@ class FitConfig:
 
 
 def r2_grid(config: FitConfig, cells: Sequence[Cell], overlaps: Sequence[float], scales: Sequence[float],
-            ranks: Sequence[int], peak_opacity: float = 1.0) -> np.ndarray:
+            ranks: Sequence[int], peak_opacity: float = 1.0, deshared_kappa: float = 0.0) -> np.ndarray:
     """Model ``R^2`` of every observable: shape ``(overlaps, ranks, scales, cells, observables)``.
 
     ``peak_opacity``: the overlay's alpha at strength 1 (the deep opacity at strength ``o`` is
-    ``min(peak_opacity * o, 1)``), e.g. 180/255 for C+Shapes' shapes, 1 for opaque letters."""
+    ``min(peak_opacity * o, 1)``), e.g. 180/255 for C+Shapes' shapes, 1 for opaque letters.
+    ``deshared_kappa``: the share of de-shared pairs whose two overlays carry the same class by chance
+    (1 / classes of task B: the deep de-shared views draw each view's overlay independently)."""
     if not 0 < peak_opacity <= 1:
         raise ValueError(f"peak_opacity must be in (0, 1], got {peak_opacity}")
     scales = np.asarray(scales, dtype=float)
@@ -226,7 +232,8 @@ def r2_grid(config: FitConfig, cells: Sequence[Cell], overlaps: Sequence[float],
                 continue
             train = np.outer(scales, strengths[idx])
             opacity = np.broadcast_to(np.minimum(peak_opacity * strengths[idx], 1.0), train.shape)
-            cross, view = moments(setting, np.broadcast_to(drops[idx], train.shape), shared, train, opacity)
+            cross, view = moments(setting, np.broadcast_to(drops[idx], train.shape), True if shared else deshared_kappa,
+                                  train, opacity)
             test = np.broadcast_to(config.test_strength * scales[:, None], train.shape)
             for r, encoder in enumerate(optimal_encoders(cross, view, list(ranks))):
                 a_over, b_over = probe_r2(setting, encoder, True, test, min(peak_opacity * config.test_strength, 1.0))
@@ -285,16 +292,31 @@ def _readout(x: np.ndarray, y: np.ndarray, w: np.ndarray, bounded: bool = True, 
 @dataclass(frozen=True)
 class Profile:
     """``chi2`` minimized over every other parameter, at each grid value of one parameter, and the
-    values whose profile is within 3.84 (the 95 % point of chi-square with 1 df) of the minimum."""
+    values whose profile is within ``cut`` of the minimum: 3.84 (the 95 % point of chi-square with 1
+    df) times the fit's reduced chi-square when that exceeds 1 (a model that misfits its points by
+    more than their errors must not claim the precision a good fit would have)."""
 
     parameter: str
     values: tuple[float, ...]
     chi2: tuple[float, ...]
+    cut: float = 3.84
+
+    def inside(self) -> list[bool]:
+        best = min(self.chi2)
+        return [c - best <= self.cut for c in self.chi2]
 
     def interval(self) -> tuple[float, float]:
-        best = min(self.chi2)
-        inside = [v for v, c in zip(self.values, self.chi2) if c - best <= 3.84]
+        """The smallest and largest grid value inside (see :meth:`describe` for gaps and the whole grid)."""
+        inside = [v for v, ok in zip(self.values, self.inside()) if ok]
         return min(inside), max(inside)
+
+    def describe(self) -> str:
+        """``""``, ``"unidentified"`` (every grid value inside) or ``"disconnected"`` (a gap inside the range)."""
+        flags = self.inside()
+        if len(flags) > 1 and all(flags):
+            return "unidentified"
+        first, last = flags.index(True), len(flags) - 1 - flags[::-1].index(True)
+        return "disconnected" if not all(flags[first:last + 1]) else ""
 
 
 @dataclass(frozen=True)
@@ -318,10 +340,12 @@ class Fit:
     at_edge: tuple[str, ...]
     profiles: tuple[Profile, ...]
     peak_opacity: float = 1.0
+    deshared_kappa: float = 0.0
 
     def predict(self, config: FitConfig, cells: Sequence[Cell]) -> np.ndarray:
         """Predicted accuracy, shape ``(cells, observables)``."""
-        r2 = r2_grid(config, cells, [self.overlap], [self.scale], [self.rep_dim], self.peak_opacity)[0, 0, 0]
+        r2 = r2_grid(config, cells, [self.overlap], [self.scale], [self.rep_dim], self.peak_opacity,
+                     self.deshared_kappa)[0, 0, 0]
         return np.stack([self.floor[READOUT[o]] + self.gain[READOUT[o]] * r2[:, j]
                          for j, o in enumerate(OBSERVABLES)], axis=-1)
 
@@ -331,13 +355,15 @@ def _obs_index(ms: Sequence[Measurement], cells: list[Cell]) -> tuple[np.ndarray
 
 
 def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool = False,
-        mechanism: Fit | None = None, chance: dict[str, float] | None = None, peak_opacity: float = 1.0) -> Fit:
+        mechanism: Fit | None = None, chance: dict[str, float] | None = None, peak_opacity: float = 1.0,
+        deshared_kappa: float = 0.0) -> Fit:
     """Calibrate on ``calibration`` (every observable of the expert cells above strength 0).
 
     ``orthogonal``: fix ``w = 0`` (the two-block model). ``mechanism``: keep that fit's scale, overlap
     and capacity and fit the read-outs only (a mechanism carried to another dataset, whose read-outs,
     e.g. its number of classes, are its own). ``chance``: per read-out (``a``, ``b``) the lowest floor,
-    the task's chance accuracy (default 0). ``peak_opacity``: the dataset's overlay alpha at strength 1. Raises ValueError with fewer than three strengths (too
+    the task's chance accuracy (default 0). ``peak_opacity``, ``deshared_kappa``: the dataset's overlay
+    alpha at strength 1 and its de-shared pairs' chance of one class (:func:`r2_grid`). Raises ValueError with fewer than three strengths (too
     few points for 7 parameters), or with a measurement that is not an expert cell.
     """
     if len({m.cell.strength for m in calibration}) < 3:
@@ -349,7 +375,7 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
     scales, ranks = config.scales(), config.ranks()
     if mechanism is not None:
         overlaps, scales, ranks = np.array([mechanism.overlap]), np.array([mechanism.scale]), [mechanism.rep_dim]
-    r2 = r2_grid(config, cells, overlaps, scales, ranks, peak_opacity)
+    r2 = r2_grid(config, cells, overlaps, scales, ranks, peak_opacity, deshared_kappa)
     ci, oi = _obs_index(calibration, cells)
     x_all = r2[..., ci, oi]  # (overlaps, ranks, scales, measurements)
     y = np.array([m.mean for m in calibration])
@@ -366,18 +392,24 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
     free = {g: _readout(x_all[i, r, s][np.array([READOUT[m.observable] == g for m in calibration])],
                         y[[READOUT[m.observable] == g for m in calibration]],
                         w[[READOUT[m.observable] == g for m in calibration]], bounded=False) for g in parts}
+    n_params = 6 if orthogonal else 7
+    dof = len(calibration) - n_params
+    inflation = max(1.0, float(chi2[i, r, s]) / dof) if dof > 0 else math.inf
     gain_se = {}
     for g in parts:
         sel = np.array([READOUT[m.observable] == g for m in calibration])
         x, ww = x_all[i, r, s][sel], w[sel]
         var = (ww * (x - (ww * x).sum() / ww.sum()) ** 2).sum()
-        gain_se[g] = float(1.0 / math.sqrt(var)) if var > 1e-12 else math.inf
+        at_bound = not math.isclose(gain[g], float(free[g][1]), abs_tol=1e-9)
+        # scaled by the fit's reduced chi-square; none where the bound binds (the free slope's would mislead)
+        gain_se[g] = math.nan if at_bound else (math.sqrt(inflation / var) if var > 1e-12 else math.inf)
     fitted = np.array([floor[READOUT[m.observable]] + gain[READOUT[m.observable]] * x_all[i, r, s][j]
                        for j, m in enumerate(calibration)])
     rmse = float(np.sqrt(np.mean((fitted - y) ** 2)))
     grids = {"scale": scales, "overlap": overlaps, "rep_dim": np.array(ranks, dtype=float)}
     axes = {"overlap": (1, 2), "rep_dim": (0, 2), "scale": (0, 1)}
-    profiles = tuple(Profile(name, tuple(float(v) for v in grids[name]), tuple(float(c) for c in chi2.min(axis=axes[name])))
+    profiles = tuple(Profile(name, tuple(float(v) for v in grids[name]), tuple(float(c) for c in chi2.min(axis=axes[name])),
+                             3.84 * inflation)
                      for name in ("scale", "overlap", "rep_dim") if not (orthogonal and name == "overlap"))
     picked = {"scale": s, "overlap": i, "rep_dim": r}
     edges = tuple(name for name in ("scale", "overlap", "rep_dim") if len(grids[name]) > 1
@@ -388,7 +420,7 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
     return Fit(calibration[0].dataset, model, float(scales[s]),
                float(overlaps[i]), int(ranks[r]), floor, gain, gain_se,
                {g: float(free[g][0]) for g in free}, {g: float(free[g][1]) for g in free}, float(chi2[i, r, s]), rmse, len(calibration),
-               6 if orthogonal else 7, edges, profiles, peak_opacity)
+               n_params, edges, profiles, peak_opacity, deshared_kappa)
 
 
 def calibration_set(ms: Sequence[Measurement]) -> list[Measurement]:
@@ -397,7 +429,7 @@ def calibration_set(ms: Sequence[Measurement]) -> list[Measurement]:
 
 
 def target_set(ms: Sequence[Measurement], target: str) -> list[Measurement]:
-    """The measurements a target predicts (``other_dataset``: every measurement)."""
+    """The measurements a target predicts (``other_dataset``: the control, dropout and de-shared ones)."""
     if target == "control":
         return [m for m in ms if m.cell == Cell("expert", 0.0)]
     if target == "dropout":
@@ -411,7 +443,8 @@ def target_set(ms: Sequence[Measurement], target: str) -> list[Measurement]:
 
 @dataclass(frozen=True)
 class Score:
-    """Per-seed prediction errors of the model and both nulls on one target."""
+    """Per-seed prediction errors of the model and both nulls on one target (each seed left out of the
+    fits and of the null that predict it)."""
 
     dataset: str
     target: str
@@ -423,34 +456,47 @@ class Score:
     orthogonal: tuple[float, ...]
 
 
-def _per_seed_rmse(pred: np.ndarray, ms: Sequence[Measurement], seeds: Sequence[int]) -> tuple[float, ...]:
-    return tuple(float(np.sqrt(np.mean([(p - m.by_seed[s]) ** 2 for p, m in zip(pred, ms)]))) for s in seeds)
+def without_seed(ms: Sequence[Measurement], seed: int) -> list[Measurement]:
+    """``ms`` with ``seed``'s value removed (a measurement left with no seed is dropped)."""
+    out = []
+    for m in ms:
+        rest = {s: v for s, v in m.by_seed.items() if s != seed}
+        if rest:
+            out.append(Measurement(m.dataset, m.cell, m.observable, rest))
+    return out
 
 
-def score(target: str, ms: Sequence[Measurement], occlusion: Fit, orthogonal: Fit, reference: Sequence[Measurement],
-          config: FitConfig, fitted_on: str | None = None) -> Score | None:
-    """Score ``target`` (measurements ``ms`` of one dataset) under the fits and the "nothing changes" null.
+def score(target: str, ms: Sequence[Measurement], fits_without: Any, fitted_on: str,
+          config: FitConfig) -> Score | None:
+    """Score ``target`` (measurements ``ms`` of one dataset), seed by seed and out of sample.
 
-    ``reference``: the measurements of the predicted dataset (the null reads its expert cell at
-    strength 1). ``None`` when the target has no runs, or when no seed has every cell of it.
+    ``fits_without(seed)`` returns ``(occlusion fit, orthogonal fit, measurements)`` made without that
+    seed; the "nothing changes" null is those measurements' expert cell at strength 1. Each seed's
+    error is the root-mean-square difference between the predictions and that seed's values over the
+    target's measurements, so neither the fits nor the null have seen the numbers they are scored on.
+    ``None`` when the target has no runs, no seed has every cell of it, or there is no expert cell at
+    strength 1 to read the null from.
     """
     if not ms:
         return None
     seeds = sorted(set.intersection(*(set(m.by_seed) for m in ms)))
-    ref = {(m.cell, m.observable): m.mean for m in reference}
-    keys = [(Cell("expert", 1.0), m.observable) for m in ms]
-    keep = [j for j, k in enumerate(keys) if k in ref]
-    ms, keys = [ms[j] for j in keep], [keys[j] for j in keep]
-    if not seeds or not ms:
+    if not seeds:
         return None
-    fitted_on = occlusion.dataset if fitted_on is None else fitted_on
     cells = sorted({m.cell for m in ms})
     ci, oi = _obs_index(ms, cells)
-    model = occlusion.predict(config, cells)[ci, oi]
-    ortho = orthogonal.predict(config, cells)[ci, oi]
-    null = np.array([ref[k] for k in keys])
-    return Score(ms[0].dataset, target, fitted_on, len(ms), tuple(seeds), _per_seed_rmse(model, ms, seeds),
-                 _per_seed_rmse(null, ms, seeds), _per_seed_rmse(ortho, ms, seeds))
+    errors: dict[str, list[float]] = {"model": [], "nothing_changes": [], "orthogonal": []}
+    for seed in seeds:
+        occlusion, orthogonal, rest = fits_without(seed)
+        ref = {m.observable: m.mean for m in rest if m.cell == Cell("expert", 1.0)}
+        if any(m.observable not in ref for m in ms):
+            return None
+        truth = np.array([m.by_seed[seed] for m in ms])
+        for name, pred in (("model", occlusion.predict(config, cells)[ci, oi]),
+                           ("orthogonal", orthogonal.predict(config, cells)[ci, oi]),
+                           ("nothing_changes", np.array([ref[m.observable] for m in ms]))):
+            errors[name].append(float(np.sqrt(np.mean((pred - truth) ** 2))))
+    return Score(ms[0].dataset, target, fitted_on, len(cells), tuple(seeds), tuple(errors["model"]),
+                 tuple(errors["nothing_changes"]), tuple(errors["orthogonal"]))
 
 
 def verdicts(scores: Sequence[Score]) -> list[dict[str, Any]]:

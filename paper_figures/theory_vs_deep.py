@@ -43,6 +43,7 @@ from paper_figures.occlusion_fit import (
     score,
     target_set,
     verdicts,
+    without_seed,
 )
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.style import TEXT_WIDTH, new_figure
@@ -88,23 +89,33 @@ def analyse(runs: list[DeepRun], config: TheoryVsDeepConfig) -> tuple[dict[str, 
     if not datasets:
         raise MissingResults("<results>/<dataset>/expert/os<s>_p<p>/ at three or more overlay strengths above 0", HINT)
     data = {ds: measurements(runs, ds, config.protocol) for ds in datasets}
-    chance = {ds: chance_levels(runs, ds) for ds in datasets}
-    fits = {(ds, model): fit(calibration_set(data[ds]), config.fit, orthogonal=model == "orthogonal", chance=chance[ds],
-                             peak_opacity=peak_opacity(ds))
+    facts = {ds: {"chance": chance_levels(runs, ds), "peak_opacity": peak_opacity(ds)} for ds in datasets}
+    for ds in datasets:  # a de-shared pair draws the same overlay class with chance 1 / classes of task B
+        facts[ds]["deshared_kappa"] = facts[ds]["chance"]["b"]
+    fits = {(ds, model): fit(calibration_set(data[ds]), config.fit, orthogonal=model == "orthogonal", **facts[ds])
             for ds in datasets for model in ("occlusion", "orthogonal")}
+    cache: dict[tuple[str, int, str | None], tuple[Fit, Fit, list[Measurement]]] = {}
+
+    def fits_without(ds: str, seed: int, carried_from: str | None = None) -> tuple[Fit, Fit, list[Measurement]]:
+        """Both models fitted on ``ds`` without ``seed`` (``carried_from``: that dataset's mechanism, read-outs
+        fitted here), and the measurements they saw."""
+        key = (ds, seed, carried_from)
+        if key not in cache:
+            rest = without_seed(data[ds], seed)
+            made = {model: fit(calibration_set(rest), config.fit, orthogonal=model == "orthogonal",
+                               mechanism=None if carried_from is None else fits[carried_from, model], **facts[ds])
+                    for model in ("occlusion", "orthogonal")}
+            cache[key] = (made["occlusion"], made["orthogonal"], rest)
+        return cache[key]
+
     scores = []
     for ds in datasets:
         for target in TARGETS:
-            if target != "other_dataset":
-                scores.append(score(target, target_set(data[ds], target), fits[ds, "occlusion"],
-                                    fits[ds, "orthogonal"], data[ds], config.fit))
-                continue
-            for other in (o for o in datasets if o != ds):
-                carried = {model: fit(calibration_set(data[ds]), config.fit, mechanism=fits[other, model],
-                                      chance=chance[ds], peak_opacity=peak_opacity(ds))
-                           for model in ("occlusion", "orthogonal")}
-                scores.append(score(target, target_set(data[ds], target), carried["occlusion"], carried["orthogonal"],
-                                    data[ds], config.fit, fitted_on=other))
+            sources = [None] if target != "other_dataset" else [o for o in datasets if o != ds]
+            for other in sources:
+                scores.append(score(target, target_set(data[ds], target),
+                                    lambda seed, ds=ds, other=other: fits_without(ds, seed, other),
+                                    ds if other is None else other, config.fit))
     return data, fits, verdicts([s for s in scores if s is not None])
 
 
@@ -117,6 +128,8 @@ def _calibration_row(f: Fit) -> dict[str, Any]:
                     f"unbounded_floor_{g}": f.free_floor[g], f"unbounded_gain_{g}": f.free_gain[g]})
     for p in f.profiles:
         row[f"{p.parameter}_low"], row[f"{p.parameter}_high"] = p.interval()
+        row[f"{p.parameter}_profile"] = p.describe()
+    row["profile_cut"] = f.profiles[0].cut if f.profiles else float("nan")
     return row
 
 
@@ -248,12 +261,13 @@ def markdown(runs: list[DeepRun], config: TheoryVsDeepConfig) -> str:
              "R² (unbounded) | read-out B | χ² | fit RMSE |", "|---|---|---|---|---|---|---|---|---|---|"]
     for (ds, model), f in fits.items():
         def span(name: str, value: float, fmt: str, f: Fit = f) -> str:
-            prof = {p.parameter: p.interval() for p in f.profiles}
+            prof = {p.parameter: p for p in f.profiles}
             if name not in prof:
                 return "0 (fixed)"
-            low, high = prof[name]
-            edge = (" (grid edge)" if name == "scale" else " (bound)") if name in f.at_edge else ""
-            return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]{edge}"
+            low, high = prof[name].interval()
+            notes = [(("grid edge" if name == "scale" else "bound") if name in f.at_edge else ""), prof[name].describe()]
+            note = ", ".join(n for n in notes if n)
+            return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]" + (f" ({note})" if note else "")
 
         readout = {g: f"{f.floor[g]:.3f} + {f.gain[g]:.3f} ({f.free_floor[g]:.3f} + {f.free_gain[g]:.3f})"
                    for g in ("a", "b")}
@@ -263,8 +277,11 @@ def markdown(runs: list[DeepRun], config: TheoryVsDeepConfig) -> str:
     seeds = {ds: sorted({s for m in ms for s in m.by_seed}) for ds, ms in data.items()}
     lines += ["", "| dataset | predicted | mechanism fitted on | cells | seeds | occlusion model RMSE | null | null RMSE | "
               "difference [95 % CI] | Holm p | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    drops = {ds: ", ".join(f"{p:g}" for p in sorted({m.cell.dropout for m in ms if m.cell.kind == "dropout"}))
+             for ds, ms in data.items()}
     for row in verdict_rows:
-        lines.append(f"| {row['dataset']} | {TARGET_NAMES[row['target']]} | {row['fitted_on']} | {row['n_cells']} | "
+        name = TARGET_NAMES[row["target"]].replace("(o = 1)", f"(p = {drops[row['dataset']]}; o = 1)")
+        lines.append(f"| {row['dataset']} | {name} | {row['fitted_on']} | {row['n_cells']} | "
                      f"{row['n_seeds']} | {row['model_rmse']:.4f} | {NULL_NAMES[row['null']]} | {row['null_rmse']:.4f} | "
                      f"{row['difference']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] | {row['p_holm']:.2g} | "
                      f"{row['verdict']} |")
@@ -295,10 +312,12 @@ def markdown(runs: list[DeepRun], config: TheoryVsDeepConfig) -> str:
                      f"{occ.n_points} points ({occ.n_params} parameters), the orthogonal model with χ² {ortho.chi2:.1f} "
                      f"({ortho.n_params} parameters).")
         for target, name in panels.items():
-            mine = {r["null"]: r for r in verdict_rows if r["dataset"] == ds and r["target"] == target}
-            if mine:
+            for source in dict.fromkeys(r["fitted_on"] for r in verdict_rows if r["dataset"] == ds and r["target"] == target):
+                mine = {r["null"]: r for r in verdict_rows
+                        if r["dataset"] == ds and r["target"] == target and r["fitted_on"] == source}
                 said = " and ".join(f"{words[r['verdict']]} '{NULL_NAMES[null]}'" for null, r in mine.items())
-                lines.append(f"- {ds}, {name}: the occlusion model {said}.")
+                via = f" (mechanism from {source})" if source != ds else ""
+                lines.append(f"- {ds}, {name}{via}: the occlusion model {said}.")
     lines += ["", "Seeds per dataset: " + "; ".join(f"{ds} {' '.join(map(str, s))}" for ds, s in seeds.items())
               + ". RMSE: root-mean-square error of the predicted accuracies over the target's cells, per seed, "
               "then averaged; difference: model minus null, paired by seed (95 % t interval); Holm over this table."]

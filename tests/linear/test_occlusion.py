@@ -255,3 +255,36 @@ def test_bad_opacity_is_refused() -> None:
         OcclusionSetting(opacity=1.5)
     with pytest.raises(ValueError, match="opacity"):
         moments(OcclusionSetting(), 0.5, True, None, [0.5, -0.1])
+
+
+@pytest.mark.parametrize(("overlaid", "opacity"), [(True, 1.0), (True, 0.6), (False, 0.6)])
+def test_probe_r2_matches_a_least_squares_probe_on_sampled_inputs(overlaid: bool, opacity: float) -> None:
+    """The closed-form probe R^2 (averaged over the task direction) equals that of least squares fitted on
+    sampled test inputs ``h = W x`` for each latent coordinate, averaged over coordinates (within 0.01)."""
+    setting = OcclusionSetting(1.0, 1.5, (3, 2), (0.5, 0.0), 0.3, 0.4, opacity)
+    encoder = optimal_encoder(*moments(setting, 0.3), 3)
+    rng = np.random.default_rng(4)
+    g = setting.geometry()
+    n = 200_000
+    z_a, z_o = rng.standard_normal((n, 3)), rng.standard_normal((n, 2))
+    b = setting.base_strength * z_a @ g.base.T
+    blend = np.eye(g.keep.shape[0]) - opacity * (np.eye(g.keep.shape[0]) - g.keep)
+    x = (b @ blend + setting.overlay_strength * z_o @ g.overlay.T) if overlaid else b
+    h = (x + setting.noise * rng.standard_normal(x.shape)) @ encoder.T
+
+    def r2(targets: np.ndarray) -> float:
+        coef, *_ = np.linalg.lstsq(h, targets, rcond=None)
+        return float(np.mean(1 - ((targets - h @ coef) ** 2).mean(0) / targets.var(0)))
+
+    closed_a, closed_o = probe_r2(setting, encoder, overlaid)
+    assert r2(z_a) == pytest.approx(float(closed_a), abs=0.01)
+    assert (r2(z_o) if overlaid else 0.0) == pytest.approx(float(closed_o), abs=0.01)
+
+
+def test_a_share_of_sharing_interpolates_the_cross_moment() -> None:
+    """``shared`` as a share kappa: ``C`` is linear in it, from the de-shared (0) to the shared (1) moment."""
+    setting = OcclusionSetting(1.0, 2.0, (2, 2), (0.5, 0.2), 0.2, 0.3, 0.8)
+    shared, alone = moments(setting, 0.4, True)[0], moments(setting, 0.4, False)[0]
+    np.testing.assert_allclose(moments(setting, 0.4, 1 / 3)[0], alone + (shared - alone) / 3, atol=1e-12)
+    with pytest.raises(ValueError, match="share"):
+        moments(setting, 0.4, 1.5)
