@@ -120,7 +120,7 @@ SETTINGS = {"0.125"}
 
 @pytest.mark.parametrize("name", ["README.md", "docs/index.md", "docs/results.md", "docs/results-cpu.md",
                                   "docs/results-randbits.md", "docs/results-audio.md",
-                                  "docs/results-hierarchical.md"])
+                                  "docs/results-hierarchical.md", "docs/theory-vs-deep.md"])
 def test_no_result_number_is_typed_by_hand(name: str) -> None:
     """Every result number of these pages sits in a block a script prints (tests/test_readme_tables.py)."""
     assert hand_typed_results((ROOT / name).read_text(encoding="utf-8")) == []
