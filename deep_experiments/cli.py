@@ -180,6 +180,33 @@ def _sets_temperature(layers: Sequence[Any]) -> bool:
     return any(isinstance(layer, dict) and "temperature" in (layer.get("train") or {}) for layer in layers)
 
 
+_APPLIES_TO: dict[str, tuple[Callable[[RunConfig], bool], str]] = {
+    "--viewmaker-budget": (lambda c: c.views.kind == "viewmaker", "--method viewmaker"),
+    "--viewmaker-lr": (lambda c: c.views.kind == "viewmaker", "--method viewmaker"),
+    "--randbit-bits": (lambda c: c.data.dataset == "randbit", "--dataset randbit"),
+}
+"""Flags that only one kind of view or one dataset reads, and where they apply. ``--dropout-p`` is not
+here: the grids pass their sweep's p to every kind of view (the RandBits grid ``--dropout-p 0`` to its
+expert runs), the committed run folders store it, and refusing it would make their own commands
+refuse to resume or skip them."""
+
+
+def _refuse_inapplicable(args: argparse.Namespace, config: RunConfig, base: RunConfig) -> None:
+    """A flag the run does not read is refused, unless it only restates the value the run would have anyway
+    (``base``: the config without the flags); grids pass one ``--dropout-p`` to every kind of view."""
+    for flag, (applies, where) in _APPLIES_TO.items():
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is None or applies(config):
+            continue
+        section, key = next((sec, k) for f, sec, k, _, _ in _FLAGS if f == flag)
+        node: Any = base
+        for part in section.split("."):
+            node = getattr(node, part)
+        if getattr(node, key) != value:
+            raise ValueError(f"{flag} {value} applies to {where} only (this run: --method {config.views.kind}, "
+                             f"--dataset {config.data.dataset}); leave it out")
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Resolve preset, ``--config`` file and flags into a RunConfig (``ValueError`` when invalid)."""
     layers: list[Any] = [PRESETS[args.preset or "paper"]]
@@ -191,8 +218,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             layers.append(json.loads(path.read_text()))
         except json.JSONDecodeError as err:
             raise ValueError(f"--config {path}: invalid JSON ({err})") from None
+    base = build_config(*layers)
     layers.append(_flag_overrides(args))
     config = build_config(*layers)
+    _refuse_inapplicable(args, config, base)
     if config.train.loss == "decoupled" and not _sets_temperature(layers[1:]):
         config = build_config(layers[0], DECOUPLED_RECIPE, *layers[1:])
     data_dir = config.data.data_dir

@@ -129,10 +129,9 @@ def test_choices_come_from_the_registries() -> None:
     train = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
     choices = {a.option_strings[0]: a.choices for a in train._actions if a.option_strings}
     assert tuple(choices["--method"]) == METHODS and tuple(choices["--dataset"]) == DATASETS
-    args = build_parser().parse_args(["train", "--out", "r", "--method", "viewmaker", "--dropout-p", "0.3",
-                                      "--viewmaker-lr", "0.01"])
+    args = build_parser().parse_args(["train", "--out", "r", "--method", "viewmaker", "--viewmaker-lr", "0.01"])
     config = config_from_args(args)
-    assert config.views.kind == "viewmaker" and config.views.dropout.p == 0.3 and config.views.viewmaker.lr == 0.01
+    assert config.views.kind == "viewmaker" and config.views.viewmaker.lr == 0.01
 
 
 def test_a_resumed_or_finished_run_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -146,3 +145,17 @@ def test_a_resumed_or_finished_run_says_so(tmp_path: Path, capsys: pytest.Captur
     assert main(tiny) == 0
     text = capsys.readouterr().out
     assert "2/2 epochs done before this call (already complete)" in text and "final probe (fast probe only)" in text
+
+
+@pytest.mark.parametrize("argv", [
+    ["--method", "expert", "--dropout-p", "0"],  # the grids pass their p to every kind (see cli._APPLIES_TO)
+    ["--method", "expert", "--viewmaker-lr", "0.001"],  # restates the value every run has
+    ["--method", "dropout", "--dropout-p", "0.3"],
+    ["--method", "viewmaker", "--viewmaker-lr", "0.01"],
+    ["--dataset", "randbit", "--randbit-bits", "3"],
+])
+def test_an_option_is_taken_where_it_applies_or_where_it_changes_nothing(tmp_path: Path, argv: list[str]) -> None:
+    """The refusal of options a run does not read (tests/test_bad_inputs.py) leaves the grids' commands alone."""
+    args = build_parser().parse_args(["run", "--preset", "smoke", "--out", str(tmp_path / "r"), *argv])
+    config = config_from_args(args)
+    assert config.views.kind in ("expert", "dropout", "viewmaker")
