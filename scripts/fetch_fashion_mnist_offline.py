@@ -72,8 +72,9 @@ def check(data_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 when the files are in place and check out; 2 naming a corrupt file (nothing written); 1 when the
-    files are missing or the loaded splits are not Fashion-MNIST."""
+    """Entry point: 0 when the files are in place and check out; 2 naming a corrupt file or a ``--source`` that is
+    no folder (nothing written); 1 when the Debian package's files are missing or the loaded splits are not
+    Fashion-MNIST."""
     p = OneLineParser(prog="fetch_fashion_mnist_offline.py", description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=".data", help="torchvision root (default %(default)s)")
     p.add_argument("--source", default=str(DEBIAN_DIR), help="folder of the gzipped idx files (default %(default)s)")
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         check_output_dir(raw, "--data-dir")
     except ValueError as err:
         p.error(str(err))
+    if args.source != str(DEBIAN_DIR) and not Path(args.source).is_dir():  # a bad option; the default missing is a
+        p.error(f"--source {args.source}: no such folder")  # package not installed, a failure at run time (exit 1)
     try:
         if not all((raw / name).exists() for name in FILES):
             unpack(Path(args.source), raw)

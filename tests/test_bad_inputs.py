@@ -253,6 +253,7 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
     ("fetch-mnist-empty-files", FETCH_MNIST, ["--data-dir", "d"], lambda ws: _empty_files(ws / "d" / "MNIST" / "raw"),
      "train-images-idx3-ubyte"),
     ("fetch-fashion-data-dir-is-a-file", FETCH_FASHION, ["--data-dir", "afile"], None, "afile"),
+    ("fetch-fashion-source-missing", FETCH_FASHION, ["--data-dir", "d", "--source", "nowhere"], None, "--source"),
     ("fetch-fashion-empty-archives", FETCH_FASHION, ["--data-dir", "d", "--source", "src"],
      lambda ws: _empty_files(ws / "src", ".gz"), "train-images-idx3-ubyte.gz"),
     ("fetch-fashion-garbage-archive", FETCH_FASHION, ["--data-dir", "d", "--source", "src"],
