@@ -21,10 +21,17 @@ def test_there_are_grid_hints() -> None:
 
 
 @pytest.mark.parametrize("hint", _grid_hints())
-def test_grid_hint_writes_into_the_folder_the_figure_reads(hint: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--extra`` swallows every flag after it: the hint's ``--out DIR`` must reach the grid itself."""
+def test_grid_hint_writes_into_the_folder_the_figure_reads(hint: str, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    """``--extra`` swallows every flag after it: the hint's ``--out DIR`` must reach the grid itself.
+
+    Run from a folder that has the hint's ``--data-dir`` (the grid checks it before any run; a fresh
+    clone has no ``.data``)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     import deep_cpu_grid
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".data").mkdir()
 
     command, _, then = hint.partition(", then ")
     assert then == "--results DIR"
