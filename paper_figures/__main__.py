@@ -54,10 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:<24} {spec.description}")
         return 0
     unknown = [n for n in [*(args.only or ()), *args.skip] if n not in registry]
+    only = [n for n in (args.only or registry) if n not in args.skip]
     try:
         if unknown:
             raise ValueError(f"unknown figure(s) {unknown}; known: {list(registry)}")
-        if not [n for n in (args.only or registry) if n not in args.skip]:
+        if not only:
             raise ValueError("--skip leaves no figure to draw")
         check_output_dir(args.out)
         for flag, root in (("--results", args.results), ("--randbits", args.randbits)):
@@ -70,7 +71,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results), randbits=Path(args.randbits),
                         log=lambda msg: print(msg, flush=True))
     start = time.perf_counter()
-    only = [n for n in (args.only or registry) if n not in args.skip]
     outcomes = render_all(ctx, only, command, registry)
     written = sum(o.status == "written" for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]

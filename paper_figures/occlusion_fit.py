@@ -45,7 +45,7 @@ import numpy as np
 
 from linear_theory.occlusion import OcclusionSetting, moments, optimal_encoders, probe_r2
 from paper_figures.deep import DeepRun
-from paper_figures.stats import holm, paired_t
+from paper_figures.stats import holm, paired_t, summarize
 
 __all__ = ["OBSERVABLES", "Cell", "Measurement", "FitConfig", "Fit", "Profile", "Score", "measurements", "chance_levels", "peak_opacity",
            "r2_grid", "fit", "score", "verdicts", "TARGETS"]
@@ -61,9 +61,9 @@ READOUT = {"a_overlaid": "a", "a_free": "a", "b_overlaid": "b"}
 """Observable -> its read-out (task A's is shared by overlaid and overlay-free images)."""
 
 TARGETS = ("control", "dropout", "deshared", "other_dataset")
-# other_dataset: the control, dropout and de-shared cells of a dataset predicted by the mechanism
-# (scale, overlap, capacity) fitted on the other dataset, with read-outs fitted on this dataset's sweep.
-"""What the calibrated model predicts, in table order."""
+"""What the calibrated model predicts, in table order. ``other_dataset``: the control, dropout and
+de-shared cells of a dataset predicted by the mechanism (scale, overlap, capacity) fitted on the other
+dataset, with read-outs fitted on this dataset's sweep."""
 
 ALPHA = 0.05
 
@@ -115,9 +115,8 @@ class Measurement:
 
     def sem(self, floor: float) -> float:
         """Standard error over seeds, at least ``floor`` (one seed has no spread of its own)."""
-        values = np.asarray(list(self.by_seed.values()))
-        spread = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else 0.0
-        return max(float(spread), floor)
+        _, std = summarize(list(self.by_seed.values()))  # std 0 for one seed
+        return max(std / math.sqrt(len(self.by_seed)), floor)
 
     def interval(self) -> tuple[float, float]:
         """The 95 % t interval of the mean over seeds (NaN for one seed)."""
@@ -370,6 +369,8 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
         raise ValueError("calibration needs expert runs at three or more overlay strengths above 0")
     if any(m.cell.kind != "expert" or m.cell.strength <= 0 for m in calibration):
         raise ValueError("calibration takes expert cells above overlay strength 0 only")
+    if mechanism is not None:  # a carried mechanism decides which model this is
+        orthogonal = mechanism.model == "orthogonal"
     cells = sorted({m.cell for m in calibration})
     overlaps = np.array([0.0]) if orthogonal else config.overlaps()
     scales, ranks = config.scales(), config.ranks()
@@ -380,30 +381,25 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
     x_all = r2[..., ci, oi]  # (overlaps, ranks, scales, measurements)
     y = np.array([m.mean for m in calibration])
     w = np.array([1.0 / m.sem(config.sem_floor) ** 2 for m in calibration])
-    parts = {}
-    chi2 = np.zeros(x_all.shape[:-1])
-    for group in ("a", "b"):
-        sel = np.array([READOUT[m.observable] == group for m in calibration])
-        parts[group] = _readout(x_all[..., sel], y[sel], w[sel], low=(chance or {}).get(group, 0.0))
-        chi2 = chi2 + parts[group][2]
+    groups = {g: np.array([READOUT[m.observable] == g for m in calibration]) for g in ("a", "b")}
+    parts = {g: _readout(x_all[..., sel], y[sel], w[sel], low=(chance or {}).get(g, 0.0)) for g, sel in groups.items()}
+    chi2 = sum(part[2] for part in parts.values())
     i, r, s = np.unravel_index(int(np.argmin(chi2)), chi2.shape)
+    best = x_all[i, r, s]
     floor = {g: float(parts[g][0][i, r, s]) for g in parts}
     gain = {g: float(parts[g][1][i, r, s]) for g in parts}
-    free = {g: _readout(x_all[i, r, s][np.array([READOUT[m.observable] == g for m in calibration])],
-                        y[[READOUT[m.observable] == g for m in calibration]],
-                        w[[READOUT[m.observable] == g for m in calibration]], bounded=False) for g in parts}
+    free = {g: _readout(best[sel], y[sel], w[sel], bounded=False) for g, sel in groups.items()}
     n_params = 6 if orthogonal else 7
     dof = len(calibration) - n_params
     inflation = max(1.0, float(chi2[i, r, s]) / dof) if dof > 0 else math.inf
     gain_se = {}
-    for g in parts:
-        sel = np.array([READOUT[m.observable] == g for m in calibration])
-        x, ww = x_all[i, r, s][sel], w[sel]
+    for g, sel in groups.items():
+        x, ww = best[sel], w[sel]
         var = (ww * (x - (ww * x).sum() / ww.sum()) ** 2).sum()
         at_bound = not math.isclose(gain[g], float(free[g][1]), abs_tol=1e-9)
         # scaled by the fit's reduced chi-square; none where the bound binds (the free slope's would mislead)
         gain_se[g] = math.nan if at_bound else (math.sqrt(inflation / var) if var > 1e-12 else math.inf)
-    fitted = np.array([floor[READOUT[m.observable]] + gain[READOUT[m.observable]] * x_all[i, r, s][j]
+    fitted = np.array([floor[READOUT[m.observable]] + gain[READOUT[m.observable]] * best[j]
                        for j, m in enumerate(calibration)])
     rmse = float(np.sqrt(np.mean((fitted - y) ** 2)))
     grids = {"scale": scales, "overlap": overlaps, "rep_dim": np.array(ranks, dtype=float)}
@@ -414,10 +410,7 @@ def fit(calibration: Sequence[Measurement], config: FitConfig, orthogonal: bool 
     picked = {"scale": s, "overlap": i, "rep_dim": r}
     edges = tuple(name for name in ("scale", "overlap", "rep_dim") if len(grids[name]) > 1
                   and picked[name] in (0, len(grids[name]) - 1) and not (name == "overlap" and picked[name] == 0))
-    model = "orthogonal" if orthogonal else "occlusion"
-    if mechanism is not None:
-        model, orthogonal = mechanism.model, mechanism.model == "orthogonal"
-    return Fit(calibration[0].dataset, model, float(scales[s]),
+    return Fit(calibration[0].dataset, "orthogonal" if orthogonal else "occlusion", float(scales[s]),
                float(overlaps[i]), int(ranks[r]), floor, gain, gain_se,
                {g: float(free[g][0]) for g in free}, {g: float(free[g][1]) for g in free}, float(chi2[i, r, s]), rmse, len(calibration),
                n_params, edges, profiles, peak_opacity, deshared_kappa)
