@@ -77,14 +77,17 @@ class DeepRun:
                    f"{config.train.encoder}-{config.train.width}")
 
 
-def find_runs(root: str | Path) -> list[DeepRun]:
+def find_runs(root: str | Path, *, strict: bool = False) -> list[DeepRun]:
     """All finished runs under ``root/<dataset>/<method>/<setting>/seed<k>/``, sorted.
+
+    A run whose files cannot be read is skipped with a warning (figures), or with ``strict`` (tables)
+    raises :class:`~paper_figures.io.UnreadableRun`.
 
     Raises:
         MissingResults: no finished run (no ``probe.json`` with a ``config.json`` beside it).
     """
     root = Path(root)
-    runs = read_runs(find_run_folders(root, "*/*/*/seed*/probe.json"), DeepRun.read)
+    runs = read_runs(find_run_folders(root, "*/*/*/seed*/probe.json"), DeepRun.read, strict=strict)
     if not runs:
         raise MissingResults(root / "<dataset>/<method>/os<s>_p<p>/seed<k>/probe.json", HINT)
     return sorted(runs, key=lambda r: (r.dataset, r.method, r.overlay_strength, r.dropout_p, r.seed))

@@ -36,7 +36,7 @@ from featuredrop.atomic import atomic_open, atomic_write
 from featuredrop.config import to_dict
 
 __all__ = ["Table", "table_rows", "git_revision", "provenance", "run_stamps", "to_jsonable", "save_figure",
-           "load_table", "read_runs", "read_json", "FORMATS", "DIGITS"]
+           "load_table", "read_runs", "read_json", "UnreadableRun", "FORMATS", "DIGITS"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -186,12 +186,17 @@ def _record_stamps(path: Path, name: str) -> None:
 _WARNED: set[str] = set()
 
 
-def read_runs(folders: Iterable[R], read: Callable[[R], T | None]) -> list[T]:
+class UnreadableRun(ValueError):
+    """A run folder whose files cannot be read, raised by :func:`read_runs` with ``strict``."""
+
+
+def read_runs(folders: Iterable[R], read: Callable[[R], T | None], *, strict: bool = False) -> list[T]:
     """``read(folder)`` of every folder, skipping (with a warning) the ones whose files are bad.
 
     A run whose ``config.json`` or ``probe.json`` is truncated, corrupt or lacks what the figure
     reads is left out with one line on stderr naming it (once per process); ``None`` results
-    (runs the figure does not show) are dropped silently.
+    (runs the figure does not show) are dropped silently. With ``strict`` (tables of record, where
+    a left-out seed would change the numbers silently) such a run raises :class:`UnreadableRun` instead.
     """
     runs = []
     for folder in folders:
@@ -200,6 +205,8 @@ def read_runs(folders: Iterable[R], read: Callable[[R], T | None]) -> list[T]:
         except (ValueError, KeyError, TypeError) as err:
             where = getattr(folder, "root", folder)
             text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__} {err}"
+            if strict:
+                raise UnreadableRun(f"unreadable run {where}: {text}") from None
             message = f"warning: skipped run {where}: {text}"
             if message not in _WARNED:
                 _WARNED.add(message)

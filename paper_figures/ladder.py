@@ -51,8 +51,8 @@ class LadderConfig:
     dropout_p: float = 0.5
 
 
-def ladder_runs(root: str | Path) -> list[DeepRun]:
-    """Every finished run under ``root/<step>/`` (each step folder a :func:`find_runs` root).
+def ladder_runs(root: str | Path, *, strict: bool = False) -> list[DeepRun]:
+    """Every finished run under ``root/<step>/`` (each step folder a :func:`find_runs` root; ``strict`` as there).
 
     Raises:
         MissingResults: no step folder holds a finished run.
@@ -61,7 +61,7 @@ def ladder_runs(root: str | Path) -> list[DeepRun]:
     runs: list[DeepRun] = []
     for step in sorted(p for p in root.glob("*") if p.is_dir()):
         try:
-            runs += find_runs(step)
+            runs += find_runs(step, strict=strict)
         except MissingResults:
             continue
     if not runs:

@@ -61,6 +61,7 @@ from featuredrop.cli import OneLineParser, unique
 from featuredrop.config import to_dict
 from paper_figures import theory_vs_deep
 from paper_figures.deep import find_runs, runs_by_seed
+from paper_figures.io import UnreadableRun
 from paper_figures.ladder import LadderConfig, ladder_rows, ladder_runs, read_shortcut
 from paper_figures.registry import MissingResults
 from paper_figures.stats import holm, paired_t
@@ -146,7 +147,7 @@ def _method_groups(runs: list, own_controls: bool) -> list[tuple[str, list]]:  #
 
 def table(root: str, dataset: str = "audio") -> str:
     """The markdown table of ``dataset``'s runs under ``root``."""
-    runs = [r for r in find_runs(root) if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
+    runs = [r for r in find_runs(root, strict=True) if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
     if not runs:
         raise MissingResults(f"{root}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json")
     paired = {(row["method"], row["quantity"]): row for row in suppression_rows(runs, SuppressionConfig(0.5))}
@@ -199,7 +200,7 @@ def _sweep_cell(run) -> tuple[str, float, float | None]:  # noqa: ANN001
 
 def sweep_table(root: str, dataset: str) -> str:
     """The markdown table of ``dataset``'s sweeps under ``root`` (``--sweeps``)."""
-    runs = [r for r in find_runs(root) if r.dataset == dataset and r.method in ("expert", "dropout")]
+    runs = [r for r in find_runs(root, strict=True) if r.dataset == dataset and r.method in ("expert", "dropout")]
     if not runs:
         raise MissingResults(f"{root}/{dataset}/{{expert,dropout}}/os<s>_p<p>/seed<k>/probe.json")
     cells = sorted({_sweep_cell(r) for r in runs},
@@ -228,7 +229,7 @@ def _overlay_task(fast: dict) -> float:
 
 def versus_table(root: str, datasets: list[str]) -> str:
     """The markdown table comparing each method with expert views (``--versus-expert``)."""
-    all_runs = find_runs(root)
+    all_runs = find_runs(root, strict=True)
     lines = ["| dataset | views | seeds | task A, full overlay | task A, overlay-free | task B, full overlay (RandBit: per bit) | "
              "Δ full overlay | Δ overlay-free |", "|---" * 8 + "|"]
     rows: list[list[Cell]] = []
@@ -306,7 +307,7 @@ def _contrast_rows(all_runs: list, root: str, datasets: list[str]) -> list[list[
 def contrast_table(root: str, datasets: list[str]) -> str:
     """The paired contrasts (``CONTRASTS``) of each dataset, Holm-corrected over the whole table (``--contrasts``)."""
     lines = ["| dataset | contrast | what it measures | difference (task A, paired) | seeds |", "|---" * 5 + "|"]
-    return "\n".join(lines + _render(_contrast_rows(find_runs(root), root, datasets)))
+    return "\n".join(lines + _render(_contrast_rows(find_runs(root, strict=True), root, datasets)))
 
 
 def _regime(all_runs: list, root: str, dataset: str) -> str:  # noqa: ANN001
@@ -341,7 +342,7 @@ def _regime(all_runs: list, root: str, dataset: str) -> str:  # noqa: ANN001
 def headline(root: str, datasets: list[str]) -> str:
     """One sentence per dataset: its regime and the suppression, rescue and sharing contrasts (``--headline``),
     with the intervals and Holm marks of the ``--contrasts`` table (the same family)."""
-    runs = find_runs(root)
+    runs = find_runs(root, strict=True)
     rows = _contrast_rows(runs, root, datasets)
     marks = _holm_marks(rows)
     sentences = []
@@ -373,7 +374,7 @@ def _accuracy(cell: dict | None) -> str:
 
 def ladder_table(root: str, dataset: str) -> str:
     """The markdown table of the augmentation ladder under ``root`` (``--ladder``)."""
-    rows = ladder_rows(ladder_runs(root), LadderConfig(dataset), read_shortcut(Path(root)))
+    rows = ladder_rows(ladder_runs(root, strict=True), LadderConfig(dataset), read_shortcut(Path(root)))
     if not rows:
         raise MissingResults(f"{root}/<step>/{dataset}/expert/os1_p0.5/seed<k>/probe.json")
     lines = ["| views | seeds | control, task A | expert, task A | dropout, task A | suppression | rescue | "
@@ -388,7 +389,8 @@ def ladder_table(root: str, dataset: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: prints the table; 1 with a one-line reason when there is nothing to read."""
+    """Entry point: prints the table; 1 with a one-line reason when there is nothing to read, 2 naming a run
+    whose files cannot be read (never a table with that seed silently left out)."""
     p = OneLineParser(prog="deep_cpu_table.py", description=__doc__.split("\n")[0])
     p.add_argument("root", help="results root (ROOT/<dataset>/<method>/...)")
     p.add_argument("--dataset", nargs="+", default=["audio"], choices=DATASETS,
@@ -423,9 +425,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.ladder:
             print(ladder_table(args.root, args.dataset[0]))
         elif args.theory:
-            print(theory_vs_deep.markdown(find_runs(args.root), theory_vs_deep.TheoryVsDeepConfig()))
+            print(theory_vs_deep.markdown(find_runs(args.root, strict=True), theory_vs_deep.TheoryVsDeepConfig()))
         else:
             print(sweep_table(args.root, args.dataset[0]) if args.sweeps else table(args.root, args.dataset[0]))
+    except UnreadableRun as err:  # a bad file: the table would silently lose a seed
+        print(f"deep_cpu_table: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
     except (MissingResults, KeyError, ValueError, OSError) as err:
         print(f"deep_cpu_table: {' '.join(str(err).split())}", file=sys.stderr)
         return 1

@@ -213,3 +213,15 @@ def test_draw_spread_reads_only_runs_with_several_draws() -> None:
     assert "2 runs' probe numbers are means over 2 or 3 draws" in text and "(1 runs: one draw)" in text
     assert f"{np.mean([np.std([0.70, 0.72], ddof=1), np.std([0.70, 0.70, 0.73], ddof=1)]):.4f}" in text
     assert script.draw_spread([run(None)]) == ""
+
+
+@pytest.mark.parametrize("mode", [[], ["--sweeps"], ["--contrasts"], ["--headline"], ["--versus-expert"], ["--theory"]])
+def test_a_corrupt_run_is_one_line_naming_it_and_exit_2_in_every_mode(tmp_path: Path, capsys, mode) -> None:  # noqa: ANN001
+    """A table of record never drops a seed silently: one unreadable run refuses the table, naming its file."""
+    _write(tmp_path, "c+letters", {("expert", 0): [0.77, 0.78], ("expert", 1): [0.72, 0.74], ("dropout", 1): [0.8, 0.81]})
+    bad = tmp_path / "c+letters" / "dropout" / "os1_p0.5" / "seed1" / "config.json"
+    bad.write_text("{garbage")
+    assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+letters", *mode]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1 and str(bad) in captured.err
