@@ -69,7 +69,8 @@ from featuredrop.distributed import gather_with_grad
 
 __all__ = ["World", "SINGLE", "world_from_env", "init_world", "close_world", "stream_name", "ShardedBatches",
            "GlobalBatchNorm", "global_batchnorm", "average_gradients", "data_parallel", "generator_states",
-           "check_resume", "main_first", "barrier", "TIMEOUT", "dead_ranks", "peer_failure"]
+           "check_resume", "main_first", "barrier", "TIMEOUT", "dead_ranks", "silent_ranks", "mark_stopping",
+           "peer_failure"]
 
 TIMEOUT = datetime.timedelta(minutes=60)
 """How long a process waits in a collective: the other processes wait while rank 0 alone runs the fast
@@ -223,10 +224,20 @@ def _gone(pid: int) -> bool:
         return False
 
 
+def _registered(store: Any, rank: int) -> tuple[str, int] | None:
+    """``(host, pid)`` that ``rank`` recorded, ``None`` if it never did; ``RuntimeError`` when the store is gone."""
+    key = _PID_KEY.format(rank=rank)
+    if not store.check([key]):
+        return None
+    host, pid = store.get(key).decode().split()
+    return host, int(pid)
+
+
 def dead_ranks(world: World, wait: float = 2.0) -> list[int]:
     """The other ranks whose processes (on this host) have exited, waiting up to ``wait`` s for one to be seen.
 
-    Ranks on other hosts, or that never registered, cannot be checked and are not listed.
+    Ranks on other hosts cannot be checked this way (:func:`silent_ranks` names them); ranks that never
+    registered are not listed.
     """
     store = _store()
     if store is None or not world.distributed:
@@ -236,17 +247,52 @@ def dead_ranks(world: World, wait: float = 2.0) -> list[int]:
     while True:
         dead = []
         for rank in range(world.size):
-            key = _PID_KEY.format(rank=rank)
             try:
-                if rank == world.rank or not store.check([key]):
-                    continue
-                their_host, pid = store.get(key).decode().split()
+                placed = None if rank == world.rank else _registered(store, rank)
             except (RuntimeError, ValueError):  # the store itself is gone (its host died): nothing to tell
                 return dead
-            if their_host == host and _gone(int(pid)):
+            if placed is not None and placed[0] == host and _gone(placed[1]):
                 dead.append(rank)
         if dead or time.monotonic() >= deadline:
             return dead
+        time.sleep(0.1)
+
+
+_STOPPED_KEY = "featuredrop/stopped/{rank}"
+"""Where a process that saw a collective fail records that it is alive and stopping (:func:`silent_ranks`)."""
+
+
+def mark_stopping(world: World) -> None:
+    """Record in the rendezvous store that this process is alive and stopping after a failed collective."""
+    store = _store()
+    if store is None or not world.distributed:
+        return
+    try:
+        store.set(_STOPPED_KEY.format(rank=world.rank), "1")
+    except (RuntimeError, ValueError):
+        pass
+
+
+def silent_ranks(world: World, wait: float = 2.0) -> list[tuple[int, str]]:
+    """``(rank, host)`` of the ranks on other hosts that have not recorded :func:`mark_stopping` within ``wait``
+    s: their process died or stopped answering (a survivor records itself as soon as its collective fails)."""
+    store = _store()
+    if store is None or not world.distributed:
+        return []
+    host = socket.gethostname()
+    deadline = time.monotonic() + wait
+    while True:
+        silent = []
+        for rank in range(world.size):
+            try:
+                placed = None if rank == world.rank else _registered(store, rank)
+                if placed is None or placed[0] == host or store.check([_STOPPED_KEY.format(rank=rank)]):
+                    continue
+            except (RuntimeError, ValueError):  # the store is gone: nothing to tell
+                return []
+            silent.append((rank, placed[0]))
+        if not silent or time.monotonic() >= deadline:
+            return silent
         time.sleep(0.1)
 
 
@@ -261,11 +307,18 @@ def peer_failure(err: BaseException, world: World, resume: str) -> str | None:
     """
     if not world.distributed or not isinstance(err, RuntimeError):
         return None
+    mark_stopping(world)
     dead = dead_ranks(world)
     if not dead and not _PEER_LOST.search(str(err)):
         return None  # not a lost peer: a bug keeps its traceback
-    who = f"rank {', '.join(map(str, dead))} of the {world.size} processes died" if dead else \
-        f"another of the {world.size} processes died or stopped answering"
+    silent = [] if dead else silent_ranks(world)
+    if dead:
+        who = f"rank {', '.join(map(str, dead))} of the {world.size} processes died"
+    elif silent:
+        who = (f"rank {', '.join(str(r) for r, _ in silent)} of the {world.size} processes (on "
+               f"{', '.join(sorted({h for _, h in silent}))}) died or stopped answering")
+    else:
+        who = f"another of the {world.size} processes died or stopped answering"
     reason = " ".join(str(err).split())[:160]
     return (f"rank {world.rank} stopped: {who} ({reason}); the last checkpoint is kept: resume with {resume}")
 

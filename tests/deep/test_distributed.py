@@ -360,3 +360,38 @@ def test_gathers_are_the_identity_without_a_process_group() -> None:
     assert gather_with_grad(z) is z
     z1, z2 = gather_pairs(z, 2 * z)
     assert torch.equal(z1, z) and torch.equal(z2, 2 * z)
+
+
+class _DictStore:
+    """The rendezvous store's check/get/set over a dict (what :mod:`distributed` uses of it)."""
+
+    def __init__(self, entries: dict[str, str]) -> None:
+        self.entries = dict(entries)
+
+    def check(self, keys: list[str]) -> bool:
+        return all(k in self.entries for k in keys)
+
+    def get(self, key: str) -> bytes:
+        return self.entries[key].encode()
+
+    def set(self, key: str, value: str) -> None:
+        self.entries[key] = value
+
+
+def test_a_rank_that_died_on_another_host_is_named_with_its_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its PID cannot be checked from here, but every survivor records that it is stopping: the one that did
+    not is named (with its host), the survivor on that host and this process are not."""
+    from deep_experiments.run import distributed
+
+    here = socket.gethostname()
+    store = _DictStore({"featuredrop/pid/0": f"{here} {os.getpid()}", "featuredrop/pid/1": "node-b 4242",
+                        "featuredrop/pid/2": "node-b 4343", "featuredrop/stopped/2": "1"})
+    monkeypatch.setattr(distributed, "_store", lambda: store)
+    world = distributed.World(size=3, rank=0)
+    line = distributed.peer_failure(RuntimeError("[gloo] Connection closed by peer"), world, "RESUME")
+    assert line is not None and line.startswith("rank 0 stopped: rank 1 of the 3 processes (on node-b) died or "
+                                                 "stopped answering"), line
+    assert line.endswith("resume with RESUME") and store.check(["featuredrop/stopped/0"])
+    store.set("featuredrop/stopped/1", "1")  # every other process answered: no rank can be named
+    line = distributed.peer_failure(RuntimeError("[gloo] Connection closed by peer"), world, "RESUME")
+    assert line is not None and "another of the 3 processes died or stopped answering" in line, line
