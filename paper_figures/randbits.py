@@ -3,8 +3,10 @@
 Reads run folders of ``scripts/randbits_colab.py`` under ``FigureContext.randbits``
 (``--randbits DIR``) through :class:`deep_experiments.run.folder.RunFolder`: any folder below it
 with ``config.json`` (dataset ``randbit``) and ``probe.json``. Bits ``b``, temperature, method, dropout ``p`` and seed come from ``config.json``;
-accuracies from ``probe.json``'s fast probe: ``task_a`` = digit class (the colab's linear
-evaluation, chance 0.1) and ``task_b_bits`` = mean accuracy of one linear probe per bit (chance 0.5).
+accuracies from ``probe.json``'s fast probe: ``task_a`` = digit class (chance 0.1) and ``task_b_bits`` = mean
+accuracy of one linear probe per bit (chance 0.5); and, for runs made with ``--online-head``, from its
+``online_head`` entry: the colab's own read-out (a linear head trained online on view-1 representations
+during pretraining), drawn dash-dotted beside the fast probe.
 Panel (a) is the colab's table (digit accuracy vs ``b``, one line per temperature; the colab's own
 saved numbers, :data:`COLAB_TABLE`, drawn thin and dotted beside ours); panel (b)
 the rescue by feature dropout of the bits (each view's bit planes replaced by 0.5 with
@@ -57,6 +59,8 @@ class RandBitsRun:
     digit_source: str
     digits: float
     bits_accuracy: float | None
+    online_digits: float | None = None  # the colab's read-out (``--online-head`` runs only)
+    online_bits: float | None = None
 
     @classmethod
     def read(cls, run: RunFolder) -> RandBitsRun | None:
@@ -65,10 +69,13 @@ class RandBitsRun:
         cfg = run.load_config()
         if cfg.data.dataset != "randbit" or cfg.train.loss != "nt_xent" or cfg.views.kind not in ("expert", "dropout"):
             return None
-        fast = run.read_probe()["fast"]
+        probe = run.read_probe()
+        fast, online = probe["fast"], probe.get("online_head") or {}
         p = cfg.views.dropout.p if cfg.views.kind == "dropout" else 0.0
+        online_digits = float(online["task_a"]) if "task_a" in online else None
         return cls(run.root, cfg.data.randbit_bits, cfg.train.temperature, p, cfg.train.seed, cfg.train.epochs,
-                   cfg.data.digit_source, float(fast["task_a"]), fast.get("task_b_bits"))
+                   cfg.data.digit_source, float(fast["task_a"]), fast.get("task_b_bits"), online_digits,
+                   online.get("task_b_bits"))
 
 
 def find_randbits_runs(root: str | Path) -> list[RandBitsRun]:
@@ -96,12 +103,21 @@ def _config(quick: bool) -> RandBitsConfig:
     return RandBitsConfig()
 
 
+def _summary(values: list[float | None]) -> tuple[float | None, float | None, int]:
+    """Mean and standard deviation (ddof 1; 0 for one value) of the values that exist, and their count."""
+    have = [v for v in values if v is not None]
+    return (*summarize(have), len(have)) if have else (None, None, 0)
+
+
 def _row(panel: str, group: list[RandBitsRun], **keys: Any) -> dict[str, Any]:
     digits = summarize([r.digits for r in group])
-    have_bits = [r.bits_accuracy for r in group if r.bits_accuracy is not None]
-    bits = summarize(have_bits) if have_bits else (None, None)
+    bits = _summary([r.bits_accuracy for r in group])
+    online = _summary([r.online_digits for r in group])
+    online_bits = _summary([r.online_bits for r in group])
     return {"panel": panel, **keys, "digits_mean": digits[0], "digits_std": digits[1],
-            "bits_mean": bits[0], "bits_std": bits[1], "n_seeds": len(group),
+            "bits_mean": bits[0], "bits_std": bits[1],
+            "online_digits_mean": online[0], "online_digits_std": online[1], "n_online": online[2],
+            "online_bits_mean": online_bits[0], "online_bits_std": online_bits[1], "n_seeds": len(group),
             "epochs": ",".join(sorted({str(r.epochs) for r in group})),
             "digit_source": ",".join(sorted({r.digit_source for r in group})),
             "folders": ";".join(str(r.folder) for r in group)}
@@ -111,7 +127,8 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
     """Figure 8: (a) digit / bit accuracy vs bits per temperature (expert views); (b) vs bit-dropout p.
 
     Rows: ``panel`` ``table`` (``bits``, ``temperature``) or ``dropout`` (``dropout_p``), each with
-    ``digits_mean``/``digits_std``, ``bits_mean``/``bits_std`` (ddof 1 over seeds), ``n_seeds``,
+    ``digits_mean``/``digits_std``, ``bits_mean``/``bits_std`` (ddof 1 over seeds; error bars), the online
+    head's ``online_digits_mean``/``_std`` and ``online_bits_mean``/``_std`` over its ``n_online`` runs, ``n_seeds``,
     ``epochs``, ``digit_source`` and the source ``folders``; ``colab_reference`` rows hold the
     colab's saved accuracy (``digits_mean``) at the temperatures we ran, with its ``source``.
     """
@@ -131,15 +148,21 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
                  for b in cells]
         rows += table
         marker = MARKERS[k % len(MARKERS)]
-        axes[0].plot(cells, [t["digits_mean"] for t in table], color=task_color(1), marker=marker, markersize=3.5,
-                     label=f"$\\tau$ = {tau:g}", **SIMULATION)
+        axes[0].errorbar(cells, [t["digits_mean"] for t in table], yerr=[t["digits_std"] for t in table],
+                         color=task_color(1), marker=marker, markersize=3.5, capsize=2, label=f"$\\tau$ = {tau:g}",
+                         **SIMULATION)
+        online = [t for t in table if t["online_digits_mean"] is not None]
+        if online:
+            axes[0].errorbar([t["bits"] for t in online], [t["online_digits_mean"] for t in online],
+                             yerr=[t["online_digits_std"] for t in online], color=task_color(1), marker=marker,
+                             markersize=3.5, capsize=2, linestyle="-.", linewidth=1.0, fillstyle="none")
         bit_cells = [(t["bits"], t["bits_mean"]) for t in table if t["bits_mean"] is not None]
         if bit_cells:
             axes[0].plot(*zip(*bit_cells), color=task_color(0), marker=marker, markersize=3.5, linestyle="--",
                          linewidth=1.0)
     axes[0].set_xticks(sorted({b for b, _ in COLAB_TABLE} | {r.bits for r in expert}))
     axes[0].set_xlabel("random bits $b$ shared by both views")
-    axes[0].set_ylabel("fast linear-probe test accuracy")
+    axes[0].set_ylabel("linear read-out test accuracy")
     axes[0].set_title("(a) the colab's table: expert (crop) views")
     if expert:
         axes[0].legend(loc="center left", fontsize=6)
@@ -165,11 +188,14 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
         ax.set_ylim(0, 1.02)
     if not rows:
         raise MissingResults("RandBit runs with expert or dropout views", HINT)
-    handles = [Line2D([], [], color=task_color(1), label="digit class (task A; chance 0.1)"),
+    handles = [Line2D([], [], color=task_color(1), label="digit class, fast probe (task A; chance 0.1)"),
                Line2D([], [], color=task_color(0), linestyle="--", label="bits, per-bit probe (task B; chance 0.5)"),
                Line2D([], [], color="0.55", linestyle=":", marker="o", fillstyle="none", markersize=3,
                       label="colab's saved digit accuracy (reference)")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=6)
+    if any(r.get("online_digits_mean") is not None for r in rows):
+        handles.insert(1, Line2D([], [], color=task_color(1), linestyle="-.", marker="o", fillstyle="none",
+                                 markersize=3, label="digit class, colab's online head (ours)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=6)
     sources = ",".join(sorted({r.digit_source for r in runs}))
     fig.suptitle(f"RandBits-MNIST, Chen et al. colab recipe (ConvN, Adam, batch 1000), CPU runs, digits: {sources}",
                  fontsize=7)

@@ -19,7 +19,9 @@ dropout runs, the other bits, then the other temperatures, bits nearest the firs
 first) so a stopped grid has the most useful part; started again, finished runs are skipped
 and an interrupted one resumes. Prints each run's digit (task A) and bit accuracy as it ends.
 ``--loss decoupled|swd`` trains the same grid with a generalized loss of Chen et al. 2021 (``--temperature``
-stays the grid's; give each loss its own ``--out``: figure 8 reads NT-Xent runs only).
+stays the grid's; give each loss its own ``--out``: figure 8 reads NT-Xent runs only). ``--online-head`` adds
+the colab's own read-out to every run (a linear head trained on view-1 representations during pretraining,
+which never changes the encoder): figure 8 and ``scripts/randbits_table.py`` show it beside the fast probe.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from featuredrop.cli import OneLineParser, fraction, nonnegative_int, positive_f
 
 def runs(bits: list[int], temperatures: list[float], dropouts: list[float], dropout_bits: list[int],
          dropout_temperature: float, seeds: list[int], epochs: int, data_dir: str,
-         loss: str = "nt_xent") -> list[GridRun]:
-    """The grid's runs in priority order, without duplicates."""
+         loss: str = "nt_xent", online_head: bool = False) -> list[GridRun]:
+    """The grid's runs in priority order, without duplicates (``online_head``: each run also trains the colab's
+    online linear read-out, ``--online-head``)."""
     first = sorted(temperatures, key=lambda t: abs(t - dropout_temperature))[:1]
     ends = [b for b in bits if b in (min(bits), *dropout_bits, max(bits))]
     cells = [(b, t, 0.0) for t in first for b in ends]
@@ -50,6 +53,7 @@ def runs(bits: list[int], temperatures: list[float], dropouts: list[float], drop
                      "--temperature", f"{t:g}", "--epochs", str(epochs), "--seed", str(seed), "--device", "cpu",
                      "--method", "dropout" if p > 0 else "expert", "--dropout-p", f"{p:g}"]
             flags += ["--loss", loss] if loss != "nt_xent" else []
+            flags += ["--online-head"] if online_head else []
             folder = f"b{b}_t{t:g}_p{p:g}/seed{seed}"
             out.setdefault(folder, GridRun(folder, tuple(flags)))
     return list(out.values())
@@ -79,11 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one CPU thread each)")
     p.add_argument("--loss", default="nt_xent", choices=["nt_xent", "decoupled", "swd"],
                    help="loss family (default: the colab's NT-Xent)")
+    p.add_argument("--online-head", action="store_true",
+                   help="also train the colab's read-out (a linear head trained online on view-1 representations, "
+                        "stop-gradient) in every run; probe.json's online_head (a different config: its own --out)")
     args = p.parse_args(argv)
     for flag in ("bits", "temperatures", "dropouts", "dropout_bits", "seeds"):
         unique(p, f"--{flag.replace('_', '-')}", getattr(args, flag))
     grid = runs(args.bits, args.temperatures, args.dropouts, args.dropout_bits, args.dropout_temperature,
-                args.seeds, args.epochs, args.data_dir, args.loss)
+                args.seeds, args.epochs, args.data_dir, args.loss, args.online_head)
     try:  # every run's flags (bits, data folder, ...) resolve and the root can be written before anything starts
         check_output_dir(args.out)
         check_runs(grid)

@@ -6,9 +6,12 @@
     python scripts/randbits_table.py results/randbits-mnist-cpu --losses results/randbits-loss-cpu
 
 The first form prints one row per (bits, temperature, bit-dropout p) cell of the NT-Xent runs under
-ROOT (``paper_figures.randbits.find_randbits_runs``): the fast probe's digit accuracy and per-bit
-accuracy (mean over the cell's seeds; one seed is printed as such), beside the colab's saved digit
-accuracy (``paper_figures.randbits.COLAB_TABLE``; a published reference, not our measurement).
+ROOT (``paper_figures.randbits.find_randbits_runs``): the digit accuracy of the fast probe (logistic
+regression on clean representations after pretraining) and of the colab's own read-out (a linear head
+trained online on view-1 representations during pretraining; runs made with ``--online-head``), and the
+fast probe's per-bit accuracy, each the mean over the cell's seeds with its 95 % t interval when there
+are several, beside the colab's saved digit accuracy (``paper_figures.randbits.COLAB_TABLE``; a
+published reference, not our measurement).
 
 ``--losses LOSSROOT`` prints the loss-family comparison instead: NT-Xent at each temperature it was
 run at (ROOT) and every other loss found under LOSSROOT (``LOSSROOT/<loss>/b<bits>_t<tau>_p<p>/seed<k>/``),
@@ -25,12 +28,24 @@ from deep_experiments.run.folder import find_runs
 from featuredrop.cli import OneLineParser
 from paper_figures.randbits import COLAB_TABLE, find_randbits_runs
 from paper_figures.registry import MissingResults
+from paper_figures.stats import paired_t
 
 LOSS_NAMES = {"nt_xent": "NT-Xent", "decoupled": "decoupled NT-Xent", "swd": "SWD, uniform sphere"}
 
 
 def _mean(values: list[float]) -> str:
     return f"{sum(values) / len(values):.3f}"
+
+
+def _cell(values: list[float | None]) -> str:
+    """Mean over seeds, with the 95 % t interval of the mean when there are several; ``—`` when none."""
+    have = [v for v in values if v is not None]
+    if not have:
+        return "—"
+    if len(have) == 1:
+        return f"{have[0]:.3f}"
+    t = paired_t(have)
+    return f"{t.mean:.3f} [{t.low:.3f}, {t.high:.3f}]"
 
 
 def _g(x: float) -> str:
@@ -42,13 +57,17 @@ def cells_table(root: Path) -> str:
     groups: dict[tuple[float, float, int], list] = defaultdict(list)
     for run in find_randbits_runs(root):
         groups[(run.temperature, run.dropout_p, run.bits)].append(run)
-    lines = ["| bits b | τ | bit dropout p | seeds | digit accuracy (ours) | per-bit accuracy (ours) "
-             "| colab's digit accuracy |", "|---|---|---|---|---|---|---|"]
+    lines = ["| bits b | τ | bit dropout p | seeds | digit accuracy, fast probe (ours) "
+             "| digit accuracy, online head (ours) | per-bit accuracy, fast probe (ours) "
+             "| colab's digit accuracy (online head) |", "|---|---|---|---|---|---|---|---|"]
     for (tau, p, bits), runs in sorted(groups.items()):
-        bit_acc = [r.bits_accuracy for r in runs if r.bits_accuracy is not None]
         colab = COLAB_TABLE.get((bits, tau)) if p == 0 else None
-        lines.append(f"| {bits} | {_g(tau)} | {_g(p)} | {','.join(str(r.seed) for r in runs)} "
-                     f"| {_mean([r.digits for r in runs])} | {_mean(bit_acc) if bit_acc else '—'} "
+        online = [r for r in runs if r.online_digits is not None]
+        seeds = ",".join(str(r.seed) for r in runs)
+        if online and len(online) < len(runs):
+            seeds += f" (online head: {','.join(str(r.seed) for r in online)})"
+        lines.append(f"| {bits} | {_g(tau)} | {_g(p)} | {seeds} | {_cell([r.digits for r in runs])} "
+                     f"| {_cell([r.online_digits for r in runs])} | {_cell([r.bits_accuracy for r in runs])} "
                      f"| {f'{colab:.3f}' if colab is not None else '—'} |")
     return "\n".join(lines) + "\n"
 

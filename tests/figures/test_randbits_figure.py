@@ -23,8 +23,12 @@ def _bits(bits: int, p: float, seed: int) -> float:
     return round(0.99 - 0.2 * p - 0.001 * seed, 6)
 
 
+def _online(bits: int, tau: float, seed: int) -> float:
+    return round(0.7 - 0.03 * bits - tau + 0.01 * seed, 6)
+
+
 def _write(root: Path, bits: int, tau: float, p: float, seed: int, dataset: str = "randbit",
-           method: str | None = None) -> None:
+           method: str | None = None, online: bool = False) -> None:
     method = method or ("dropout" if p > 0 else "expert")
     config = build_config(PRESETS["randbits-colab"], {
         "data": {"dataset": dataset, "randbit_bits": bits},
@@ -35,7 +39,10 @@ def _write(root: Path, bits: int, tau: float, p: float, seed: int, dataset: str 
     fast = {"converged": True, "task_a": _digits(bits, tau, p, seed), "task_b": None}
     if bits:
         fast["task_b_bits"] = _bits(bits, p, seed)
-    save_json(folder.probe, {"epoch": 10, "fast": fast})
+    record = {"epoch": 10, "fast": fast}
+    if online:
+        record["online_head"] = {"task_a": _online(bits, tau, seed), "task_b": None, "task_b_bits": 0.5 + 0.01 * seed}
+    save_json(folder.probe, record)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for tau in (0.1, 0.2):
         for b in (0, 5, 20):
             _write(root, b, tau, 0.0, 0)
-    _write(root, 5, 0.1, 0.0, 1)
+    _write(root, 5, 0.1, 0.0, 1, online=True)
+    _write(root, 5, 0.1, 0.0, 2, online=True)
     for p in (0.5, 0.9):
         _write(root, 5, 0.1, p, 0)
     _write(root, 20, 0.1, 0.5, 0)
@@ -66,8 +74,14 @@ def test_table_matches_run_folders(tree: Path, tmp_path: Path) -> None:
     table = {(r["bits"], r["temperature"]): r for r in rows if r["panel"] == "table"}
     assert sorted(table) == [(b, t) for b in (0, 5, 20) for t in (0.1, 0.2)]
     for (b, tau), row in table.items():
-        seeds = (0, 1) if (b, tau) == (5, 0.1) else (0,)
+        seeds = (0, 1, 2) if (b, tau) == (5, 0.1) else (0,)
         assert row["digits_mean"] == pytest.approx(np.mean([_digits(b, tau, 0.0, s) for s in seeds]))
+        if (b, tau) == (5, 0.1):  # the online head: seeds 1 and 2 only (seed 0 ran without it)
+            assert row["n_online"] == 2
+            assert row["online_digits_mean"] == pytest.approx(np.mean([_online(5, 0.1, s) for s in (1, 2)]))
+            assert row["online_digits_std"] == pytest.approx(np.std([_online(5, 0.1, s) for s in (1, 2)], ddof=1))
+        else:
+            assert row["online_digits_mean"] is None and row["n_online"] == 0
         assert row["n_seeds"] == len(seeds)
         if b == 0:
             assert row["bits_mean"] is None  # no bits to probe
@@ -77,7 +91,7 @@ def test_table_matches_run_folders(tree: Path, tmp_path: Path) -> None:
     assert [(r["bits"], r["dropout_p"]) for r in dropout] == [(5, 0.0), (5, 0.5), (5, 0.9), (20, 0.0), (20, 0.5)]
     for r in dropout:
         b = r["bits"]
-        seeds = (0, 1) if (b, r["dropout_p"]) == (5, 0.0) else (0,)
+        seeds = (0, 1, 2) if (b, r["dropout_p"]) == (5, 0.0) else (0,)
         assert r["digits_mean"] == pytest.approx(np.mean([_digits(b, 0.1, r["dropout_p"], s) for s in seeds]))
         assert r["bits_mean"] == pytest.approx(np.mean([_bits(b, r["dropout_p"], s) for s in seeds]))
         assert r["digits_std"] == pytest.approx(np.std([_digits(b, 0.1, 0.0, s) for s in seeds], ddof=1)
@@ -92,3 +106,26 @@ def test_missing_runs_skip_with_the_command(tmp_path: Path) -> None:
     outcome = _render(tmp_path / "none", tmp_path / "out")
     assert outcome.status == "skipped" and "randbits_colab.py" in outcome.message
     assert not (tmp_path / "out" / "randbits.png").exists()
+
+
+def test_table_script_prints_both_read_outs_with_t_intervals(tree: Path, capsys) -> None:  # noqa: ANN001
+    """scripts/randbits_table.py: a cell's fast probe and online head over its seeds, interval by scipy's t."""
+    from scipy import stats
+
+    from tests.scripts import load_script
+
+    assert load_script("randbits_table").main([str(tree)]) == 0
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): [c.strip() for c in line.split("|")[1:-1]]
+            for line in capsys.readouterr().out.splitlines()[2:]}
+
+    def cell(values: list[float]) -> str:
+        m, se = np.mean(values), np.std(values, ddof=1) / np.sqrt(len(values))
+        half = stats.t.ppf(0.975, len(values) - 1) * se
+        return f"{m:.3f} [{m - half:.3f}, {m + half:.3f}]"
+
+    row = rows[("5", "0.1", "0")]
+    assert row[3] == "0,1,2 (online head: 1,2)"
+    assert row[4] == cell([_digits(5, 0.1, 0.0, s) for s in (0, 1, 2)])
+    assert row[5] == cell([_online(5, 0.1, s) for s in (1, 2)])
+    assert row[7] == f"{randbits.COLAB_TABLE[(5, 0.1)]:.3f}"
+    assert rows[("20", "0.2", "0")][4:6] == [f"{_digits(20, 0.2, 0.0, 0):.3f}", "—"]
