@@ -14,8 +14,9 @@ are several, beside the colab's saved digit accuracy (``paper_figures.randbits.C
 published reference, not our measurement).
 
 ``--losses LOSSROOT`` prints the loss-family comparison instead: NT-Xent at each temperature it was
-run at (ROOT) and every other loss found under LOSSROOT (``LOSSROOT/<loss>/b<bits>_t<tau>_p<p>/seed<k>/``),
-one row per (loss, temperature), columns b = 0, b = 5 and b = 5 with the bits dropped at p = 0.5.
+run at (ROOT, and LOSSROOT for other temperatures) and every other loss found under LOSSROOT
+(``LOSSROOT/<loss>/b<bits>_t<tau>_p<p>/seed<k>/``), one row per (loss, temperature), columns b = 0,
+b = 5 and b = 5 with the bits dropped at p = 0.5, so that losses can be compared at equal temperature.
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ from paper_figures.registry import MissingResults
 from paper_figures.stats import paired_t
 
 LOSS_NAMES = {"nt_xent": "NT-Xent", "decoupled": "decoupled NT-Xent", "swd": "SWD, uniform sphere"}
-
-
-def _mean(values: list[float]) -> str:
-    return f"{sum(values) / len(values):.3f}"
 
 
 def _cell(values: list[float | None]) -> str:
@@ -73,24 +70,40 @@ def cells_table(root: Path) -> str:
 
 
 def losses_table(root: Path, loss_root: Path) -> str:
-    """Digit accuracy per (loss, temperature) at b = 0, b = 5 and b = 5 with the bits dropped at p = 0.5."""
-    cells: dict[tuple[str, float], dict[tuple[int, float], list[float]]] = defaultdict(lambda: defaultdict(list))
+    """Digit accuracy per (loss, temperature) at b = 0, b = 5 and b = 5 with the bits dropped at p = 0.5.
+
+    NT-Xent runs come from ``root`` and ``loss_root`` alike (``loss_root`` holds the ones at another
+    temperature, e.g. τ = 1 to match the decoupled loss); a seed of one cell found twice is an error.
+    Each cell is the mean over seeds with its 95 % t interval and n when there are several.
+    """
+    cells: dict[tuple[str, float], dict[tuple[int, float], dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+
+    def add(loss: str, tau: float, bits: int, p: float, seed: int, digits: float, where: Path) -> None:
+        cell = cells[(loss, tau)][(bits, p)]
+        if seed in cell:
+            raise ValueError(f"{where}: a second run of {LOSS_NAMES.get(loss, loss)} τ = {tau:g}, b = {bits}, "
+                             f"p = {p:g}, seed {seed}")
+        cell[seed] = digits
+
     for run in find_randbits_runs(root):
-        cells[("nt_xent", run.temperature)][(run.bits, run.dropout_p)].append(run.digits)
+        add("nt_xent", run.temperature, run.bits, run.dropout_p, run.seed, run.digits, run.folder)
     for folder in find_runs(loss_root):
         cfg = folder.load_config()
-        if cfg.data.dataset != "randbit" or cfg.train.loss == "nt_xent":
+        if cfg.data.dataset != "randbit" or cfg.views.kind not in ("expert", "dropout"):
             continue
         p = cfg.views.dropout.p if cfg.views.kind == "dropout" else 0.0
-        digits = float(folder.read_probe()["fast"]["task_a"])
-        cells[(cfg.train.loss, cfg.train.temperature)][(cfg.data.randbit_bits, p)].append(digits)
+        add(cfg.train.loss, cfg.train.temperature, cfg.data.randbit_bits, p, cfg.train.seed,
+            float(folder.read_probe()["fast"]["task_a"]), folder.root)
     if not any(loss != "nt_xent" for loss, _ in cells):
         raise MissingResults(loss_root / "<loss>/b<bits>_t<tau>_p<p>/seed<k>/probe.json",
                              "scripts/randbits_colab.py --loss decoupled|swd")
     order = list(LOSS_NAMES)
     lines = ["| loss | τ | b = 0 | b = 5 bits | b = 5, bits dropped p = 0.5 |", "|---|---|---|---|---|"]
     for (loss, tau), by_cell in sorted(cells.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])):
-        row = [(_mean(by_cell[c]) if by_cell.get(c) else "–") for c in ((0, 0.0), (5, 0.0), (5, 0.5))]
+        row = []
+        for c in ((0, 0.0), (5, 0.0), (5, 0.5)):
+            values = list(by_cell[c].values()) if by_cell.get(c) else []
+            row.append("–" if not values else _cell(values) + (f" (n = {len(values)})" if len(values) > 1 else ""))
         lines.append(f"| {LOSS_NAMES.get(loss, loss)} | {_g(tau)} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
@@ -109,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     except MissingResults as err:
         print(f"randbits_table: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:  # a cell's seed twice: the table would average it twice
+        print(f"randbits_table: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -28,15 +28,16 @@ def _online(bits: int, tau: float, seed: int) -> float:
 
 
 def _write(root: Path, bits: int, tau: float, p: float, seed: int, dataset: str = "randbit",
-           method: str | None = None, online: bool = False) -> None:
+           method: str | None = None, online: bool = False, loss: str = "nt_xent", digits: float | None = None) -> None:
     method = method or ("dropout" if p > 0 else "expert")
     config = build_config(PRESETS["randbits-colab"], {
         "data": {"dataset": dataset, "randbit_bits": bits},
-        "train": {"temperature": tau, "seed": seed}, "views": {"kind": method, "dropout": {"p": p if p > 0 else 0.5}}})
+        "train": {"temperature": tau, "seed": seed, "loss": loss},
+        "views": {"kind": method, "dropout": {"p": p if p > 0 else 0.5}}})
     folder = RunFolder(root / f"b{bits}_t{tau:g}_p{p:g}" / ("" if method in ("expert", "dropout") else method) / f"seed{seed}")
     folder.root.mkdir(parents=True)
     save_json(folder.config, config)
-    fast = {"converged": True, "task_a": _digits(bits, tau, p, seed), "task_b": None}
+    fast = {"converged": True, "task_a": _digits(bits, tau, p, seed) if digits is None else digits, "task_b": None}
     if bits:
         fast["task_b_bits"] = _bits(bits, p, seed)
     record = {"epoch": 10, "fast": fast}
@@ -129,3 +130,35 @@ def test_table_script_prints_both_read_outs_with_t_intervals(tree: Path, capsys)
     assert row[5] == cell([_online(5, 0.1, s) for s in (1, 2)])
     assert row[7] == f"{randbits.COLAB_TABLE[(5, 0.1)]:.3f}"
     assert rows[("20", "0.2", "0")][4:6] == [f"{_digits(20, 0.2, 0.0, 0):.3f}", "—"]
+
+
+def test_loss_table_compares_losses_at_equal_temperature_with_intervals(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """--losses: NT-Xent from ROOT and from LOSSROOT (another τ) in one table; several seeds give mean [t interval]
+    (n); a seed of one cell found twice refuses the table (exit 2, one line)."""
+    from scipy import stats
+
+    from tests.scripts import load_script
+
+    root, losses = tmp_path / "ntxent", tmp_path / "losses"
+    _write(root, 5, 0.1, 0.0, 0, digits=0.93)
+    _write(losses / "nt_xent", 5, 1.0, 0.0, 0, digits=0.40)
+    _write(losses / "nt_xent", 5, 1.0, 0.0, 1, digits=0.50)
+    for seed, acc in enumerate((0.60, 0.62, 0.67)):
+        _write(losses / "decoupled", 5, 0.1, 0.0, seed, loss="decoupled", digits=acc)
+    _write(losses / "decoupled", 0, 0.1, 0.0, 0, loss="decoupled", digits=0.98)
+    assert load_script("randbits_table").main([str(root), "--losses", str(losses)]) == 0
+    rows = {tuple(c.strip() for c in line.split("|")[1:3]): [c.strip() for c in line.split("|")[3:-1]]
+            for line in capsys.readouterr().out.splitlines()[2:]}
+
+    def cell(values: list[float]) -> str:
+        m, se = np.mean(values), np.std(values, ddof=1) / np.sqrt(len(values))
+        half = stats.t.ppf(0.975, len(values) - 1) * se
+        return f"{m:.3f} [{m - half:.3f}, {m + half:.3f}] (n = {len(values)})"
+
+    assert rows[("NT-Xent", "0.1")] == ["–", "0.930", "–"]
+    assert rows[("NT-Xent", "1")] == ["–", cell([0.40, 0.50]), "–"]
+    assert rows[("decoupled NT-Xent", "0.1")] == ["0.980", cell([0.60, 0.62, 0.67]), "–"]
+    _write(losses / "again", 5, 0.1, 0.0, 0, digits=0.95)  # NT-Xent tau 0.1 b 5 seed 0 is also in ROOT
+    assert load_script("randbits_table").main([str(root), "--losses", str(losses)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "seed 0" in err[0] and "again" in err[0]
