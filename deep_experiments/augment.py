@@ -161,13 +161,27 @@ def crop_flip(x: torch.Tensor, boxes: torch.Tensor, flip: torch.Tensor, size: in
     """
     x0, y0, w, h = boxes.to(x.dtype).unbind(dim=1)
     sign = 1.0 - 2.0 * flip.to(x.dtype)
-    theta = torch.zeros(x.shape[0], 2, 3, dtype=x.dtype, device=x.device)
-    theta[:, 0, 0] = w * sign
-    theta[:, 0, 2] = 2 * x0 + w - 1
-    theta[:, 1, 1] = h
-    theta[:, 1, 2] = 2 * y0 + h - 1
-    grid = F.affine_grid(theta, [x.shape[0], x.shape[1], size, size], align_corners=False)
+    grid = _axis_aligned_grid(w * sign, 2 * x0 + w - 1, h, 2 * y0 + h - 1, size)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _axis_aligned_grid(scale_x: torch.Tensor, shift_x: torch.Tensor, scale_y: torch.Tensor, shift_y: torch.Tensor,
+                       size: int) -> torch.Tensor:
+    """``F.affine_grid`` of the thetas ``[[scale_x, 0, shift_x], [0, scale_y, shift_y]]``, bit for bit, without
+    its batched matrix product: ``x * scale_x + shift_x`` per column and ``y * scale_y + shift_y`` per row.
+
+    affine_grid multiplies every pixel's ``(x, y, 1)`` by theta (a ``(B, size^2, 3) x (B, 3, 2)`` product,
+    ~3.5 ms of a 256-image batch on one CPU thread, the largest part of a crop-only view); with theta's zero
+    off-diagonal its sums are these, and the same rounding (the base coordinates are affine_grid's own).
+
+    Shape: ``(B,)`` each -> ``(B, size, size, 2)``.
+    """
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]], dtype=scale_x.dtype, device=scale_x.device)
+    base = F.affine_grid(identity, [1, 1, size, size], align_corners=False)[0]
+    n = scale_x.shape[0]
+    gx = base[0, :, 0].view(1, 1, size) * scale_x.view(n, 1, 1) + shift_x.view(n, 1, 1)
+    gy = base[:, 0, 1].view(1, size, 1) * scale_y.view(n, 1, 1) + shift_y.view(n, 1, 1)
+    return torch.stack([gx.expand(n, size, size), gy.expand(n, size, size)], dim=-1)
 
 
 def rgb_to_grayscale(x: torch.Tensor) -> torch.Tensor:

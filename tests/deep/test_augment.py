@@ -76,6 +76,24 @@ def test_crop_flip_geometry() -> None:
     torch.testing.assert_close(A.crop_flip(x, corner, yes, 4), x[:, :, 4:, 4:].flip(-1), atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize(("n", "size", "dtype"), [(256, 32, torch.float32), (37, 28, torch.float32), (5, 9, torch.float64)])
+def test_crop_flip_equals_affine_grid_bit_for_bit(n: int, size: int, dtype: torch.dtype) -> None:
+    """The grid is built without affine_grid's matrix product; the views must not move by one bit."""
+    g = _gen(n)
+    x = torch.rand(n, 3, 32, 32, generator=g, dtype=dtype)
+    boxes = A.sample_crop_boxes(n, 32, 32, (0.2, 1.0), (3 / 4, 4 / 3), g, x.device).to(dtype)
+    flip = torch.rand(n, generator=g) < 0.5
+    x0, y0, w, h = boxes.unbind(dim=1)
+    theta = torch.zeros(n, 2, 3, dtype=dtype)
+    theta[:, 0, 0] = w * (1.0 - 2.0 * flip.to(dtype))
+    theta[:, 0, 2] = 2 * x0 + w - 1
+    theta[:, 1, 1] = h
+    theta[:, 1, 2] = 2 * y0 + h - 1
+    grid = torch.nn.functional.affine_grid(theta, [n, 3, size, size], align_corners=False)
+    reference = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    assert torch.equal(A.crop_flip(x, boxes, flip, size), reference)
+
+
 @pytest.mark.parametrize(("scale", "ratio"), [((0.2, 1.0), (3 / 4, 4 / 3)), ((0.5, 1.0), (3 / 4, 4 / 3))])
 def test_crop_boxes_respect_scale_ratio_and_bounds(scale, ratio) -> None:
     boxes = A.sample_crop_boxes(4000, 32, 32, scale, ratio, _gen(3), torch.device("cpu"))
