@@ -32,11 +32,44 @@ class _ConvLayer(nn.Sequential):
         super().__init__(*layers)
 
 
+class _Upsample2xFunction(torch.autograd.Function):
+    """Nearest upsampling x2 as one strided copy; the backward is torch's own ``upsample_nearest2d_backward``.
+
+    The values are those of ``F.interpolate(x, scale_factor=2, mode="nearest")`` exactly (each output
+    pixel is a copy of one input pixel) and the gradient is computed by the very op that differentiates
+    it, so a network using it computes bit for bit what one with ``nn.Upsample`` does. The reason is
+    speed on CPU: torch's upsampling kernel goes through a channels-last copy and back (measured at the
+    CPU preset's sizes, one thread: 24 ms against 5 ms for a ``(256, 16, 16, 16)`` input).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        b, c, h, w = x.shape
+        ctx.input_size = (b, c, h, w)
+        return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        b, c, h, w = ctx.input_size
+        return torch.ops.aten.upsample_nearest2d_backward(grad, [2 * h, 2 * w], [b, c, h, w], 2.0, 2.0)
+
+
+class _Upsample2x(nn.Upsample):
+    """``nn.Upsample(scale_factor=2, mode="nearest")`` computed by :class:`_Upsample2xFunction` (same bits, faster)."""
+
+    def __init__(self) -> None:
+        super().__init__(scale_factor=2, mode="nearest")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Shape: ``(B, C, H, W)`` -> ``(B, C, 2H, 2W)``."""
+        return _Upsample2xFunction.apply(x)
+
+
 class _UpsampleConv(nn.Sequential):
     """Nearest upsample x2, reflection padding, conv 3x3, InstanceNorm(affine), ReLU."""
 
     def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), _ConvLayer(cin, cout, 3))
+        super().__init__(_Upsample2x(), _ConvLayer(cin, cout, 3))
 
 
 class _ResidualBlock(nn.Module):

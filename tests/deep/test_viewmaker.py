@@ -112,3 +112,51 @@ def test_initial_viewmaker_is_the_one_a_run_of_that_seed_starts_from() -> None:
     assert all(torch.equal(init[k], v) for k, v in built.state_dict().items())
     other = initial_viewmaker(config(4)).state_dict()
     assert any(not torch.equal(init[k], v) for k, v in other.items())
+
+
+def _plain_upsampling(vm: Viewmaker) -> Viewmaker:
+    """A copy of ``vm`` whose upsampling is torch's own ``nn.Upsample`` (the obvious network)."""
+    import copy
+
+    from deep_experiments.models.viewmaker import _Upsample2x
+
+    plain = copy.deepcopy(vm)
+    for block in plain.up:
+        assert isinstance(block[0], _Upsample2x)
+        block[0] = nn.Upsample(scale_factor=2, mode="nearest")
+    return plain
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 4, 6), (2, 33, 8, 8)])
+def test_fast_upsampling_is_torchs_bit_for_bit(shape: tuple[int, ...]) -> None:
+    """Values and gradient of the strided-copy upsampling equal ``nn.Upsample``'s exactly (not just closely)."""
+    from deep_experiments.models.viewmaker import _Upsample2x
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(*shape, generator=gen)
+    grad = torch.randn(shape[0], shape[1], 2 * shape[2], 2 * shape[3], generator=gen)
+    outs, grads = [], []
+    for module in (nn.Upsample(scale_factor=2, mode="nearest"), _Upsample2x()):
+        leaf = x.clone().requires_grad_()
+        out = module(leaf)
+        out.backward(grad)
+        outs.append(out)
+        grads.append(leaf.grad)
+    assert torch.equal(outs[0], outs[1]) and torch.equal(grads[0], grads[1])
+    assert not torch.equal(grads[1], grad[:, :, ::2, ::2])  # four pixels' gradients are summed, not one taken
+
+
+def test_viewmaker_computes_what_the_plain_network_computes() -> None:
+    """The viewmaker's views and parameter gradients equal those of the same network with ``nn.Upsample``."""
+    with seeded_init(0):
+        vm = Viewmaker(3, 0.1, num_res_blocks=1, width=8)
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    weights = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    results = []
+    for net in (_plain_upsampling(vm), vm):
+        view = net(x, torch.Generator().manual_seed(2))
+        (view * weights).sum().backward()
+        results.append((view, [p.grad for p in net.parameters()]))
+    (plain_view, plain_grads), (view, grads) = results
+    assert torch.equal(plain_view, view)
+    assert all(torch.equal(a, b) for a, b in zip(plain_grads, grads, strict=True))
