@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 import featuredrop.losses
 import linear_theory.closed_form
+import linear_theory.infonce_grad
 import linear_theory.model
 import linear_theory.simulate
 import linear_theory.spectral
@@ -48,8 +49,8 @@ __all__ = ["FinalRuns", "RunCache", "TRAINER_MODULES", "cache_settings", "run_ke
 
 Entry = dict[str, Any]
 
-TRAINER_MODULES = (linear_theory.simulate, featuredrop.losses, linear_theory.model, linear_theory.closed_form,
-                   linear_theory.spectral, linear_theory.trajectory)
+TRAINER_MODULES = (linear_theory.simulate, linear_theory.infonce_grad, featuredrop.losses, linear_theory.model,
+                   linear_theory.closed_form, linear_theory.spectral, linear_theory.trajectory)
 """The modules whose source determines a run's numbers: the trainer and the project modules it imports."""
 
 

@@ -45,6 +45,7 @@ import torch
 from tqdm.auto import tqdm
 
 from featuredrop.losses import cross_view_infonce, generalized_contrastive
+from linear_theory.infonce_grad import MIN_TEMPERATURE, LinearInfoNCEStep
 from linear_theory.model import LinearModel, check_same_shape
 from linear_theory.spectral import captured_strength, encoder_probe_r2
 from linear_theory.trajectory import Trajectory
@@ -225,6 +226,19 @@ def _coords(models: Sequence[LinearModel], dtype: torch.dtype) -> _Coords:
 
 def _draw(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
     """Two views for every (model, seed): shape ``(M, S, n, d)`` each."""
+    views = _draw_columns(coords, gens, n, dtype)
+    return views[0].transpose(-1, -2).contiguous(), views[1].transpose(-1, -2).contiguous()
+
+
+def _draw_columns(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtype: torch.dtype,
+                  out: torch.Tensor | None = None) -> torch.Tensor:
+    """The views of :func:`_draw`, transposed: ``(2, M, S, d, n)``, written into ``out`` if given.
+
+    Examples run along the last, contiguous axis, so each per-model, per-coordinate factor
+    multiplies a row of ``n`` (with ``D = 8`` coordinates along it the same products ran ~10x
+    slower), and each view is written once at full size: the noise, then the signal added to its
+    ``D`` rows. The numbers are those of the ``(n, d)`` layout, bit for bit.
+    """
     D, d, K = coords.block_of.numel(), coords.d, coords.keep.shape[-1]
     base = []
     for g in gens:  # one draw per seed, shared by the models (common random numbers)
@@ -233,17 +247,25 @@ def _draw(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtype: torch
         xi = torch.randn(2, n, d, generator=g, dtype=dtype)
         u = torch.rand(2, n, K, generator=g, dtype=dtype)
         base.append((z, e, xi, u))
-    z, e, xi, u = (torch.stack(parts, dim=0) for parts in zip(*base))  # leading axis S
+    # leading axis S; coordinates as rows
+    z, e, xi, u = (torch.stack(parts, dim=0).transpose(-1, -2).contiguous() for parts in zip(*base))
+    rows = [c.transpose(-1, -2) for c in (coords.strength, coords.aug_noise, coords.binary)]  # (M, 1, D, 1)
+    strength, aug_noise, binary = rows
     latent = z[None]  # RandBit coordinates: sign(N(0, 1)) is +-1 with probability 1/2 each
     if coords.binary.any():
-        latent = torch.where(coords.binary, torch.sign(latent), latent)
-    views = []
-    for t in range(2):
-        mask = (u[None, :, t] < coords.keep).to(dtype)[..., coords.block_of]  # (M, S, n, D)
-        signal = mask * coords.strength * (latent + coords.aug_noise * e[None, :, t])
-        noise = coords.noise * xi[None, :, t]
-        views.append(torch.cat([signal + noise[..., :D], noise[..., D:]], dim=-1))
-    return views[0], views[1]
+        latent = torch.where(binary, torch.sign(latent), latent)
+    if out is None:
+        out = torch.empty((2, coords.strength.shape[0], len(gens), d, n), dtype=dtype)
+    keep = coords.keep[..., coords.block_of].transpose(-1, -2)  # (M, 1, D, 1)
+    u = u[..., coords.block_of, :]  # (S, 2, D, n)
+    signal = torch.empty(out.shape[1:-2] + (D, n), dtype=dtype)  # one scratch: fresh big tensors cost page faults
+    dropped = torch.empty(signal.shape, dtype=torch.bool)
+    for t in range(2):  # signal = mask * strength * (latent + aug_noise * e), the mask applied last
+        torch.mul(aug_noise, e[None, :, t], out=signal).add_(latent).mul_(strength)
+        signal.masked_fill_(torch.ge(u[None, :, t], keep, out=dropped), 0.0)
+        torch.mul(coords.noise, xi[None, :, t], out=out[t])
+        out[t, ..., :D, :] += signal
+    return out
 
 
 def sample_views_torch(model: LinearModel, n: int, generator: torch.Generator,
@@ -310,7 +332,8 @@ def _losses(config: SimulationConfig, z1: torch.Tensor, z2: torch.Tensor,
 
 # -- runner ------------------------------------------------------------------------------------------
 def simulate_many(models: Sequence[LinearModel], seeds: Sequence[int], config: SimulationConfig = SimulationConfig(),
-                  *, progress: bool = False, threads: int | None = 1, label: str = "") -> Trajectory:
+                  *, progress: bool = False, threads: int | None = 1, label: str = "",
+                  autograd: bool = False) -> Trajectory:
     """Train every (model, seed) pair at once; ``config.seed`` is ignored in favour of ``seeds``.
 
     Args:
@@ -318,6 +341,9 @@ def simulate_many(models: Sequence[LinearModel], seeds: Sequence[int], config: S
         seeds: ``S`` seeds (integers >= 0).
         progress: show a tqdm bar (off in library use; CLIs turn it on).
         threads: torch threads during the run (see :func:`torch_threads`).
+        autograd: differentiate InfoNCE with autograd of :func:`cross_view_infonce` instead of the
+            written-out gradient (:mod:`linear_theory.infonce_grad`; the same numbers up to float
+            rounding, ~5x slower at batch 256). Used without asking when ``tau < MIN_TEMPERATURE``.
 
     Returns:
         A :class:`Trajectory` with batch shape ``(M, S)``; ``times = lr * step`` at the steps of
@@ -329,11 +355,11 @@ def simulate_many(models: Sequence[LinearModel], seeds: Sequence[int], config: S
     if any(s < 0 for s in seeds):
         raise ValueError(f"seeds must be integers >= 0, got {seeds}")
     with torch_threads(threads):
-        return _run(models, seeds, config, progress, label)
+        return _run(models, seeds, config, progress, label, autograd)
 
 
 def _run(models: list[LinearModel], seeds: list[int], config: SimulationConfig, progress: bool,
-         label: str) -> Trajectory:
+         label: str, autograd: bool) -> Trajectory:
     dtype = config.torch_dtype
     coords = _coords(models, dtype)
     M, S, k, d = len(models), len(seeds), models[0].rep_dim, models[0].d
@@ -354,16 +380,26 @@ def _run(models: list[LinearModel], seeds: list[int], config: SimulationConfig, 
         losses[r_idx] = loss.numpy()
         r_idx += 1
 
+    written_out = config.loss == "infonce" and config.temperature >= MIN_TEMPERATURE and not autograd
+    if written_out:
+        infonce = LinearInfoNCEStep(M * S, config.batch_size, k, d, dtype)
+        views = torch.empty(2, M, S, d, config.batch_size, dtype=dtype)
     bar = tqdm(total=config.steps, disable=not progress, desc=f"{config.loss} x{M * S}", leave=False)
     for step in range(config.steps):
-        x1, x2 = _draw(coords, gens, config.batch_size, dtype)
-        per = _losses(config, x1 @ W.transpose(-1, -2), x2 @ W.transpose(-1, -2), gens)
+        if written_out:  # the written-out gradient, into buffers (the same numbers as autograd up to rounding)
+            x1, x2 = _draw_columns(coords, gens, config.batch_size, dtype, out=views).reshape(2, M * S, d, -1)
+            per, grad = infonce(W.detach().reshape(M * S, k, d), x1, x2, config.temperature)
+            per, W.grad = per.reshape(M, S), grad.reshape(M, S, k, d)
+        else:
+            x1, x2 = _draw(coords, gens, config.batch_size, dtype)
+            per = _losses(config, x1 @ W.transpose(-1, -2), x2 @ W.transpose(-1, -2), gens)
         if not torch.all(torch.isfinite(per)):
             raise FloatingPointError(f"non-finite loss at step {step}: lr={config.lr} too large?")
         if step == 0:
             save(per.detach().to(torch.float64))  # step 0: the first minibatch's loss at W0
-        opt.zero_grad(set_to_none=True)
-        per.sum().backward()
+        if not written_out:
+            opt.zero_grad(set_to_none=True)
+            per.sum().backward()
         opt.step()
         window += per.detach().to(torch.float64)
         n_window += 1

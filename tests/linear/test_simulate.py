@@ -8,7 +8,14 @@ import torch
 
 import featuredrop.losses
 from featuredrop.config import from_dict
-from linear_theory import FeatureBlock, LinearModel, spectral_grad, spectral_loss, spectral_optimum
+from linear_theory import (
+    FeatureBlock,
+    LinearModel,
+    infonce_grad,
+    spectral_grad,
+    spectral_loss,
+    spectral_optimum,
+)
 from linear_theory import simulate as sim
 from linear_theory.dynamics import gradient_flow
 from linear_theory.simulate import (
@@ -139,6 +146,7 @@ def test_batched_runs_match_one_at_a_time_runs(loss, monkeypatch):
     """A run depends only on its (model, seed): training 4 models x 2 seeds in one batch, with the
     InfoNCE cut into chunks of 3 settings, gives each run's single-run trajectory (float32 tolerance)."""
     monkeypatch.setattr(sim, "_LOGIT_CHUNK", 3 * 16 * 16)
+    monkeypatch.setattr(infonce_grad, "CHUNK_BYTES", 3 * 16 * 16 * 4)
     cfg = SimulationConfig(steps=40, record_every=10, batch_size=16, loss=loss)
     base = _theory_model(4, 12)
     models = [base.with_block(0, dropout=p) for p in (0.0, 0.2, 0.4, 0.6)]
