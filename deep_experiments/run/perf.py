@@ -16,6 +16,7 @@ by default on CUDA, so there the switch only adds ``fused``).
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import shutil
 
@@ -23,7 +24,8 @@ import torch
 
 from deep_experiments.configs import PerfConfig
 
-__all__ = ["optimizer_kernel", "check_perf", "bf16_supported", "NARROWEST_FAST_PATH"]
+__all__ = ["optimizer_kernel", "check_perf", "bf16_supported", "retain_freed_memory", "NARROWEST_FAST_PATH",
+           "RETAINED_BYTES"]
 
 
 @functools.cache
@@ -82,3 +84,29 @@ def check_perf(perf: PerfConfig, device: torch.device, encoder: str = "resnet18"
         if device.type == "cpu" and not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")):
             raise ValueError("train.perf.compile: torch.compile on CPU needs a C++ compiler (g++, c++ or clang++); "
                              "none is on PATH")
+
+
+RETAINED_BYTES = 1 << 30
+"""Blocks up to this size come from the heap, and up to this much freed memory stays in it (glibc, see
+:func:`retain_freed_memory`)."""
+
+
+def retain_freed_memory() -> bool:
+    """Keep the CPU step's freed activations in the process's heap instead of returning them to the OS (glibc).
+
+    glibc serves blocks above its mmap threshold (dynamic, 128 kB to 32 MB) with a fresh ``mmap`` and gives
+    them back on ``free``; a ConvN step of batch 256 frees and reallocates ~20 such tensors (16 MB each), so
+    every step faults their pages in again: about a quarter of the step's CPU time was system time on one
+    thread. Serving blocks up to :data:`RETAINED_BYTES` from the heap and trimming the heap only past it makes
+    the next step reuse the same pages. Only where memory comes from is changed, never a number: the
+    allocator's 64-byte alignment stays, and ``scripts/reference_runs.py --check`` reproduces bit for bit.
+    The cost is a resident size that stays at its peak. A process-wide setting, made by the entry points
+    (the deep CLI, the step benchmark) before they train; returns False where there is no glibc ``mallopt``
+    (macOS, musl), which then changes nothing.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own symbols: glibc's when it runs on glibc
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, RETAINED_BYTES)) and bool(mallopt(m_trim_threshold, RETAINED_BYTES))

@@ -308,15 +308,18 @@ def test_step_benchmark_runs_end_to_end_and_writes_its_json(tmp_path: Path, caps
     assert set(result) >= {"machine", "settings", "encoder_gflop_per_view", "rows", "ratios", "targets"}
     steps = [(r["mode"], r["step"]) for r in result["rows"]]
     assert steps == [(mode, step) for mode in ("fp32", "bf16")
-                     for step in ("plain", "project expert", "project dropout", "project viewmaker")]
+                     for step in ("plain", "project expert", "project dropout",
+                                  *(("plain viewmaker",) if mode == "fp32" else ()), "project viewmaker")]
     assert set(result["ratios"]) == {f"{mode}/{m}" for mode in ("fp32", "bf16") for m in ("expert", "dropout", "viewmaker")}
-    numbers = [result["encoder_gflop_per_view"], *result["ratios"].values()]
+    numbers = [result["encoder_gflop_per_view"], result["viewmaker_to_plain_viewmaker"], *result["ratios"].values()]
     numbers += [r[k] for r in result["rows"] for k in ("ms_per_step", "views_per_s", "ratio_to_plain", "peak_memory_mib")]
     assert all(isinstance(x, float) and math.isfinite(x) and x > 0 for x in numbers), numbers
     assert result["peak_bf16_tflops"] is None and all(r["fraction_of_bf16_peak"] is None for r in result["rows"])
     assert result["targets"]["bf16/expert"]["measured_here"] is False
     printed = capsys.readouterr().out
     assert "threads: torch 1" in printed and "load avg" in printed and "target >= 1.5x" in printed
+    assert result["settings"]["preset"] == "cpu" and "# CPU protocol, float32 / plain: expert" in printed
+    assert "project / plain viewmaker step" in printed
 
 
 @pytest.mark.parametrize(("switch", "encoder", "match"), [("channels_last", "resnet18", "channels_last.*width 4"),
@@ -340,3 +343,15 @@ def test_channels_last_runs_at_the_narrowest_allowed_resnet(tmp_path: Path) -> N
                                      "perf": {"channels_last": True}}, "probe": {"paper": False, "fast_max_iter": 20}})
     records = train(config, tmp_path, device="cpu", progress=False, argv=["test"])
     assert math.isfinite(records[0]["loss"])
+
+
+def test_retain_freed_memory_takes_effect_where_glibc_runs_the_process() -> None:
+    """The deep CLI's allocator setting (run in a child, which keeps it): on where glibc's mallopt exists."""
+    import platform
+    import subprocess
+    import sys
+
+    code = "from deep_experiments.run.perf import retain_freed_memory; print(retain_freed_memory())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+    assert out == str(platform.libc_ver()[0] == "glibc")
