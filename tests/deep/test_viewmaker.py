@@ -160,3 +160,32 @@ def test_viewmaker_computes_what_the_plain_network_computes() -> None:
     (plain_view, plain_grads), (view, grads) = results
     assert torch.equal(plain_view, view)
     assert all(torch.equal(a, b) for a, b in zip(plain_grads, grads, strict=True))
+
+
+def test_the_projects_viewmaker_step_computes_the_plain_step_exactly() -> None:
+    """The benchmark's plain viewmaker step (eager, ``nn.Upsample``, no guards) and the project's step give the
+    same losses bit for bit over three steps: the speed comparison is between two ways of one computation."""
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    from deep_experiments.data import dataset_spec
+    from deep_experiments.run.components import build_components
+    from deep_experiments.seeds import make_generator
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_deep_step.py"
+    spec = importlib.util.spec_from_file_location("bench_deep_step", path)
+    bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    args = argparse.Namespace(preset="cpu", dataset="c+letters", encoder="convn", width=4, batch=4, compile=False)
+    images = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    plain = bench.plain_viewmaker_step(args, images)
+    config = bench._config(args, "viewmaker", "fp32")
+    assert config.views.viewmaker.width == 8 and config.views.viewmaker.num_res_blocks == 1  # the CPU preset's
+    comps = build_components(config, dataset_spec(config.data), torch.device("cpu"))
+    for module in comps.modules().values():
+        module.train()
+    gen = make_generator(config.train.seed, "augment")
+    for _ in range(3):
+        ours = comps.learner.step(images, None, gen)
+        assert plain() == (ours["loss"], ours["viewmaker_loss"])
