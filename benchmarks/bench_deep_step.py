@@ -19,7 +19,13 @@ preset's. Every row is timed in the same process on the same random batch ``(bat
 - ``plain``: the same encoder written the obvious way: the two views already made (no
   augmentation), ``nt_xent`` of one forward of both views, backward, a step of the config's optimizer
   (SGD with its momentum, or Adam) at its learning rate and weight decay; eager. The ratio is then the
-  project's own cost (views, guard, bookkeeping), not a choice of optimizer.
+  project's own cost (views, guard, bookkeeping), not a choice of optimizer;
+- ``plain viewmaker`` (float32, with the viewmaker among ``--methods``): the viewmaker step written the
+  obvious way on the same networks (:func:`plain_viewmaker_step`; the config's viewmaker, so the CPU
+  preset's width 8 with one residual block by default). It computes exactly the project's numbers
+  (``tests/deep/test_viewmaker.py``), so the ratio ``project / plain viewmaker`` printed under the table
+  is the project's own cost or gain. The two are timed together, their steps alternating, and share one
+  peak-memory reading.
 
 Run as a script, the process keeps freed memory in its heap as the deep CLI does
 (:func:`deep_experiments.run.perf.retain_freed_memory`; both kinds of rows alike). A line on stderr
@@ -41,7 +47,8 @@ atomically (:func:`featuredrop.atomic.atomic_write`).
 Targets: (one H100-class GPU, batch 512, ResNet-18 width 64) the project's expert step with
 its fast switches at least 1.5x the views/s of the plain bf16 + channels-last step, printed beside the
 measured ratio as a target (never measured by this repository so far: no GPU was lent); (CPU, the CPU
-protocol) the project's float32 expert and dropout steps at least :data:`TARGET_CPU_RATIO` of the plain step.
+protocol) the project's float32 expert and dropout steps at least :data:`TARGET_CPU_RATIO` of the plain step;
+the project's float32 viewmaker step at least :data:`TARGET_VIEWMAKER_RATIO` of the plain viewmaker step.
 """
 
 from __future__ import annotations
@@ -124,6 +131,29 @@ def _time(step: Callable[[], object], device: torch.device, warmup: int, steps: 
             step()
         _sync(device)
         return (time.perf_counter() - t0) / steps
+
+
+def _time_alternating(steps: dict[str, Callable[[], object]], device: torch.device, warmup: int, count: int,
+                      name: str = "") -> dict[str, float]:
+    """Seconds per step of each of ``steps``, timed one step at a time in alternating order (ABBA...).
+
+    For two rows whose ratio is the point: a load that changes while they run (a shared machine) then
+    falls on both alike, where rows timed one after the other can differ by 10 % for that alone.
+    """
+    keys = list(steps)
+    total = dict.fromkeys(keys, 0.0)
+    with heartbeat(f"timing {name}: {warmup} warm-up + {count} timed steps each, alternating"):
+        for _ in range(warmup):
+            for key in keys:
+                steps[key]()
+        for i in range(count):
+            for key in keys if i % 2 == 0 else keys[::-1]:
+                _sync(device)
+                t0 = time.perf_counter()
+                steps[key]()
+                _sync(device)
+                total[key] += time.perf_counter() - t0
+    return {key: value / count for key, value in total.items()}
 
 
 def _peak_memory(device: torch.device) -> tuple[float, str]:
@@ -356,16 +386,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if mode == "fp32" and "viewmaker" in args.methods:  # the viewmaker's own baseline, timed just before it
             entries.insert(entries.index(("project viewmaker", "viewmaker")), (PLAIN_VIEWMAKER, PLAIN_VIEWMAKER))
         plain_rate = None
+        paired: dict[str, float] = {}  # the plain and the project viewmaker step, timed together
         for name, method in entries:
-            if device.type == "cuda":
+            if device.type == "cuda" and not (method == "viewmaker" and paired):
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats(device)
             if method == PLAIN_VIEWMAKER:
-                step = plain_viewmaker_step(args, images)
+                paired = _time_alternating({"plain": plain_viewmaker_step(args, images),
+                                            "project": project_step(args, "viewmaker", mode, images, base)},
+                                           device, args.warmup, args.steps, f"{mode} plain and project viewmaker")
+                seconds = paired["plain"]
+            elif method == "viewmaker" and paired:
+                seconds = paired["project"]
             else:
                 step = plain_step(args, mode, views) if method is None else project_step(args, method, mode, images,
                                                                                          base)
-            seconds = _time(step, device, args.warmup, args.steps, f"{mode} {name}")
+                seconds = _time(step, device, args.warmup, args.steps, f"{mode} {name}")
             memory, memory_kind = _peak_memory(device)
             rate = 2 * args.batch / seconds
             plain_rate = rate if method is None else plain_rate
