@@ -10,7 +10,7 @@ arithmetic of the ``k``-wide products. With unit columns ``a_i = z1_i / |z1_i|``
     ``dloss/db_j = (sum_i E_ij a_i / r_i - a_j) / (n tau)``,
 
 then through the normalization, ``dz = (g - a (a . g)) / |z|``. Per chunk of settings whose ``E``
-stays in the L2 cache that is four passes over ``E``: the matmul that writes the exponent, one
+fits about the L2 cache that is four passes over ``E``: the matmul that writes the exponent, one
 in-place ``exp2`` (the exponent carries ``log2 e``; torch's float32 ``exp2`` is ~4x faster than
 its ``exp``), and two thin matmuls with ``k x n`` outputs (``[b; 1] E^T`` gives the numerators and
 ``r`` at once, ``(a / r) E`` the column sums; the ``n x k`` orientation is ~4x slower). The
@@ -36,8 +36,9 @@ MIN_TEMPERATURE = 1.0 / 64
 float32's largest number and ``e^-64`` above its smallest normal one."""
 
 CHUNK_BYTES = 3 * 2**20
-"""Bytes of ``E`` per chunk of settings: about the L2 cache of the 2-core machine (2 MiB per core);
-12 settings at ``n = 256`` (one setting per chunk measured ~1.7x slower, 32 ~1.2x)."""
+"""Bytes of ``E`` per chunk of settings, about the L2 cache of the 2-core machine (2 MiB per core):
+12 settings at ``n = 256`` (2 to 24 measured alike, 1 ~1.7x slower), 192 at ``n = 64`` (where
+small chunks pay the per-op overhead)."""
 
 _EPS = 1e-12  # F.normalize's
 
@@ -60,13 +61,14 @@ class InfoNCEGrad:
         self.b1 = buf(batch, k + 1, n)  # b, then a row of ones: [b; 1] E^T holds the numerators and r
         self.b1[:, k] = 1.0
         self.rows, self.cols = buf(batch, k + 1, n), buf(batch, k, n)
-        self.grad1, self.grad2 = buf(batch, k, n), buf(batch, k, n)
+        self.grads = buf(batch, k, 2 * n)  # dz1 then dz2 along the last axis
 
     def __call__(self, z1: torch.Tensor, z2: torch.Tensor,
                  temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(loss (B,), dz1 (B, k, n), dz2 (B, k, n))`` of embeddings given as columns, ``z1``, ``z2``: ``(B, k, n)``.
 
-        ``dz`` is the gradient of ``loss.sum()``. Requires ``temperature >= MIN_TEMPERATURE``.
+        ``dz`` is the gradient of ``loss.sum()``; ``dz1`` and ``dz2`` are the two halves of the buffer
+        ``grads[:B]`` ``(B, k, 2n)``. Requires ``temperature >= MIN_TEMPERATURE``.
         """
         if temperature < MIN_TEMPERATURE:
             raise ValueError(f"the written-out InfoNCE gradient needs temperature >= {MIN_TEMPERATURE}, "
@@ -89,8 +91,8 @@ class InfoNCEGrad:
         r = rows[:, k:]
         loss = (torch.log(r).squeeze(-2) - (a * b).sum(-2) / temperature).mean(-1)
         scale = 1.0 / (n * temperature)
-        grad1 = torch.div(rows[:, :k], r, out=self.grad1[:batch]).sub_(b).mul_(scale)
-        grad2 = torch.sub(cols, a, out=self.grad2[:batch]).mul_(scale)
+        grad1 = torch.div(rows[:, :k], r, out=self.grads[:batch, :, :n]).sub_(b).mul_(scale)
+        grad2 = torch.sub(cols, a, out=self.grads[:batch, :, n:]).mul_(scale)
         return loss, _through_unit(grad1, a, norm1), _through_unit(grad2, b, norm2)
 
 
@@ -109,23 +111,48 @@ def _through_unit(g: torch.Tensor, unit: torch.Tensor, norm: torch.Tensor) -> to
 
 
 class LinearInfoNCEStep:
-    """InfoNCE and its gradient w.r.t. linear encoders ``W`` ``(B, k, d)`` on views given as columns ``(B, d, n)``."""
+    """InfoNCE and its gradient w.r.t. ``M x S`` linear encoders on views ``noise * xi + [signal; 0]`` (buffers reused).
 
-    def __init__(self, batch: int, n: int, k: int, d: int, dtype: torch.dtype = torch.float32) -> None:
-        self.loss = InfoNCEGrad(batch, n, k, dtype)
-        self.z1, self.z2 = torch.empty(batch, k, n, dtype=dtype), torch.empty(batch, k, n, dtype=dtype)
-        self.grad = torch.empty(batch, k, d, dtype=dtype)
+    The simulator's views (:func:`linear_theory.simulate._draw_parts`): view ``t`` of setting
+    ``(m, s)`` is ``noise[m] * xi[s, :, t] + [signal[m, s, :, t]; 0]`` (``d x n``, examples as columns),
+    ``xi`` shared by the models of a seed. So ``z = W x`` is ``noise * (W xi) + W[:, :D] signal`` and
+    ``dW = noise * (G xi^T) + [G signal^T, 0]``, the ``xi`` products one matmul over all models (``M k``
+    rows): the per-model noise is never written out.
+    """
 
-    def __call__(self, W: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor,
+    def __init__(self, models: int, seeds: int, n: int, k: int, d: int, signal_dim: int,
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.loss = InfoNCEGrad(models * seeds, n, k, dtype)
+        self.z = torch.empty(models, seeds, k, 2 * n, dtype=dtype)  # both views' embeddings as columns
+        self.grad = torch.empty(models, seeds, k, d, dtype=dtype)
+        self.signal_grad = torch.empty(models * seeds, k, signal_dim, dtype=dtype)
+
+    def __call__(self, W: torch.Tensor, signal: torch.Tensor, xi: torch.Tensor, noise: torch.Tensor,
                  temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(loss (B,), dloss.sum()/dW (B, k, d))``; the gradient is a buffer the next call overwrites."""
+        """``(loss (M, S), dloss.sum()/dW (M, S, k, d))``; the gradient is a buffer the next call overwrites.
+
+        ``W``: ``(M, S, k, d)``; ``signal``: ``(M, S, D, 2, n)``; ``xi``: ``(S, d, 2, n)``; ``noise``:
+        ``M`` values broadcastable to ``(M, 1, 1, 1)``.
+        """
+        M, S, k, d = W.shape
+        D, n = signal.shape[-3], signal.shape[-1]
+        B = M * S
+        z, grad = self.z, self.grad
+        xi = xi.reshape(S, d, 2 * n)
+        signal = signal.reshape(B, D, 2 * n)
         with torch.no_grad():
-            torch.matmul(W, x1, out=self.z1)  # embeddings as columns: z^T = W x^T
-            torch.matmul(W, x2, out=self.z2)
-            loss, g1, g2 = self.loss(self.z1, self.z2, temperature)
-            torch.matmul(g1, x1.transpose(-1, -2), out=self.grad)
-            self.grad.baddbmm_(g2, x2.transpose(-1, -2))
-        return loss, self.grad
+            for s in range(S):  # W xi: (M k, d) x (d, 2n)
+                z[:, s] = W[:, s] @ xi[s]
+            z.mul_(noise).view(B, k, 2 * n).baddbmm_(W.reshape(B, k, d)[..., :D], signal)
+            loss, _, _ = self.loss(z[..., :n].reshape(B, k, n), z[..., n:].reshape(B, k, n), temperature)
+            G = self.loss.grads[:B]
+            Gm = G.view(M, S, k, 2 * n)
+            for s in range(S):  # G xi^T: (M k, 2n) x (2n, d)
+                grad[:, s] = Gm[:, s] @ xi[s].transpose(-1, -2)
+            grad.mul_(noise)
+            torch.matmul(G, signal.transpose(-1, -2), out=self.signal_grad)
+            grad.view(B, k, d)[..., :D] += self.signal_grad
+        return loss.view(M, S), grad
 
 
 def cross_view_infonce_grad(z1: torch.Tensor, z2: torch.Tensor,

@@ -225,19 +225,29 @@ def _coords(models: Sequence[LinearModel], dtype: torch.dtype) -> _Coords:
 
 
 def _draw(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-    """Two views for every (model, seed): shape ``(M, S, n, d)`` each."""
-    views = _draw_columns(coords, gens, n, dtype)
-    return views[0].transpose(-1, -2).contiguous(), views[1].transpose(-1, -2).contiguous()
+    """Two views for every (model, seed): shape ``(M, S, n, d)`` each: ``noise * xi + [signal; 0]``."""
+    signal, xi = _draw_parts(coords, gens, n, dtype)
+    D = signal.shape[-3]
+    views = []
+    for t in range(2):
+        x = coords.noise * xi[None, :, :, t]  # (M, S, d, n)
+        x[..., :D, :] += signal[..., t, :]
+        views.append(x.transpose(-1, -2).contiguous())
+    return views[0], views[1]
 
 
-def _draw_columns(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtype: torch.dtype,
-                  out: torch.Tensor | None = None) -> torch.Tensor:
-    """The views of :func:`_draw`, transposed: ``(2, M, S, d, n)``, written into ``out`` if given.
+def _draw_parts(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtype: torch.dtype,
+                out: torch.Tensor | None = None, scratch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two views of every (model, seed) as ``(signal, xi)``: view ``t`` is ``noise * xi[..., t, :]``
+    plus ``signal[..., t, :]`` on its first ``D`` coordinates.
 
-    Examples run along the last, contiguous axis, so each per-model, per-coordinate factor
-    multiplies a row of ``n`` (with ``D = 8`` coordinates along it the same products ran ~10x
-    slower), and each view is written once at full size: the noise, then the signal added to its
-    ``D`` rows. The numbers are those of the ``(n, d)`` layout, bit for bit.
+    ``signal``: ``(M, S, D, 2, n)`` (into ``out`` if given; ``scratch``, of the same shape, holds the
+    dropout mask); ``xi``: ``(S, d, 2, n)``, shared by the models.
+    Examples run along the last, contiguous axis, so each per-model, per-coordinate factor multiplies
+    a row of ``n`` (in the ``(n, D)`` layout the same products ran ~10x slower), and the per-model
+    noise ``noise * xi`` is never written out: the InfoNCE step multiplies ``xi`` by all the encoders
+    in one matmul. :func:`_draw` assembles the ``(n, d)`` views from these parts, bit for bit the
+    views of the direct computation.
     """
     D, d, K = coords.block_of.numel(), coords.d, coords.keep.shape[-1]
     base = []
@@ -246,26 +256,21 @@ def _draw_columns(coords: _Coords, gens: Sequence[torch.Generator], n: int, dtyp
         e = torch.randn(2, n, D, generator=g, dtype=dtype)
         xi = torch.randn(2, n, d, generator=g, dtype=dtype)
         u = torch.rand(2, n, K, generator=g, dtype=dtype)
-        base.append((z, e, xi, u))
-    # leading axis S; coordinates as rows
-    z, e, xi, u = (torch.stack(parts, dim=0).transpose(-1, -2).contiguous() for parts in zip(*base))
-    rows = [c.transpose(-1, -2) for c in (coords.strength, coords.aug_noise, coords.binary)]  # (M, 1, D, 1)
-    strength, aug_noise, binary = rows
-    latent = z[None]  # RandBit coordinates: sign(N(0, 1)) is +-1 with probability 1/2 each
+        base.append((z[None], e, xi, u))
+    # leading axis S, then coordinates, view, example
+    z, e, xi, u = (torch.stack(parts, dim=0).permute(0, 3, 1, 2).contiguous() for parts in zip(*base))
+    strength, aug_noise, binary, keep = (c.transpose(-1, -2)[..., None] for c in (  # (M, 1, D, 1, 1)
+        coords.strength, coords.aug_noise, coords.binary, coords.keep[..., coords.block_of]))
+    latent = z[None]  # (1, S, D, 1, n); RandBit coordinates: sign(N(0, 1)) is +-1 with probability 1/2 each
     if coords.binary.any():
         latent = torch.where(binary, torch.sign(latent), latent)
-    if out is None:
-        out = torch.empty((2, coords.strength.shape[0], len(gens), d, n), dtype=dtype)
-    keep = coords.keep[..., coords.block_of].transpose(-1, -2)  # (M, 1, D, 1)
-    u = u[..., coords.block_of, :]  # (S, 2, D, n)
-    signal = torch.empty(out.shape[1:-2] + (D, n), dtype=dtype)  # one scratch: fresh big tensors cost page faults
-    dropped = torch.empty(signal.shape, dtype=torch.bool)
-    for t in range(2):  # signal = mask * strength * (latent + aug_noise * e), the mask applied last
-        torch.mul(aug_noise, e[None, :, t], out=signal).add_(latent).mul_(strength)
-        signal.masked_fill_(torch.ge(u[None, :, t], keep, out=dropped), 0.0)
-        torch.mul(coords.noise, xi[None, :, t], out=out[t])
-        out[t, ..., :D, :] += signal
-    return out
+    shape = (coords.strength.shape[0], len(gens), D, 2, n)
+    signal = torch.empty(shape, dtype=dtype) if out is None else out
+    mask = torch.empty(shape, dtype=dtype) if scratch is None else scratch
+    # signal = mask * strength * (latent + aug_noise * e), the mask applied last (it is 0 or 1)
+    torch.mul(aug_noise, e[None], out=signal).add_(latent).mul_(strength)
+    signal.mul_(torch.lt(u[None, :, coords.block_of], keep, out=mask))  # a float mask: ~10x masked_fill_
+    return signal, xi
 
 
 def sample_views_torch(model: LinearModel, n: int, generator: torch.Generator,
@@ -382,14 +387,14 @@ def _run(models: list[LinearModel], seeds: list[int], config: SimulationConfig, 
 
     written_out = config.loss == "infonce" and config.temperature >= MIN_TEMPERATURE and not autograd
     if written_out:
-        infonce = LinearInfoNCEStep(M * S, config.batch_size, k, d, dtype)
-        views = torch.empty(2, M, S, d, config.batch_size, dtype=dtype)
+        D = coords.block_of.numel()
+        infonce = LinearInfoNCEStep(M, S, config.batch_size, k, d, D, dtype)
+        signal, scratch = torch.empty(2, M, S, D, 2, config.batch_size, dtype=dtype)
     bar = tqdm(total=config.steps, disable=not progress, desc=f"{config.loss} x{M * S}", leave=False)
     for step in range(config.steps):
         if written_out:  # the written-out gradient, into buffers (the same numbers as autograd up to rounding)
-            x1, x2 = _draw_columns(coords, gens, config.batch_size, dtype, out=views).reshape(2, M * S, d, -1)
-            per, grad = infonce(W.detach().reshape(M * S, k, d), x1, x2, config.temperature)
-            per, W.grad = per.reshape(M, S), grad.reshape(M, S, k, d)
+            _, xi = _draw_parts(coords, gens, config.batch_size, dtype, out=signal, scratch=scratch)
+            per, W.grad = infonce(W.detach(), signal, xi, coords.noise, config.temperature)
         else:
             x1, x2 = _draw(coords, gens, config.batch_size, dtype)
             per = _losses(config, x1 @ W.transpose(-1, -2), x2 @ W.transpose(-1, -2), gens)

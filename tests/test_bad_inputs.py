@@ -320,6 +320,7 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
     ("bench-infonce-batch-one", B_INFONCE, ["--batch-size", "1"], None, "--batch-size"),
     ("bench-infonce-loop-above-settings", B_INFONCE, ["--settings", "2", "--loop-settings", "5"], None,
      "--loop-settings"),
+    ("bench-infonce-one-step", B_INFONCE, ["--steps", "1"], None, "--steps"),
 ]
 
 

@@ -48,7 +48,7 @@ def test_loss_and_gradient_match_autograd_of_cross_view_infonce(dtype, rtol, sha
     _close(g2, ref2, rtol)
 
 
-def test_a_zero_embedding_gets_normalizes_gradient():
+def test_a_zero_embedding_gets_the_gradient_of_f_normalize():
     """Inside F.normalize's clamp (``|z| < 1e-12``) the norm is a constant: the gradient is ``g / 1e-12``, as autograd's."""
     z1, z2 = _pairs(2, 6, 3, torch.float64)
     z1[0, 2] = 0.0
@@ -83,15 +83,18 @@ def test_bad_inputs_are_rejected():
         ig.InfoNCEGrad(1, 8, 4)(z1.transpose(-1, -2), z2.transpose(-1, -2), 0.2)  # batch 2 > 1
 
 
-def test_linear_step_gradient_is_autograd_of_the_encoder_loss():
-    """``LinearInfoNCEStep`` = autograd w.r.t. ``W`` of ``cross_view_infonce(x1 W^T, x2 W^T)`` (views as columns)."""
-    g = torch.Generator().manual_seed(1)
-    batch, n, k, d = 4, 32, 3, 10
-    W = torch.randn(batch, k, d, generator=g, dtype=torch.float64)
-    x1 = torch.randn(batch, n, d, generator=g, dtype=torch.float64)
-    x2 = x1 + 0.3 * torch.randn(batch, n, d, generator=g, dtype=torch.float64)
-    loss, grad = ig.LinearInfoNCEStep(batch, n, k, d, torch.float64)(W, x1.transpose(-1, -2).contiguous(),
-                                                                    x2.transpose(-1, -2).contiguous(), 0.2)
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_linear_step_gradient_is_autograd_of_the_encoder_loss(seeds):
+    """``LinearInfoNCEStep`` on the views' parts = autograd w.r.t. ``W`` of ``cross_view_infonce(x1 W^T, x2 W^T)``
+    on the assembled views (:func:`simulate._draw`), for one and for several seeds."""
+    models = [LinearModel((FeatureBlock(2, 1.5, dropout=p), FeatureBlock(3, 0.7, aug_noise=0.4)), 3, sigma, 9)
+              for p, sigma in ((0.0, 0.2), (0.5, 0.4))]
+    coords = sim._coords(models, torch.float64)
+    n, D = 16, 5
+    signal, xi = sim._draw_parts(coords, [torch.Generator().manual_seed(s) for s in range(seeds)], n, torch.float64)
+    x1, x2 = sim._draw(coords, [torch.Generator().manual_seed(s) for s in range(seeds)], n, torch.float64)
+    W = torch.randn(2, seeds, 3, 9, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    loss, grad = ig.LinearInfoNCEStep(2, seeds, n, 3, 9, D, torch.float64)(W, signal, xi, coords.noise, 0.2)
     Wr = W.clone().requires_grad_()
     ref = cross_view_infonce(x1 @ Wr.transpose(-1, -2), x2 @ Wr.transpose(-1, -2), 0.2)
     ref.sum().backward()
@@ -99,17 +102,23 @@ def test_linear_step_gradient_is_autograd_of_the_encoder_loss():
     _close(grad, Wr.grad, 1e-13)
 
 
-def test_column_views_are_the_views_bit_for_bit():
-    """The simulator's ``(d, n)`` views are the transposed ``(n, d)`` views of the same stream, RandBit blocks included."""
+def test_views_are_assembled_from_their_parts_bit_for_bit():
+    """The ``(n, d)`` views are ``noise * xi + [signal; 0]`` of the parts of the same stream (RandBit blocks
+    included), and parts written into buffers equal parts allocated fresh."""
     models = [LinearModel((FeatureBlock(2, 1.5, dropout=p, binary=True), FeatureBlock(3, 0.7, aug_noise=0.4)),
                           2, 0.2, 7) for p in (0.0, 0.5)]
     coords = sim._coords(models, torch.float32)
-    rows = sim._draw(coords, [torch.Generator().manual_seed(s) for s in (2, 3)], 9, torch.float32)
-    out = torch.full((2, 2, 2, 7, 9), float("nan"))
-    cols = sim._draw_columns(coords, [torch.Generator().manual_seed(s) for s in (2, 3)], 9, torch.float32, out=out)
-    assert cols.data_ptr() == out.data_ptr()
-    for t in range(2):
-        assert torch.equal(cols[t].transpose(-1, -2), rows[t])
+    x1, x2 = sim._draw(coords, [torch.Generator().manual_seed(s) for s in (2, 3)], 9, torch.float32)
+    fresh, _ = sim._draw_parts(coords, [torch.Generator().manual_seed(s) for s in (2, 3)], 9, torch.float32)
+    out, scratch = torch.full((2, 2, 2, 5, 2, 9), float("nan"))
+    signal, xi = sim._draw_parts(coords, [torch.Generator().manual_seed(s) for s in (2, 3)], 9, torch.float32,
+                                 out=out, scratch=scratch)
+    assert signal.data_ptr() == out.data_ptr() and torch.equal(signal, fresh)
+    for t, x in enumerate((x1, x2)):
+        expect = coords.noise * xi[None, :, :, t]
+        expect[..., :5, :] += signal[..., t, :]
+        assert torch.equal(expect.transpose(-1, -2), x)
+    assert not torch.equal(x1, x2)
 
 
 @pytest.mark.parametrize("optimizer, lr", [("sgd", 0.5), ("adam", 0.01)])
