@@ -42,6 +42,7 @@ import io
 import json
 import math
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ import torch
 
 from featuredrop.atomic import atomic_write
 
-from .dataset import TwoTaskDataset
+from .dataset import TwoTaskDataset, collate
 from .seeding import NOISE_TYPE_STREAM, OVERLAY_STREAM, SPLIT_CODES, item_generator, key_hash
 
 __all__ = [
@@ -314,6 +315,10 @@ class AudioTwoTaskDataset(TwoTaskDataset):
             return base.clone(), label_a, label_b, base
         image = mix_levels(self._bases.levels[index], segment, strength)[None]
         return image, label_a, label_b, base
+
+    def _load_many(self, indices: Sequence[int], second: bool = False) -> tuple[torch.Tensor, ...]:
+        """The collated items (one at a time: the noise is mixed per clip)."""
+        return collate([self._load(i) for i in indices])
 
     def with_second_overlay(self) -> Any:
         """Refused: the noise of a clip is mixed in the power domain, not drawn as a second overlay layer."""

@@ -1,6 +1,6 @@
 """Data loaders over two-task datasets, and unpacking their batches onto a device.
 
-:func:`make_loader` is the DataLoader of every pass over a dataset; :class:`DeviceLoader` yields the
+:func:`make_loader` is the loader of every pass over a dataset (a DataLoader, or :class:`ItemBatches`); :class:`DeviceLoader` yields the
 same training batches from one copy of the epoch's items kept on the device (``train.perf.device_data``).
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["make_loader", "unpack_batch", "DeviceLoader"]
+__all__ = ["make_loader", "unpack_batch", "DeviceLoader", "ItemBatches"]
 
 _MATERIALIZE_CHUNK = 1024
 """Items per DataLoader batch while an epoch is materialized (memory only; any value gives the same items)."""
@@ -27,8 +27,15 @@ def make_loader(
     num_workers: int = 0,
     drop_last: bool = False,
     pin_memory: bool = False,
-) -> DataLoader:
-    """A DataLoader whose order comes from ``generator`` (items carry their own per-index seeds)."""
+) -> DataLoader | ItemBatches:
+    """A DataLoader whose order comes from ``generator`` (items carry their own per-index seeds).
+
+    Without worker processes, a dataset that loads a batch at once (``dataset.batch(indices)``, the
+    two-task datasets) gives an :class:`ItemBatches` instead: the same batches, built a batch at a time.
+    """
+    if num_workers == 0 and callable(getattr(dataset, "batch", None)):
+        return ItemBatches(dataset, batch_size, shuffle=shuffle, generator=generator, drop_last=drop_last,
+                           pin_memory=pin_memory)
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -52,6 +59,31 @@ def unpack_batch(
     moved = [t.to(device, non_blocking=True) for t in batch]
     base = moved[3] if len(moved) == 4 else None
     return moved[0], moved[1], moved[2], base
+
+
+class ItemBatches:
+    """The batches of ``DataLoader(dataset, batch_size, shuffle, generator, drop_last)`` without workers, each
+    built by one ``dataset.batch(indices)`` call instead of ``batch_size`` item loads and a collation.
+
+    The indices come from a DataLoader over ``0 .. n-1`` with the same arguments, so the order, and what it
+    draws from ``generator`` (or, without one, from torch's global generator, as every DataLoader pass
+    does), are the DataLoader's; ``dataset.batch`` returns what the default collation of the items returns.
+    """
+
+    def __init__(self, dataset: Any, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None,
+                 drop_last: bool = False, pin_memory: bool = False) -> None:
+        self.dataset = dataset
+        self.pin_memory = pin_memory
+        self._order = DataLoader(_Indices(len(dataset)), batch_size=batch_size, shuffle=shuffle,  # type: ignore[arg-type]
+                                 generator=generator, drop_last=drop_last)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        for index in self._order:
+            batch = self.dataset.batch(index.tolist())
+            yield tuple(t.pin_memory() for t in batch) if self.pin_memory else batch
 
 
 class _Indices(Dataset):

@@ -44,6 +44,18 @@ def _uniform_ints(gen: torch.Generator, highs: Sequence[int]) -> list[int]:
     return [min(int(u * high), high - 1) for u, high in zip(draws, highs)]
 
 
+def _uniform_ints_many(gens: Sequence[torch.Generator], highs: Sequence[int]) -> torch.Tensor:
+    """:func:`_uniform_ints` of each generator, as rows: the same draws, the same integers. Shape ``(B, len(highs))``."""
+    draws = torch.stack([torch.rand(len(highs), generator=gen, dtype=torch.float64) for gen in gens])
+    high = torch.tensor(highs, dtype=torch.float64)
+    return torch.minimum((draws * high).floor_(), high - 1).long()  # int(u * high) of a u >= 0 in float64, capped
+
+
+def _colours(levels: torch.Tensor) -> torch.Tensor:
+    """:func:`_colour` of each row of 8-bit levels ``(B, 3)``. Shape ``(B, 3, 1, 1)``."""
+    return levels.to(torch.float32).div_(255.0).view(-1, 3, 1, 1)
+
+
 def _colour(levels: Sequence[int]) -> torch.Tensor:
     """An 8-bit RGB colour as floats in [0, 1], shape (3, 1, 1)."""
     return torch.tensor(levels, dtype=torch.float32).div_(255.0).view(3, 1, 1)
@@ -61,6 +73,17 @@ class Overlay:
     def draw(self, index: int, gen: torch.Generator) -> Layer:
         """The overlay layer of item ``index`` for one load."""
         raise NotImplementedError
+
+    def blank_many(self, bases: torch.Tensor) -> torch.Tensor:
+        """:meth:`blank` of a batch ``(B, C, H, W)`` (C+*: the base images themselves)."""
+        return bases
+
+    def draw_many(self, indices: Sequence[int], gens: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                           torch.Tensor]:
+        """:meth:`draw` of items ``indices``, each from its own generator: colours and alphas stacked, labels int64."""
+        layers = [self.draw(i, gen) for i, gen in zip(indices, gens)]
+        return (torch.stack([layer[0] for layer in layers]), torch.stack([layer[1] for layer in layers]),
+                torch.tensor([layer[2] for layer in layers], dtype=torch.int64))
 
 
 @functools.cache
@@ -87,6 +110,13 @@ class ShapeOverlay(Overlay):
     """C+Shapes: a square, triangle or circle in a random colour, alpha 180/255, in the middle third."""
 
     num_classes = len(SHAPES)
+
+    def draw_many(self, indices: Sequence[int], gens: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                           torch.Tensor]:
+        """:meth:`draw` of every item at once (the same draws and layers)."""
+        ints = _uniform_ints_many(gens, (self.num_classes, 256, 256, 256))
+        label = ints[:, 0]
+        return _colours(ints[:, 1:]), shape_masks()[label][:, None] * SHAPE_ALPHA, label
 
     def draw(self, index: int, gen: torch.Generator) -> Layer:
         label, *rgb = _uniform_ints(gen, (self.num_classes, 256, 256, 256))
@@ -158,6 +188,24 @@ class LetterOverlay(Overlay):
             torch.maximum(region, glyph[:h, :w], out=region)
         return _colour((red, green, blue)), alpha, label
 
+    def draw_many(self, indices: Sequence[int], gens: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                           torch.Tensor]:
+        """:meth:`draw` of every item at once: the glyphs pasted quadrant by quadrant onto a canvas one glyph
+        wider than the image, which is then cut to the image (the clipping of :meth:`draw`); ``max`` is exact,
+        so the alphas are :meth:`draw`'s bit for bit."""
+        highs = [high - low + 1 for quadrant in _QUADRANTS for low, high in quadrant]
+        ints = _uniform_ints_many(gens, (self.num_classes, 256, 256, 256, *highs))
+        label, jitter, n = ints[:, 0], ints[:, 4:], len(ints)
+        glyphs = glyph_masks()[label]  # (B, 16, 16)
+        canvas = torch.zeros(n, IMAGE_SIZE + _GLYPH_BOX, IMAGE_SIZE + _GLYPH_BOX)
+        item = torch.arange(n)[:, None, None]
+        offsets = torch.arange(_GLYPH_BOX)
+        for k, ((x_low, _), (y_low, _)) in enumerate(_QUADRANTS):
+            rows = (y_low + jitter[:, 2 * k + 1, None] + offsets)[:, :, None]  # (B, 16, 1)
+            cols = (x_low + jitter[:, 2 * k, None] + offsets)[:, None, :]  # (B, 1, 16)
+            canvas[item, rows, cols] = torch.maximum(canvas[item, rows, cols], glyphs)
+        return _colours(ints[:, 1:4]), canvas[:, None, :IMAGE_SIZE, :IMAGE_SIZE].contiguous(), label
+
 
 class RandBitOverlay(Overlay):
     """RandBit (Chen et al. 2021): ``bits`` constant planes holding the binary expansion of the item's id.
@@ -183,6 +231,10 @@ class RandBitOverlay(Overlay):
     def blank(self, base: torch.Tensor) -> torch.Tensor:
         planes = torch.full((self.bits, *base.shape[1:]), 0.5, dtype=base.dtype)
         return torch.cat([base, planes])
+
+    def blank_many(self, bases: torch.Tensor) -> torch.Tensor:
+        planes = torch.full((bases.shape[0], self.bits, *bases.shape[2:]), 0.5, dtype=bases.dtype)
+        return torch.cat([bases, planes], dim=1)
 
     def draw(self, index: int, gen: torch.Generator) -> Layer:
         label = self.item_id(index)

@@ -384,3 +384,46 @@ def test_real_sources_need_a_data_dir():
         make_dataset("c+shapes", "train", base_source="cifar10")
     with pytest.raises(ValueError, match="data_dir"):
         make_dataset("randbit", "train", digit_source="mnist")
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    """The tensor's bit pattern (so that -0.0 and 0.0 differ)."""
+    return t.view(torch.int32) if t.dtype == torch.float32 else t
+
+
+@pytest.mark.parametrize("name", [*OVERLAY_NAMES, "randbit"])
+def test_a_batch_is_the_collation_of_its_items_bit_for_bit(name):
+    """``batch(indices)`` (what make_loader calls) against torch's default collation of the items, every kind of item."""
+    from torch.utils.data import default_collate
+
+    data = small(name)
+    data.set_epoch(3)
+    indices = [5, 0, N - 1, 17, 17, 30]
+    views = [data, data.with_base(), data.at_strength(0.4), data.at_strength(0.0)]
+    if name != "randbit":
+        views.append(data.with_second_overlay())
+    for view in views:
+        batch = view.batch(indices)
+        reference = default_collate([view[i] for i in indices])
+        assert len(batch) == len(reference)
+        for ours, theirs in zip(batch, reference):
+            assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+            assert torch.equal(_bits(ours), _bits(theirs))
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_make_loader_gives_the_dataloaders_batches_and_generator_state(shuffle):
+    """Built a batch at a time, yet the DataLoader's order, batches and draws from the order generator."""
+    from deep_experiments.data import ItemBatches, make_loader
+
+    data = small("c+letters").with_base()
+    g_ours, g_ref = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    ours = make_loader(data, 10, shuffle=shuffle, generator=g_ours, drop_last=True)
+    reference = DataLoader(data, batch_size=10, shuffle=shuffle, generator=g_ref, drop_last=True)
+    assert isinstance(ours, ItemBatches) and len(ours) == len(reference)
+    for _ in range(2):  # two epochs: the generator's state carries over
+        pairs = list(zip(ours, reference, strict=True))
+        assert len(pairs) == N // 10
+        for a, b in pairs:
+            assert all(torch.equal(_bits(x), _bits(y)) for x, y in zip(a, b, strict=True))
+    assert torch.equal(g_ours.get_state(), g_ref.get_state())
