@@ -47,8 +47,8 @@ TASKS = ("task_a", "task_b")
 MAX_PROBE_CLASSES = 64
 """Above this many classes the fast probe skips a task (reports ``None``): the fit would be slow and meaningless."""
 
-__all__ = ["TASKS", "MAX_PROBE_CLASSES", "ProbeRuntime", "extract_features", "fit_logistic", "fit_logistic_draws", "fast_probe",
-           "paper_probe"]
+__all__ = ["TASKS", "MAX_PROBE_CLASSES", "ProbeRuntime", "extract_features", "draw_features", "fit_logistic",
+           "fit_logistic_draws", "fast_probe", "paper_probe"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,55 @@ def extract_features(
         labels_a.append(label_a.cpu())
         labels_b.append(label_b.cpu())
     return torch.cat(feats).numpy(), torch.cat(labels_a).numpy(), torch.cat(labels_b).numpy()
+
+
+def draw_features(
+    featurize: Callable[[torch.Tensor], torch.Tensor],
+    draws: Sequence[Dataset],
+    device: torch.device,
+    batch_size: int = 256,
+    num_workers: int = 0,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`extract_features` of each dataset of ``draws`` (test-overlay draws: the same items, overlays drawn
+    anew), without running the encoder again on a draw whose images are the first draw's bit for bit.
+
+    The overlay-free control's draws are such draws: strength 0 leaves every image its base image, and
+    only task B's labels (the invisible overlay's class) change from draw to draw. Every draw is still
+    loaded (its labels, and the same passes over the data as before); a repeated draw gets the first
+    draw's features, which the encoder would have computed from the same batches anyway.
+    """
+    first: list[torch.Tensor] | None = None
+    first_features: np.ndarray | None = None
+    out = []
+    for dataset in draws:
+        images, labels_a, labels_b = [], [], []
+        for batch in make_loader(dataset, batch_size, shuffle=False, num_workers=num_workers):
+            image, label_a, label_b, _ = unpack_batch(batch[:3], device)
+            images.append(image)
+            labels_a.append(label_a.cpu())
+            labels_b.append(label_b.cpu())
+        if first_features is not None and first is not None and _same_bits(first, images):
+            features = first_features
+        else:
+            with torch.no_grad():
+                features = torch.cat([featurize(image).float().cpu() for image in images]).numpy()
+        if first is None:
+            first, first_features = images, features
+        out.append((features, torch.cat(labels_a).numpy(), torch.cat(labels_b).numpy()))
+    return out
+
+
+_SAME_WIDTH_INT = {torch.float64: torch.int64, torch.float32: torch.int32, torch.float16: torch.int16,
+                   torch.bfloat16: torch.int16}
+
+
+def _same_bits(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> bool:
+    """Whether two lists of batches hold the same shapes, dtypes and bits (-0.0 is not 0.0, a NaN equals its bits)."""
+    def bits(t: torch.Tensor) -> torch.Tensor:
+        return t.view(_SAME_WIDTH_INT[t.dtype]) if t.dtype in _SAME_WIDTH_INT else t
+
+    return len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype and torch.equal(bits(x), bits(y))
+                                    for x, y in zip(a, b))
 
 
 def fit_logistic(
@@ -145,7 +194,7 @@ def fast_probe(
     try:
         featurize = lambda x: encoder.pooled(normalize(x))  # noqa: E731
         tr = extract_features(featurize, train_set, device, num_workers=num_workers)
-        tests = [extract_features(featurize, t, device, num_workers=num_workers) for t in (test_set, *redraws)]
+        tests = draw_features(featurize, (test_set, *redraws), device, num_workers=num_workers)
     finally:
         encoder.train(was_training)
     spec = getattr(train_set, "spec", None)

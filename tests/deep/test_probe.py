@@ -80,3 +80,28 @@ def test_paper_probe_learning_rate_schedule() -> None:
     assert (cfg.epochs, cfg.lr, cfg.momentum, cfg.batch_size) == (100, 0.01, 0.9, 128)
     assert cfg.milestone_epochs() == [60, 80] and cfg.gamma == 0.1
     assert ProbeConfig(epochs=10).milestone_epochs() == [6, 8]
+
+
+def test_draw_features_runs_the_encoder_once_for_draws_with_the_same_images() -> None:
+    """Overlay-free draws (same images, new task-B labels) reuse the first draw's features; other draws do not."""
+    from deep_experiments.data import build_dataset
+    from deep_experiments.data.config import DataConfig
+    from deep_experiments.overlay_control import test_redraws
+    from deep_experiments.probe import draw_features, extract_features
+
+    test = build_dataset(DataConfig(dataset="c+letters", train_size=8, test_size=40), "test", 0)
+    calls: list[int] = []
+
+    def featurize(x: torch.Tensor) -> torch.Tensor:
+        calls.append(len(x))
+        return x.mean(dim=(2, 3))
+
+    for strength, forwards in ((0.0, 40), (1.0, 3 * 40)):
+        calls.clear()
+        split = test.at_strength(strength)
+        draws = [split, *test_redraws(split, 3)]
+        got = draw_features(featurize, draws, torch.device("cpu"), batch_size=16)
+        assert sum(calls) == forwards
+        for (f, a, b), draw in zip(got, draws, strict=True):
+            rf, ra, rb = extract_features(featurize, draw, torch.device("cpu"), batch_size=16)
+            assert np.array_equal(f, rf) and np.array_equal(a, ra) and np.array_equal(b, rb)
