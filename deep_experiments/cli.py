@@ -12,7 +12,9 @@ invalid options (and unreadable run files, an ``--out`` that cannot be written, 
 that does not exist) print one line on stderr and exit with status 2; a NaN/inf loss or
 non-finite weights exit with 1. Rerunning the same ``train``/``run`` command on an existing folder
 resumes it (from ``checkpoint.prev.pt`` when ``checkpoint.pt`` is unreadable); a folder holding
-a run of another config is refused.
+a run of another config is refused. ``train`` and ``run`` end with one line saying where the time went
+(``time: startup ..., data ..., views ..., steps ..., probes ..., checkpoints ..., final probe ...; total``,
+:class:`deep_experiments.run.train.Timings`).
 
 Several GPUs: ``torchrun --standalone --nproc_per_node N -m deep_experiments run ...`` trains data-parallel
 (``--batch-size`` is the global batch; see :mod:`deep_experiments.run.distributed`); rank 0 writes and probes.
@@ -24,6 +26,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -273,7 +276,7 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     from deep_experiments.run.distributed import close_world, init_world, world_from_env
     from deep_experiments.run.perf import retain_freed_memory
     from deep_experiments.run.probe_run import probe_run
-    from deep_experiments.run.train import train
+    from deep_experiments.run.train import Timings, train
 
     retain_freed_memory()  # where the step's memory comes from, not what it computes
     progress = not args.no_progress
@@ -301,9 +304,10 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
     if before:
         state = "already complete" if before >= config.train.epochs else "resuming"
         print(f"{args.out}: {before}/{config.train.epochs} epochs done before this call ({state})", flush=True)
+    times = Timings()
     try:
         records = train(config, args.out, device=str(device), progress=progress, stop_after=args.stop_after,
-                        argv=cmd, world=world)
+                        argv=cmd, world=world, timings=times)
     finally:
         close_world(world)
     if not world.is_main:  # rank 0 reports and probes
@@ -314,7 +318,11 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str], prog: str) -> None:
         print("final probe" + (" (fast probe only)" if not config.probe.paper else " (fast and paper protocols)")
               + "...", flush=True)
     if args.command == "run" and done == config.train.epochs:
-        print(_summary(probe_run(args.out, device=str(device), progress=progress, argv=cmd)))
+        started = time.perf_counter()
+        result = probe_run(args.out, device=str(device), progress=progress, argv=cmd)
+        times.extra["final probe"] = time.perf_counter() - started
+        print(_summary(result))
+    print(times.line(), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,8 @@ one of the generalized losses :func:`featuredrop.losses.generalized_contrastive`
 
 from __future__ import annotations
 
+import time
+
 import torch
 from torch import nn
 
@@ -35,6 +37,8 @@ class ContrastiveLearner:
 
     ``process_group`` (``None``: one process) is set by :func:`deep_experiments.run.distributed.data_parallel`:
     the loss is then that of the gathered embeddings of every process's rows (the global batch).
+    ``view_seconds`` adds up the wall time spent making the two views of each step (the run's timing
+    line; host time on CUDA, where the work is only launched).
     """
 
     def __init__(self, encoder: nn.Module, views: ViewSource, encoder_opt: torch.optim.Optimizer, temperature: float,
@@ -50,6 +54,7 @@ class ContrastiveLearner:
         self.bf16 = bf16
         self.channels_last = channels_last
         self.process_group: torch.distributed.ProcessGroup | None = None
+        self.view_seconds = 0.0
 
     def embed(self, views: torch.Tensor) -> torch.Tensor:
         """Float32 embeddings of normalized views; the encoder runs in bf16 autocast and on a
@@ -74,12 +79,14 @@ class ContrastiveLearner:
         own = getattr(self.views, "contrastive_loss", None)
         if own is not None:
             return own(self, image, base, generator)
+        start = time.perf_counter()
         pair = getattr(self.views, "pair", None)
         if pair is not None:  # a kind that makes both views itself (de-shared overlays)
             v1, v2 = pair(image, base, generator)
         else:
             v1 = self.views(image, base, generator)
             v2 = self.views(image, base, generator)
+        self.view_seconds += time.perf_counter() - start
         z = self.embed(torch.cat([v1, v2], dim=0))
         z1, z2 = z.chunk(2, dim=0)
         if self.process_group is not None:  # data-parallel: the global batch's pairs, rank order

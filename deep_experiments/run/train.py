@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,34 @@ from featuredrop.config import to_dict
 
 Schedule = torch.optim.lr_scheduler.LRScheduler
 
-__all__ = ["train", "DatasetBuilder"]
+__all__ = ["train", "DatasetBuilder", "Timings"]
+
+
+@dataclass
+class Timings:
+    """Where a :func:`train` call spent its wall time, in seconds (the CLI prints :meth:`line`).
+
+    ``startup``: datasets, networks, a resumed checkpoint; ``data``: loading and collating the items;
+    ``views``: making the two views of every step (the views' kind's own step, the viewmaker's, counts
+    in ``steps``); ``steps``: the rest of the training steps (encoder forward, loss, backward, optimizer,
+    schedule, online head); ``probes``: the fast probes during training; ``checkpoints``: the finite
+    check and writing checkpoints and backbone. On CUDA the parts are host time (not synchronized).
+    """
+
+    startup: float = 0.0
+    data: float = 0.0
+    views: float = 0.0
+    steps: float = 0.0
+    probes: float = 0.0
+    checkpoints: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+    """Parts timed outside :func:`train` (the CLI's final probe), printed after the others."""
+
+    def line(self) -> str:
+        """``time: startup 3.1 s, data 6.0 s, ...; total 130.2 s`` (parts in the order of the fields)."""
+        parts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"} | self.extra
+        return ("time: " + ", ".join(f"{name.replace('_', ' ')} {seconds:.1f} s" for name, seconds in parts.items())
+                + f"; total {sum(parts.values()):.1f} s")
 
 
 @dataclass
@@ -78,6 +105,7 @@ class _Session:
     progress: bool
     world: World = SINGLE
     online: OnlineHead | None = None
+    times: Timings = field(default_factory=Timings)
 
 
 def _epoch_loop(session: _Session, epoch: int) -> dict[str, float]:
@@ -86,14 +114,22 @@ def _epoch_loop(session: _Session, epoch: int) -> dict[str, float]:
     steps = 0
     total = session.config.train.epochs
     bar = tqdm(session.loader, desc=f"epoch {epoch}/{total}", disable=not session.progress, leave=False)
+    times, learner = session.times, session.comps.learner
+    fetched = time.perf_counter()
     for step, batch in enumerate(bar, start=1):
         image, label_a, label_b, base = unpack_batch(batch, session.device)
+        started, views_before = time.perf_counter(), learner.view_seconds
+        times.data += started - fetched
         if session.online is not None:
             session.online.arm(len(image))
-        losses = session.comps.learner.step(image, base, session.gens["augment"], where=f"epoch {epoch} step {step}")
+        losses = learner.step(image, base, session.gens["augment"], where=f"epoch {epoch} step {step}")
         session.schedule.step()
         if session.online is not None:
             losses["online_head_loss"] = session.online.step(label_a, label_b)
+        views = learner.view_seconds - views_before
+        fetched = time.perf_counter()
+        times.views += views
+        times.steps += fetched - started - views
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + value
         steps += 1
@@ -161,6 +197,7 @@ def train(
     argv: Sequence[str] | None = None,
     dataset_builder: DatasetBuilder = build_dataset,
     world: World = SINGLE,
+    timings: Timings | None = None,
 ) -> list[dict[str, Any]]:
     """Pretrain into ``out_dir``, resuming from its checkpoint if there is one.
 
@@ -174,6 +211,7 @@ def train(
         dataset_builder: ``build_dataset`` or a replacement with its signature (tests).
         world: this process's place in a data-parallel run (:func:`deep_experiments.run.distributed.init_world`;
             ``device`` is then this process's own); ``config.train.batch_size`` is the global batch.
+        timings: filled with where the call's time went (:class:`Timings`); timing changes no number.
 
     Returns:
         All metric records of the run so far (also in ``metrics.jsonl``).
@@ -183,6 +221,8 @@ def train(
     """
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"stop_after must be >= 1, got {stop_after}")
+    times = Timings() if timings is None else timings
+    begun = time.perf_counter()
     dev = resolve_device(device)
     check_perf(config.train.perf, dev, config.train.encoder, config.train.width)
     tc = config.train
@@ -225,8 +265,9 @@ def train(
     if world.distributed:
         loader = ShardedBatches(loader, tc.batch_size, world)  # type: ignore[assignment]
     session = _Session(comps, schedule, config, loader, fit_set, build_probe_sets(config, (train_set, test_set)),
-                       gens, dev, folder, progress and world.is_main, world, online.attach() if online else None)
+                       gens, dev, folder, progress and world.is_main, world, online.attach() if online else None, times)
     log = folder.open_metrics() if world.is_main else None
+    times.startup += time.perf_counter() - begun
     try:
         done = _run_epochs(session, log, start, stop_after)
     finally:
@@ -235,7 +276,9 @@ def train(
         if online is not None:
             online.detach()
     if done == tc.epochs and world.is_main:
+        started = time.perf_counter()
         export_backbone(folder.backbone, comps.encoder, comps.normalize, config.data.dataset)
+        times.checkpoints += time.perf_counter() - started
     barrier(world)  # every process returns once rank 0 has written the run's files
     return folder.read_metrics()
 
@@ -263,11 +306,15 @@ def _run_epochs(session: _Session, log: MetricsLog | None, start: int, stop_afte
         t0 = time.perf_counter()
         session.fit_set.set_epoch(epoch - 1)
         stats = _epoch_loop(session, epoch)
+        started = time.perf_counter()
         _check_finite(comps, epoch)  # before anything probes or saves a diverged network
         if log is None:  # not rank 0: its part of the checkpoint only
             _state(session, epoch)
+            session.times.checkpoints += time.perf_counter() - started
             continue
+        session.times.checkpoints += time.perf_counter() - started
         log.write({"kind": "train", "epoch": epoch, "seconds": round(time.perf_counter() - t0, 3), **stats})
+        started = time.perf_counter()
         if epoch in tc.probe_epochs():
             if session.progress:
                 tqdm.write(f"epoch {epoch}/{tc.epochs}: fast probe...")
@@ -278,5 +325,8 @@ def _run_epochs(session: _Session, log: MetricsLog | None, start: int, stop_afte
                 log.write({"kind": "online_head", "epoch": epoch,
                            **online_head_accuracy(session.online, comps.normalize, session.probe_sets.own[1],
                                                   config.data.num_workers)})
+        saving = time.perf_counter()
+        session.times.probes += saving - started
         save_checkpoint(session.folder.checkpoint, _state(session, epoch))
+        session.times.checkpoints += time.perf_counter() - saving
     return end

@@ -133,3 +133,22 @@ def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path: Path) -> None:
 def test_train_size_must_cover_a_batch(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="batch size"):
         train(tiny(batch_size=32), tmp_path, device="cpu", progress=False, argv=["test"])
+
+
+def test_timings_say_where_the_time_went_and_change_no_number(tmp_path: Path) -> None:
+    """Every part of a run's time is counted (each > 0), within the call's wall time; the records equal an untimed run's."""
+    import time
+
+    from deep_experiments.run.train import Timings
+
+    times = Timings()
+    started = time.perf_counter()
+    timed = train(tiny(epochs=2), tmp_path / "timed", device="cpu", progress=False, timings=times)
+    wall = time.perf_counter() - started
+    parts = [times.startup, times.data, times.views, times.steps, times.probes, times.checkpoints]
+    assert all(part > 0 for part in parts) and sum(parts) <= wall
+    assert times.line().startswith("time: startup ") and times.line().endswith(f"; total {sum(parts):.1f} s")
+    times.extra["final probe"] = 1.25
+    assert "checkpoints" in times.line() and ", final probe 1.2 s; total" in times.line()
+    plain = train(tiny(epochs=2), tmp_path / "plain", device="cpu", progress=False)
+    assert _records(timed) == _records(plain)
