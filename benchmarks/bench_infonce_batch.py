@@ -13,17 +13,19 @@ blocks of :data:`linear_theory.infonce_runs.MAX_BATCH`) of setup + 3000 steps, o
 2 workers (half the runs each, assuming a free core each).
 
 Then a profile of the written-out step at the first batch size (torch.profiler, self time per op,
-grouped by part): the three ``n x n`` products at ``k = 4`` (writing the exponent, reading it for
-the row sums and numerators, reading it for the column sums) and the one ``exp2`` pass over the
-``n x n`` matrix are most of the step; they move 256 KB per setting each at ~1 flop per float,
-so the step is bound by those passes over memory (in the L2 cache), not by arithmetic.
+grouped by part). About half of the step is the four passes over each ``n x n`` matrix: the three
+products at ``k = 4`` (writing the exponent, reading it for the row sums and numerators, reading it
+for the column sums) and one ``exp2``. Each runs at 2-3.5 G elements/s, ~1 flop per 4-byte float
+(the three products ~20 GFLOP/s, far below the core's AVX-512 peak), so the step is bound by
+passes over memory (the L2 cache), not arithmetic; the rest is element-wise work on ``k x n`` and
+``D x n`` arrays (views, normalization, gradients), the ``d``-wide matmuls and Python.
 
     python benchmarks/bench_infonce_batch.py [--settings 250] [--steps 30] [--batch-size 256 128 64]
 
-Measured (2-core AMD EPYC, 1 thread, load average ~5-6 from two training runs and tests, so the
-ratios are the numbers to read; batch 256, 250 settings): written 4.6x autograd per step,
-1,000 x 3000 steps projected at 430 s on one core, 215 s on 2 workers; profile: the three
-``n x n`` matmuls ~60 % of the step, ``exp2`` ~15 %.
+Measured (2-core AMD EPYC, 1 thread, load average 4.6 from two training runs; read the ratios):
+at batch 256 the written-out step is 4.6x the autograd step, 9,175 settings x steps / s, the
+1,000 x 3000 steps projected at 327 s on one core and 164 s on 2 workers; profile: the ``n x n``
+passes 54 % of the step (the three products 43 %, ``exp2`` 11 %), other element-wise ops 26 %.
 """
 
 from __future__ import annotations

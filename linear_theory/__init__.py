@@ -11,7 +11,8 @@ theory; the Feature Dropout paper's theorems are not reproduced verbatim). Publi
 - :class:`RandBit` — shared random +-1 bits against an image block (Chen et al. 2021's RandBit);
 - :mod:`linear_theory.closed_form` — the same closed forms vectorized over sweeps (``predict``:
   eigenvalue -> captured dims -> probe ``R^2`` -> accuracy);
-- :mod:`linear_theory.dynamics`, :mod:`linear_theory.simulate` — gradient flow and GD/SGD;
+- :mod:`linear_theory.dynamics`, :mod:`linear_theory.simulate` — gradient flow and GD/SGD
+  (:mod:`linear_theory.infonce_grad`: InfoNCE's gradient written out for the simulator);
   :mod:`linear_theory.integrate` — the batched Dormand-Prince integrator;
 - :mod:`linear_theory.infonce_runs` — many InfoNCE runs, batched, cached on disk;
 - :mod:`linear_theory.symbolic` — sympy derivations; :mod:`linear_theory.sweep` — the CLI.

@@ -6,7 +6,9 @@ one optimizer step on ``W``. The losses:
 
 ``"infonce"``: :func:`featuredrop.losses.cross_view_infonce` (= ``nt_xent(variant="cross_view")``, batched over settings; cross-entropy of
     each view-1 embedding against all view-2 embeddings, cosine similarity, temperature ``tau``),
-    the package's single InfoNCE. No closed form; float32 is enough.
+    the package's single InfoNCE. No closed form; float32 is enough. Its gradient is written out
+    (:mod:`linear_theory.infonce_grad`, for ``tau >= MIN_TEMPERATURE``; ``autograd=True`` differentiates
+    the loss with autograd instead, the same numbers up to rounding).
 
 ``"spectral"``: an unbiased minibatch estimator of the population spectral loss
     ``L(W) = -2 tr(W C W^T) + ||W Sigma W^T||_F^2`` (HaoChen et al. 2021). With ``z = W x`` and
@@ -348,7 +350,7 @@ def simulate_many(models: Sequence[LinearModel], seeds: Sequence[int], config: S
         threads: torch threads during the run (see :func:`torch_threads`).
         autograd: differentiate InfoNCE with autograd of :func:`cross_view_infonce` instead of the
             written-out gradient (:mod:`linear_theory.infonce_grad`; the same numbers up to float
-            rounding, ~5x slower at batch 256). Used without asking when ``tau < MIN_TEMPERATURE``.
+            rounding, ~4-5x slower at batch 256). Used without asking when ``tau < MIN_TEMPERATURE``.
 
     Returns:
         A :class:`Trajectory` with batch shape ``(M, S)``; ``times = lr * step`` at the steps of

@@ -37,9 +37,9 @@ class InfoNCEPhaseConfig:
         ratio_range: ``(min, max, num)`` of the strength ratio, log-spaced (50 points).
         dropout_range: ``(min, max, num)`` of the dropout on block 1, linear (20 points).
         rep_dim: capacity ``k`` (``r_1 = 4``: suppression is total).
-        simulation: docs/linear-theory.md's InfoNCE training (3000 SGD steps, lr 0.5, tau 0.2, init 0.01) with
-            minibatches of 64 pairs instead of 256, so that the 1,000 runs fit in ~5 minutes on 2
-            cores; on figure 3's settings this moves InfoNCE's switch by < 0.03 in ``p``.
+        simulation: docs/linear-theory.md's InfoNCE training (3000 SGD steps of 256 pairs, lr 0.5,
+            tau 0.2, init 0.01); with the written-out gradient (:mod:`linear_theory.infonce_grad`)
+            the 1,000 runs take ~4 minutes on 2 cores (``benchmarks/bench_infonce_batch.py``).
         seeds: runs per grid point.
         workers: processes.
     """
@@ -48,7 +48,7 @@ class InfoNCEPhaseConfig:
     ratio_range: tuple[float, float, int] = (0.02, 1.0, 50)
     dropout_range: tuple[float, float, int] = (0.0, 0.95, 20)
     rep_dim: int = 4
-    simulation: SimulationConfig = SimulationConfig(batch_size=64)
+    simulation: SimulationConfig = SimulationConfig()
     seeds: int = 1
     workers: int = 2
 

@@ -38,8 +38,9 @@ class LossFamiliesConfig:
     Attributes:
         setting, rep_dims, dropouts: the model, capacities and dropout values.
         losses: the simulated families (``SimulationConfig.loss`` values).
-        simulation: the InfoNCE training (batch 64 as the InfoNCE phase diagram); each family's
-            recipe is :func:`linear_theory.simulate.loss_recipe` of it.
+        simulation: the InfoNCE training at batch 64 (the decoupled and SWD losses train with
+            autograd, several times slower per step at batch 256); each family's recipe is
+            :func:`linear_theory.simulate.loss_recipe` of it.
         seeds, workers: runs per point and processes.
     """
 
