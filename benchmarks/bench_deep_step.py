@@ -19,7 +19,9 @@ preset's. Every row is timed in the same process on the same random batch ``(bat
 - ``plain``: the same encoder written the obvious way: the two views already made (no
   augmentation), ``nt_xent`` of one forward of both views, backward, a step of the config's optimizer
   (SGD with its momentum, or Adam) at its learning rate and weight decay; eager. The ratio is then the
-  project's own cost (views, guard, bookkeeping), not a choice of optimizer;
+  project's own cost (views, guard, bookkeeping), not a choice of optimizer. On CPU (a shared machine)
+  the plain step and the project's steps of fixed views (expert, dropout, ...) are timed together, their
+  steps alternating (:func:`_time_alternating`), so that a changing load falls on all of them;
 - ``plain viewmaker`` (float32, with the viewmaker among ``--methods``): the viewmaker step written the
   obvious way on the same networks (:func:`plain_viewmaker_step`; the config's viewmaker, so the CPU
   preset's width 8 with one residual block by default). It computes exactly the project's numbers
@@ -387,6 +389,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             entries.insert(entries.index(("project viewmaker", "viewmaker")), (PLAIN_VIEWMAKER, PLAIN_VIEWMAKER))
         plain_rate = None
         paired: dict[str, float] = {}  # the plain and the project viewmaker step, timed together
+        fixed = [m for m in args.methods if m != "viewmaker"]
+        grouped: dict[str, float] = {}  # on CPU: the plain step and the fixed views' steps, timed together
+        if device.type == "cpu" and fixed:
+            grouped = _time_alternating({"plain": plain_step(args, mode, views),
+                                         **{m: project_step(args, m, mode, images, base) for m in fixed}},
+                                        device, args.warmup, args.steps, f"{mode} plain and project {', '.join(fixed)}")
         for name, method in entries:
             if device.type == "cuda" and not (method == "viewmaker" and paired):
                 torch.cuda.empty_cache()
@@ -398,6 +406,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 seconds = paired["plain"]
             elif method == "viewmaker" and paired:
                 seconds = paired["project"]
+            elif (method or "plain") in grouped:
+                seconds = grouped[method or "plain"]
             else:
                 step = plain_step(args, mode, views) if method is None else project_step(args, method, mode, images,
                                                                                          base)
