@@ -45,6 +45,8 @@ from torch.profiler import ProfilerActivity, profile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from progress import heartbeat  # noqa: E402
+
 from featuredrop.cli import OneLineParser, positive_int  # noqa: E402
 from linear_theory import TwoBlock  # noqa: E402
 from linear_theory.infonce_runs import MAX_BATCH  # noqa: E402
@@ -139,15 +141,17 @@ def main(argv: list[str] | None = None) -> None:
           f"{'autograd, 1 core':>17} {'written, 1 core':>16} {'2 workers':>10}")
     for n in args.batch_size:
         cfg = SimulationConfig(steps=args.steps, record_every=args.steps, batch_size=n)
-        loop = args.loop_settings * args.steps / _seconds(
-            lambda c=cfg: [simulate(m, replace(c, seed=i), threads=args.threads)
-                           for i, m in enumerate(models[:args.loop_settings])])
-        (auto, auto_setup), (fast, fast_setup) = (_per_step(models, cfg, args.steps, a) for a in (True, False))
+        with heartbeat(f"timing batch n = {n}: loop, autograd and written-out runs"):
+            loop = args.loop_settings * args.steps / _seconds(
+                lambda c=cfg: [simulate(m, replace(c, seed=i), threads=args.threads)
+                               for i, m in enumerate(models[:args.loop_settings])])
+            (auto, auto_setup), (fast, fast_setup) = (_per_step(models, cfg, args.steps, a) for a in (True, False))
         one_core = [blocks * (setup + STEPS * step) for step, setup in ((auto, auto_setup), (fast, fast_setup))]
         two = math.ceil(blocks / 2) * (fast_setup + STEPS * fast)
         print(f"{n:>8} {loop:>10,.0f} {len(models) / auto:>10,.0f} {len(models) / fast:>10,.0f} "
               f"{auto / fast:>9.1f}x {one_core[0]:>15,.0f} s {one_core[1]:>14,.0f} s {two:>8,.0f} s")
-    _profile(models, SimulationConfig(batch_size=args.batch_size[0]), args.steps)
+    with heartbeat("profiling the written-out step"):
+        _profile(models, SimulationConfig(batch_size=args.batch_size[0]), args.steps)
 
 
 if __name__ == "__main__":
