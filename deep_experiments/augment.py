@@ -344,19 +344,25 @@ class ExpertAugment:
         if "crop" not in self.ops or not self.ops <= set(known):
             raise ValueError(f"ops must include 'crop' and be among {list(known)} (policy {policy!r}), got {sorted(self.ops)}")
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, generator: torch.Generator, out: torch.Tensor | None = None) -> torch.Tensor:
         """One random view of every image.
 
         Args:
             x: images in [0, 1]. Shape: ``(B, channels, H, W)``.
             generator: source of all randomness; must live on ``x.device``.
+            out: where to write the views (e.g. one half of a batch of both views), or None.
 
         Returns:
             Views (normalized unless ``normalize=False``). Shape: ``(B, channels, size, size)``.
         """
-        return self.with_params(x, generator)[0]
+        return self.with_params(x, generator, out)[0]
 
-    def with_params(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ViewParams]:
+    def views_like(self, x: torch.Tensor, count: int = 1) -> torch.Tensor:
+        """An empty tensor for ``count`` views of every image of ``x``: ``(count * B, channels, size, size)``."""
+        return x.new_empty((count * x.shape[0], self.channels, self.size, self.size))
+
+    def with_params(self, x: torch.Tensor, generator: torch.Generator,
+                    out: torch.Tensor | None = None) -> tuple[torch.Tensor, ViewParams]:
         """What :meth:`__call__` returns (same draws, same views) and the views' :class:`ViewParams`."""
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"expected images of shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
@@ -367,7 +373,9 @@ class ExpertAugment:
             if shared.shape[-2:] != views.shape[-2:]:
                 shared = F.interpolate(shared, size=views.shape[-2:], mode="nearest")
             views = torch.cat([views, shared], dim=1)
-        return (self.normalizer(views) if self.normalize else views), params
+        if self.normalize:
+            return self.normalizer(views, out=out), params
+        return (views if out is None else out.copy_(views)), params
 
     def _augment(self, x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, ViewParams]:
         """Apply the policy's ``ops`` to the augmented channels (every draw made, in the policy's order).

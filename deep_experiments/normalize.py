@@ -46,12 +46,16 @@ class Normalize:
                                 torch.tensor(self.std, dtype=like.dtype, device=like.device).view(1, k, 1, 1))
         return self._stats[key]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Shape: ``x`` is ``(B, channels, H, W)``; returns the same shape."""
+    def __call__(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Shape: ``x`` is ``(B, channels, H, W)``; returns the same shape (written into ``out`` when given:
+        the same values, computed there instead of copied there)."""
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"expected (B, {self.channels}, H, W), got {tuple(x.shape)}")
         k = self.channels - self.shared_channels
         mean, std = self._tensors(x)
         if not self.shared_channels:  # the same values without a copy through torch.cat
-            return (x - mean) / std
-        return torch.cat([(x[:, :k] - mean) / std, x[:, k:]], dim=1)
+            if out is None:
+                return (x - mean) / std
+            return torch.sub(x, mean, out=out).div_(std)
+        y = torch.cat([(x[:, :k] - mean) / std, x[:, k:]], dim=1)
+        return y if out is None else out.copy_(y)

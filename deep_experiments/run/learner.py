@@ -80,14 +80,19 @@ class ContrastiveLearner:
         if own is not None:
             return own(self, image, base, generator)
         start = time.perf_counter()
+        both = getattr(self.views, "both", None)
         pair = getattr(self.views, "pair", None)
-        if pair is not None:  # a kind that makes both views itself (de-shared overlays)
-            v1, v2 = pair(image, base, generator)
+        if both is not None:  # both views written into one batch (the same draws and values as two calls)
+            views = both(image, base, generator)
         else:
-            v1 = self.views(image, base, generator)
-            v2 = self.views(image, base, generator)
+            if pair is not None:  # a kind that makes both views itself (de-shared overlays)
+                v1, v2 = pair(image, base, generator)
+            else:
+                v1 = self.views(image, base, generator)
+                v2 = self.views(image, base, generator)
+            views = torch.cat([v1, v2], dim=0)
         self.view_seconds += time.perf_counter() - start
-        z = self.embed(torch.cat([v1, v2], dim=0))
+        z = self.embed(views)
         z1, z2 = z.chunk(2, dim=0)
         if self.process_group is not None:  # data-parallel: the global batch's pairs, rank order
             z1, z2 = gather_pairs(z1, z2, self.process_group)

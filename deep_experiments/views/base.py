@@ -11,6 +11,11 @@ itself (the de-shared overlay views: one view per overlay draw), and one with
 ``needs_second_overlay = True`` trains on items whose fourth field is the image under a second,
 independent overlay instead of ``base`` (:func:`fit_items`).
 
+Optional: a view source with a ``both(image, base, generator)`` method returns both views of every
+image as one batch ``(2B, C, S, S)``, view 1's rows first: exactly ``torch.cat`` of two calls (the same
+draws in the same order), each view written into its half instead of copied there (expert and dropout
+views).
+
 Optional: a view source with a ``contrastive_loss(learner, image, base, generator)`` method
 replaces the learner's loss of two views by its own (:meth:`ContrastiveLearner.loss` delegates to
 it): the hierarchical views contrast several pairs of views at several depths of the encoder. A

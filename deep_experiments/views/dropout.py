@@ -13,7 +13,7 @@ import torch
 from deep_experiments.augment import ExpertAugment
 
 from .base import FixedViews, ViewContext, ViewKind
-from .expert import expert_augment
+from .expert import _both, expert_augment
 
 __all__ = ["DropoutConfig", "DropoutViews", "overlay_keep_mask", "DROPOUT"]
 
@@ -55,11 +55,17 @@ class DropoutViews(FixedViews):
         keep = overlay_keep_mask(image.shape[0], self.p, generator, image.device)
         return torch.where(keep.view(-1, 1, 1, 1), image, base)
 
-    def __call__(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
-        """Shape: ``(B, C, H, W)`` -> ``(B, C, size, size)``."""
+    def __call__(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+        """Shape: ``(B, C, H, W)`` -> ``(B, C, size, size)`` (into ``out`` when given)."""
         if base is None:
             raise ValueError("feature-dropout views need `base` images")
-        return self.augment(self.source(image, base, generator), generator)
+        source = self.source(image, base, generator)
+        return self.augment(source, generator) if out is None else self.augment(source, generator, out)
+
+    def both(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+        """Two views of every image as one batch, view 1's rows first (see :meth:`ExpertViews.both`)."""
+        return _both(self, self.augment, image, base, generator)  # type: ignore[arg-type]
 
 
 def _build(config: DropoutConfig, ctx: ViewContext) -> DropoutViews:

@@ -31,9 +31,25 @@ class ExpertViews(FixedViews):
     def __init__(self, augment: ExpertAugment) -> None:
         self.augment = augment
 
-    def __call__(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
-        """Shape: ``(B, C, H, W)`` -> ``(B, C, size, size)``; ``base`` is ignored."""
-        return self.augment(image, generator)
+    def __call__(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+        """Shape: ``(B, C, H, W)`` -> ``(B, C, size, size)`` (into ``out`` when given); ``base`` is ignored."""
+        return self.augment(image, generator) if out is None else self.augment(image, generator, out)
+
+    def both(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+        """Two views of every image as one batch, view 1's rows first: two calls' draws and views, written in
+        place (no concatenation). Shape: ``(B, C, H, W)`` -> ``(2B, C, size, size)``."""
+        return _both(self, self.augment, image, base, generator)
+
+
+def _both(views: ExpertViews, augment: ExpertAugment, image: torch.Tensor, base: torch.Tensor | None,
+          generator: torch.Generator) -> torch.Tensor:
+    """``torch.cat([views(image, base, g), views(image, base, g)])``, each call writing its half."""
+    out = augment.views_like(image, 2)
+    n = image.shape[0]
+    views(image, base, generator, out=out[:n])
+    views(image, base, generator, out=out[n:])
+    return out
 
 
 def _build(config: ExpertConfig, ctx: ViewContext) -> ExpertViews:

@@ -78,3 +78,19 @@ def test_viewmaker_views_are_normalized_perturbed_images() -> None:
     norm = Normalize(3)
     views = ViewmakerViews(vm, norm)(image, None, _gen(7))
     torch.testing.assert_close(views, norm(vm(image, _gen(7))), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["expert", "dropout"])
+@pytest.mark.parametrize(("channels", "shared", "policy"), [(3, 0, "crop_only"), (3, 0, "simclr"), (4, 3, "crop_only")])
+def test_both_views_are_two_calls_concatenated_bit_for_bit(kind: str, channels: int, shared: int, policy: str) -> None:
+    """``both`` (what the learner calls) writes each view into its half: the same draws, order and bits as two calls."""
+    g = _gen(3)
+    image, base = torch.rand(6, channels, 12, 12, generator=g), torch.rand(6, channels, 12, 12, generator=g)
+    augment = ExpertAugment(channels, 8, policy, shared)  # type: ignore[arg-type]
+    views = ExpertViews(augment) if kind == "expert" else DropoutViews(augment, 0.5)
+    g1, g2 = _gen(11), _gen(11)
+    both = views.both(image, base, g1)
+    reference = torch.cat([views(image, base, g2), views(image, base, g2)])
+    assert both.shape == (12, channels, 8, 8) and both.is_contiguous()
+    assert torch.equal(both.view(torch.int32), reference.view(torch.int32))
+    assert torch.equal(g1.get_state(), g2.get_state())
