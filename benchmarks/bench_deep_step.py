@@ -34,8 +34,9 @@ Run as a script, the process keeps freed memory in its heap as the deep CLI does
 names each row before it is timed and says every few seconds that a slow row still runs.
 
 Two modes: ``fp32`` (project switches off, plain in float32) and ``bf16`` (project with
-``train.perf`` bf16, channels_last and fused_optimizer, plus compile with ``--compile``; plain under
-bf16 autocast with channels-last weights and inputs). ``device_data`` is not exercised: the batch
+``train.perf`` bf16, channels_last and fused_optimizer, plus compile with ``--compile``, and the
+viewmaker with ``views.viewmaker.precision`` bf16; plain under bf16 autocast with channels-last
+weights and inputs). ``device_data`` is not exercised: the batch
 already lives on the device. The ratio column divides each project row by the plain step of its
 mode. views/s counts the ``2 * batch`` views of the encoder step (the viewmaker's step makes and
 encodes ``2 * batch`` more, not counted). Peak memory: CUDA ``torch.cuda.max_memory_allocated``
@@ -171,7 +172,7 @@ def _config(args: argparse.Namespace, method: str, mode: str) -> Any:
     perf = {**FAST_SWITCHES, "compile": args.compile} if mode == "bf16" else {}
     return build_config(PRESETS[args.preset], {"data": {"dataset": args.dataset},
                          "train": {"encoder": args.encoder, "width": args.width, "batch_size": args.batch, "perf": perf},
-                         "views": {"kind": method}})
+                         "views": {"kind": method, **({"viewmaker": {"precision": "bf16"}} if mode == "bf16" else {})}})
 
 
 def project_step(args: argparse.Namespace, method: str, mode: str, images: torch.Tensor,
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"CIFAR ResNet-18 width 64: ~{RESNET18_GFLOP_PER_VIEW}); bf16 peak "
           f"{'n/a' if peak is None else f'{peak:g} TFLOP/s'}")
     print(f"# bf16 mode: project train.perf = {sorted(k for k, v in {**FAST_SWITCHES, 'compile': args.compile}.items() if v)}"
-          f"; plain = eager bf16 autocast + channels_last")
+          f", viewmaker precision bf16; plain = eager bf16 autocast + channels_last")
     print("| mode | step | ms/step | views/s | / plain | peak MiB | % bf16 peak |")
     print("|---|---|---|---|---|---|---|")
     rows: list[dict[str, Any]] = []

@@ -98,6 +98,9 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
      + " | ".join(PERF_FLAGS) + " | all | none (default: none; see README, Throughput)"),
     ("--viewmaker-budget", "views.viewmaker", "budget", float, "mean |delta| per example (default: dataset's)"),
     ("--viewmaker-lr", "views.viewmaker", "lr", float, "viewmaker Adam learning rate (paper: 1e-3)"),
+    ("--viewmaker-precision", "views.viewmaker", "precision", str,
+     "float32 (default, the reference) | bf16 (the viewmaker network under bf16 autocast, channels-last; "
+     "changes numbers at the 1 %% level)"),
     ("--probe-epochs", "probe", "epochs", int, "paper-protocol probe epochs (paper: 100)"),
     ("--probe-batch-size", "probe", "batch_size", int, "paper-protocol probe batch (paper: 128)"),
     ("--test-overlay-draws", "probe", "test_overlay_draws", int,
@@ -186,6 +189,7 @@ def _sets_temperature(layers: Sequence[Any]) -> bool:
 _APPLIES_TO: dict[str, tuple[Callable[[RunConfig], bool], str]] = {
     "--viewmaker-budget": (lambda c: c.views.kind == "viewmaker", "--method viewmaker"),
     "--viewmaker-lr": (lambda c: c.views.kind == "viewmaker", "--method viewmaker"),
+    "--viewmaker-precision": (lambda c: c.views.kind == "viewmaker", "--method viewmaker"),
     "--randbit-bits": (lambda c: c.data.dataset == "randbit", "--dataset randbit"),
 }
 """Flags that only one kind of view or one dataset reads, and where they apply. ``--dropout-p`` is not

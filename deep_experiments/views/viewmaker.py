@@ -4,6 +4,12 @@ This kind owns everything of the viewmaker: its config section, its network
 (:class:`deep_experiments.models.viewmaker.Viewmaker`, no expert augmentation on top, as in the
 Viewmaker paper), its Adam optimizer and its adversarial step (after every encoder step, one
 step that *raises* the contrastive loss on fresh views, with the encoder frozen).
+
+``precision="bf16"`` (opt-in, ``--viewmaker-precision bf16``) runs the viewmaker's network under
+bfloat16 autocast with channels-last weights and input: the noise is drawn as in float32 (same
+stream), the view is ``x + delta`` in float32 with ``delta`` rounded to bfloat16. It changes a run's
+numbers at the 1 % level (``tests/deep/test_viewmaker.py``), so such runs compare with float32 runs
+across seeds, not step by step. Off is the reference path bit for bit.
 """
 
 from __future__ import annotations
@@ -27,14 +33,19 @@ from .base import ViewContext, ViewKind
 if TYPE_CHECKING:
     from deep_experiments.run.learner import ContrastiveLearner
 
-__all__ = ["ViewmakerConfig", "ViewmakerViews", "build_viewmaker", "VIEWMAKER"]
+__all__ = ["ViewmakerConfig", "ViewmakerViews", "build_viewmaker", "VIEWMAKER", "PRECISIONS"]
+
+PRECISIONS: tuple[str, ...] = ("float32", "bf16")
+"""The viewmaker network's precisions (``views.viewmaker.precision``)."""
 
 
 @dataclass(frozen=True)
 class ViewmakerConfig:
     """The viewmaker and its adversarial optimizer (paper: Adam 1e-3, weight 1, 3 residual blocks, width 32).
 
-    ``budget=None`` takes the dataset's budget (0.05 shapes / digits, 0.1 letters).
+    ``budget=None`` takes the dataset's budget (0.05 shapes / digits, 0.1 letters). ``precision``:
+    ``"float32"`` (the reference) or ``"bf16"`` (the network under bfloat16 autocast, channels-last;
+    see the module docstring).
     """
 
     budget: float | None = None
@@ -42,12 +53,15 @@ class ViewmakerConfig:
     num_res_blocks: int = 3
     adversary_weight: float = 1.0
     width: int = 32
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         positive("viewmaker", budget=self.budget, lr=self.lr, adversary_weight=self.adversary_weight,
                  width=self.width)
         if self.num_res_blocks < 0:
             raise ValueError(f"viewmaker.num_res_blocks must be >= 0, got {self.num_res_blocks}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"viewmaker.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def budget_for(self, spec: DatasetSpec) -> float:
         """The mean ``|delta|`` budget: this config's, else the dataset's."""
@@ -70,21 +84,27 @@ class ViewmakerViews:
     Args:
         viewmaker: the network; optimizer: its optimizer (Adam in the paper), ``None`` when the
             views are only used (figures, probes); adversary_weight: the viewmaker minimizes
-            ``-adversary_weight * loss``.
+            ``-adversary_weight * loss``; bf16: run the network under bfloat16 autocast on a
+            channels-last input (its weights are expected channels-last too, as :func:`_build` makes them).
     """
 
     needs_base = False
 
     def __init__(self, viewmaker: Viewmaker, normalize: Normalize, optimizer: torch.optim.Optimizer | None = None,
-                 adversary_weight: float = 1.0) -> None:
+                 adversary_weight: float = 1.0, bf16: bool = False) -> None:
         self.viewmaker = viewmaker
         self.normalize = normalize
         self.optimizer = optimizer
         self.adversary_weight = adversary_weight
+        self.bf16 = bf16
 
     def __call__(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         """Shape: ``(B, C, H, W)`` -> ``(B, C, H, W)``; ``base`` is ignored."""
-        return self.normalize(self.viewmaker(image, generator))
+        if not self.bf16:
+            return self.normalize(self.viewmaker(image, generator))
+        with torch.autocast(image.device.type, dtype=torch.bfloat16):
+            view = self.viewmaker(image.contiguous(memory_format=torch.channels_last), generator)
+        return self.normalize(view.float().contiguous())
 
     def modules(self) -> dict[str, nn.Module]:
         """``{"viewmaker": network}``."""
@@ -112,9 +132,14 @@ class ViewmakerViews:
 
 
 def _build(config: ViewmakerConfig, ctx: ViewContext) -> ViewmakerViews:
+    bf16 = config.precision == "bf16"
+    if bf16 and ctx.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"views.viewmaker.precision bf16: {ctx.device} has no bfloat16 support; use float32")
     viewmaker = build_viewmaker(config, ctx.spec, ctx.seed).to(ctx.device)
+    if bf16:
+        viewmaker = viewmaker.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(viewmaker.parameters(), lr=config.lr)
-    return ViewmakerViews(viewmaker, ctx.normalize, optimizer, config.adversary_weight)
+    return ViewmakerViews(viewmaker, ctx.normalize, optimizer, config.adversary_weight, bf16)
 
 
 VIEWMAKER = ViewKind("viewmaker", ViewmakerConfig, _build, "viewmaker (learned adversarial views)")

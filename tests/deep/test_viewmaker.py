@@ -189,3 +189,61 @@ def test_the_projects_viewmaker_step_computes_the_plain_step_exactly() -> None:
     for _ in range(3):
         ours = comps.learner.step(images, None, gen)
         assert plain() == (ours["loss"], ours["viewmaker_loss"])
+
+
+def _precision_steps(precision: str, steps: int = 3) -> tuple[list[dict[str, float]], torch.Tensor, torch.Tensor]:
+    """Losses of ``steps`` viewmaker steps on one batch at ``views.viewmaker.precision``, the viewmaker's
+    parameters after them, and the augment stream's state. The well-conditioned tiny setting of
+    ``tests/deep/test_fast_path.py`` (temperature 0.5, small learning rates): in an ill-conditioned one
+    any rounding difference grows within two steps, bf16 or not."""
+    from deep_experiments.configs import build_config
+    from deep_experiments.data import dataset_spec
+    from deep_experiments.run.components import build_components
+    from deep_experiments.seeds import make_generator
+
+    config = build_config({"data": {"dataset": "c+shapes"},
+                           "train": {"batch_size": 8, "width": 8, "lr": 1e-4, "temperature": 0.5},
+                           "views": {"kind": "viewmaker", "viewmaker": {"lr": 1e-5, "precision": precision}}})
+    comps = build_components(config, dataset_spec(config.data), torch.device("cpu"))
+    for module in comps.modules().values():
+        module.train()
+    images = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    gen = make_generator(config.train.seed, "augment")
+    losses = [comps.learner.step(images, None, gen) for _ in range(steps)]
+    params = torch.cat([p.detach().flatten() for p in comps.views.viewmaker.parameters()])
+    return losses, params, gen.get_state()
+
+
+def test_bf16_viewmaker_stays_within_a_percent_of_float32_and_draws_the_same_noise() -> None:
+    """``precision="bf16"`` moves the losses of three steps by at most 2 % (the encoder's bf16 switch's
+    bound), is in effect (some loss moves), and consumes the augment stream exactly as float32 does."""
+    ref_losses, ref_params, ref_state = _precision_steps("float32")
+    losses, params, state = _precision_steps("bf16")
+    rel = [abs(a[k] - b[k]) / abs(a[k]) for a, b in zip(ref_losses, losses, strict=True) for k in a]
+    assert max(rel) <= 2e-2 and max(rel) > 0, rel
+    assert float((params - ref_params).norm() / ref_params.norm()) <= 1e-2
+    assert torch.equal(state, ref_state)
+
+
+def test_bf16_viewmaker_keeps_the_budget_and_float32_views() -> None:
+    """The bf16 views are float32 ``x + delta`` whose mean ``|delta|`` is the budget up to bf16 rounding."""
+    from deep_experiments.normalize import Normalize
+    from deep_experiments.views.viewmaker import ViewmakerViews
+
+    with seeded_init(0):
+        vm = Viewmaker(3, 0.1, num_res_blocks=1, width=8).to(memory_format=torch.channels_last)
+    identity = Normalize(3)
+    identity.mean, identity.std = (0.0,) * 3, (1.0,) * 3
+    views = ViewmakerViews(vm, identity, bf16=True)
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    view = views(x, None, torch.Generator().manual_seed(1))
+    assert view.dtype == torch.float32 and view.is_contiguous()
+    torch.testing.assert_close((view - x).abs().mean(dim=(1, 2, 3)), torch.full((4,), 0.1), rtol=1e-2, atol=0)
+
+
+@pytest.mark.parametrize("precision", ["float16", "fp32", ""])
+def test_unknown_precision_is_refused(precision: str) -> None:
+    from deep_experiments.views.viewmaker import ViewmakerConfig
+
+    with pytest.raises(ValueError, match="precision"):
+        ViewmakerConfig(precision=precision)
