@@ -56,7 +56,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,29 +233,40 @@ def _registered(store: Any, rank: int) -> tuple[str, int] | None:
     return host, int(pid)
 
 
+def _others(world: World) -> Iterator[tuple[Any, int, str, bool]]:
+    """``(store, rank, host, same_host)`` of every other rank that registered; ``RuntimeError``/``ValueError`` when
+    the store is gone (its host died)."""
+    store, here = _store(), socket.gethostname()
+    for rank in range(world.size):
+        placed = None if rank == world.rank else _registered(store, rank)
+        if placed is not None:
+            yield store, rank, placed[0], placed[0] == here and _gone(placed[1])
+
+
+def _poll(world: World, wait: float, look: Callable[[Any, int, str, bool], bool],
+          until_found: bool) -> list[tuple[int, str]]:
+    """``(rank, host)`` of the other registered ranks for which ``look(store, rank, host, gone_here)`` holds, polled
+    every 0.1 s for up to ``wait`` s until some are found (``until_found``) or none are; ``[]`` without a store."""
+    if _store() is None or not world.distributed:
+        return []
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            found = [(rank, host) for store, rank, host, gone in _others(world) if look(store, rank, host, gone)]
+        except (RuntimeError, ValueError):  # the store itself is gone (its host died): nothing to tell
+            return []
+        if bool(found) == until_found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.1)
+
+
 def dead_ranks(world: World, wait: float = 2.0) -> list[int]:
     """The other ranks whose processes (on this host) have exited, waiting up to ``wait`` s for one to be seen.
 
     Ranks on other hosts cannot be checked this way (:func:`silent_ranks` names them); ranks that never
     registered are not listed.
     """
-    store = _store()
-    if store is None or not world.distributed:
-        return []
-    host = socket.gethostname()
-    deadline = time.monotonic() + wait
-    while True:
-        dead = []
-        for rank in range(world.size):
-            try:
-                placed = None if rank == world.rank else _registered(store, rank)
-            except (RuntimeError, ValueError):  # the store itself is gone (its host died): nothing to tell
-                return dead
-            if placed is not None and placed[0] == host and _gone(placed[1]):
-                dead.append(rank)
-        if dead or time.monotonic() >= deadline:
-            return dead
-        time.sleep(0.1)
+    return [rank for rank, _ in _poll(world, wait, lambda store, rank, host, gone: gone, until_found=True)]
 
 
 _STOPPED_KEY = "featuredrop/stopped/{rank}"
@@ -276,24 +287,12 @@ def mark_stopping(world: World) -> None:
 def silent_ranks(world: World, wait: float = 2.0) -> list[tuple[int, str]]:
     """``(rank, host)`` of the ranks on other hosts that have not recorded :func:`mark_stopping` within ``wait``
     s: their process died or stopped answering (a survivor records itself as soon as its collective fails)."""
-    store = _store()
-    if store is None or not world.distributed:
-        return []
-    host = socket.gethostname()
-    deadline = time.monotonic() + wait
-    while True:
-        silent = []
-        for rank in range(world.size):
-            try:
-                placed = None if rank == world.rank else _registered(store, rank)
-                if placed is None or placed[0] == host or store.check([_STOPPED_KEY.format(rank=rank)]):
-                    continue
-            except (RuntimeError, ValueError):  # the store is gone: nothing to tell
-                return []
-            silent.append((rank, placed[0]))
-        if not silent or time.monotonic() >= deadline:
-            return silent
-        time.sleep(0.1)
+    here = socket.gethostname()
+
+    def silent(store: Any, rank: int, host: str, gone: bool) -> bool:
+        return host != here and not store.check([_STOPPED_KEY.format(rank=rank)])
+
+    return _poll(world, wait, silent, until_found=False)
 
 
 _PEER_LOST = re.compile(r"connection (closed|reset)|broken pipe|timed out|timeout|nccl|gloo|socket|peer",

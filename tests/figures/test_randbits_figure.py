@@ -64,6 +64,15 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _t_cell(values: list[float]) -> str:
+    """A table cell: mean [95 % interval of the mean by scipy's t distribution]."""
+    from scipy import stats
+
+    m, se = np.mean(values), np.std(values, ddof=1) / np.sqrt(len(values))
+    half = stats.t.ppf(0.975, len(values) - 1) * se
+    return f"{m:.3f} [{m - half:.3f}, {m + half:.3f}]"
+
+
 def _render(results: Path, out: Path):
     return render(default_registry()["randbits"], FigureContext(out=out, quick=True, randbits=results))
 
@@ -111,23 +120,16 @@ def test_missing_runs_skip_with_the_command(tmp_path: Path) -> None:
 
 def test_table_script_prints_both_read_outs_with_t_intervals(tree: Path, capsys) -> None:  # noqa: ANN001
     """scripts/randbits_table.py: a cell's fast probe and online head over its seeds, interval by scipy's t."""
-    from scipy import stats
-
     from tests.scripts import load_script
 
     assert load_script("randbits_table").main([str(tree)]) == 0
     rows = {tuple(c.strip() for c in line.split("|")[1:4]): [c.strip() for c in line.split("|")[1:-1]]
             for line in capsys.readouterr().out.splitlines()[2:]}
 
-    def cell(values: list[float]) -> str:
-        m, se = np.mean(values), np.std(values, ddof=1) / np.sqrt(len(values))
-        half = stats.t.ppf(0.975, len(values) - 1) * se
-        return f"{m:.3f} [{m - half:.3f}, {m + half:.3f}]"
-
     row = rows[("5", "0.1", "0")]
     assert row[3] == "0,1,2 (online head: 1,2)"
-    assert row[4] == cell([_digits(5, 0.1, 0.0, s) for s in (0, 1, 2)])
-    assert row[5] == cell([_online(5, 0.1, s) for s in (1, 2)])
+    assert row[4] == _t_cell([_digits(5, 0.1, 0.0, s) for s in (0, 1, 2)])
+    assert row[5] == _t_cell([_online(5, 0.1, s) for s in (1, 2)])
     assert row[7] == f"{randbits.COLAB_TABLE[(5, 0.1)]:.3f}"
     assert rows[("20", "0.2", "0")][4:6] == [f"{_digits(20, 0.2, 0.0, 0):.3f}", "—"]
 
@@ -135,8 +137,6 @@ def test_table_script_prints_both_read_outs_with_t_intervals(tree: Path, capsys)
 def test_loss_table_compares_losses_at_equal_temperature_with_intervals(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     """--losses: NT-Xent from ROOT and from LOSSROOT (another τ) in one table; several seeds give mean [t interval]
     (n); a seed of one cell found twice refuses the table (exit 2, one line)."""
-    from scipy import stats
-
     from tests.scripts import load_script
 
     root, losses = tmp_path / "ntxent", tmp_path / "losses"
@@ -150,14 +150,9 @@ def test_loss_table_compares_losses_at_equal_temperature_with_intervals(tmp_path
     rows = {tuple(c.strip() for c in line.split("|")[1:3]): [c.strip() for c in line.split("|")[3:-1]]
             for line in capsys.readouterr().out.splitlines()[2:]}
 
-    def cell(values: list[float]) -> str:
-        m, se = np.mean(values), np.std(values, ddof=1) / np.sqrt(len(values))
-        half = stats.t.ppf(0.975, len(values) - 1) * se
-        return f"{m:.3f} [{m - half:.3f}, {m + half:.3f}] (n = {len(values)})"
-
     assert rows[("NT-Xent", "0.1")] == ["–", "0.930", "–"]
-    assert rows[("NT-Xent", "1")] == ["–", cell([0.40, 0.50]), "–"]
-    assert rows[("decoupled NT-Xent", "0.1")] == ["0.980", cell([0.60, 0.62, 0.67]), "–"]
+    assert rows[("NT-Xent", "1")] == ["–", _t_cell([0.40, 0.50]) + " (n = 2)", "–"]
+    assert rows[("decoupled NT-Xent", "0.1")] == ["0.980", _t_cell([0.60, 0.62, 0.67]) + " (n = 3)", "–"]
     _write(losses / "again", 5, 0.1, 0.0, 0, digits=0.95)  # NT-Xent tau 0.1 b 5 seed 0 is also in ROOT
     assert load_script("randbits_table").main([str(root), "--losses", str(losses)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
