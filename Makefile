@@ -41,7 +41,7 @@ smoke:  ## tiny deep-arm run on CPU: expert, viewmaker and feature-dropout views
 	$(PYTHON) -m deep_experiments run --dataset c+digits --method dropout --preset smoke --out runs/smoke-dropout
 
 figures:  ## every figure that has data, into figures/ (PNG + PDF + CSV/JSON of the numbers)
-	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS) --randbits $(RANDBITS) --skip theory_vs_deep
+	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures --results $(RESULTS) --randbits $(RANDBITS) --skip theory_vs_deep deep_ladder
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/hierarchical --results $(HIERARCHICAL) --only $(DEEP_SUMMARY)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/audio --results $(AUDIO) --only $(DEEP_SUMMARY)
 	MPLBACKEND=Agg $(PYTHON) -m paper_figures --out figures/ladder --results $(LADDER) --only deep_ladder
