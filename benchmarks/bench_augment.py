@@ -5,7 +5,8 @@ All three apply the same policy (RandomResizedCrop 0.2-1, flip, ColorJitter 0.4/
 grayscale p 0.2, Gaussian blur sigma 0.1-2 p 0.5 with a 13-tap kernel, CIFAR normalization) to a
 batch of random 3x32x32 images. Prints the machine, library versions and mean +- std views/s over
 ``repeats`` timed runs after one warm-up (CUDA: timed with events after a synchronize). kornia is
-optional: its row says "not installed" when it is missing (it is an optional dependency).
+optional: its row says "not installed" when it is missing (it is an optional dependency). ``--json FILE``
+also writes the record of :mod:`record` (no speed target: this benchmark states none).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 import torch
 import torchvision
+from record import add_json_option, begin, check_json_path, finish, write
 from threads import thread_report
 from torchvision.transforms import v2
 
@@ -86,14 +88,16 @@ def time_views(fn: Augment, x: torch.Tensor, repeats: int) -> list[float]:
     return rates
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(prog="bench_augment.py", description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu | cuda[:N] (default %(default)s)")
     parser.add_argument("--batch", type=positive_int, default=256)
     parser.add_argument("--repeats", type=positive_int, default=5, help="timed runs after one warm-up (>= 2: a std)")
     parser.add_argument("--threads", type=positive_int, default=1,
                         help="torch threads on CPU (default 1, as in the README)")
-    args = parser.parse_args()
+    add_json_option(parser)
+    args = parser.parse_args(argv)
+    check_json_path(parser, args.json)
     if args.repeats < 2:
         parser.error(f"--repeats must be >= 2 (the table shows a std), got {args.repeats}")
     try:
@@ -101,6 +105,7 @@ def main() -> None:
     except ValueError as err:
         parser.error(str(err))
     torch.set_num_threads(args.threads)
+    begun = begin(__file__, argv)
     x = torch.rand(args.batch, 3, 32, 32, generator=torch.Generator().manual_seed(0)).to(device)
     try:
         import kornia
@@ -118,16 +123,22 @@ def main() -> None:
     rows = [("ours (batched torch, deep_experiments.augment)", ours(device)),
             ("kornia.augmentation", kornia_pipeline(device)),
             ("torchvision v2, per image", torchvision_per_image(device))]
-    means = {}
+    means, recorded = {}, []
     for name, fn in rows:
         if fn is None:
             print(f"| {name} | not installed |")
+            recorded.append({"implementation": name, "views_per_s": None})
             continue
         rates = time_views(fn, x, args.repeats)
         means[name] = statistics.mean(rates)
         print(f"| {name} | {means[name]:,.0f} +- {statistics.stdev(rates):,.0f} |")
+        recorded.append({"implementation": name, "views_per_s": means[name], "std": statistics.stdev(rates)})
     reference = rows[-1][0]  # timed in the same run, so the ratio holds under load where raw rates do not
-    print(f"# ours / {reference}: {means[rows[0][0]] / means[reference]:.1f}x (README: 6.9x at 1 thread)")
+    ratio = means[rows[0][0]] / means[reference]
+    print(f"# ours / {reference}: {ratio:.1f}x (README: 6.9x at 1 thread)")
+    if args.json:
+        write(args.json, finish(begun, recorded, [], device=str(device), batch=args.batch, repeats=args.repeats,
+                                kornia=kornia_version, ours_over_torchvision_per_image=ratio))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ decreases, so on CPU it is an upper bound for every row timed so far. On CUDA th
 the device's dense bf16 peak uses the encoder's forward + backward FLOPs per view counted by
 ``torch.utils.flop_counter`` (CIFAR ResNet-18 at width 64: ~3.34 GFLOP) and a peak from
 :data:`PEAK_BF16_TFLOPS` by device name or ``--peak-tflops``. ``--json OUT`` writes everything
-atomically (:func:`featuredrop.atomic.atomic_write`).
+atomically, with the command, date, machine and load and the speed targets below (:mod:`record`).
 
 Targets: (one H100-class GPU, batch 512, ResNet-18 width 64) the project's expert step with
 its fast switches at least 1.5x the views/s of the plain bf16 + channels-last step, printed beside the
@@ -57,7 +57,6 @@ the project's float32 viewmaker step at least :data:`TARGET_VIEWMAKER_RATIO` of 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -74,6 +73,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from progress import heartbeat  # noqa: E402
+from record import SpeedTarget, begin, check_json_path, finish, write  # noqa: E402
 from threads import thread_report  # noqa: E402
 
 from deep_experiments.configs import PRESETS, build_config  # noqa: E402
@@ -86,7 +86,6 @@ from deep_experiments.run.components import build_components  # noqa: E402
 from deep_experiments.run.perf import retain_freed_memory  # noqa: E402
 from deep_experiments.seeds import make_generator, seeded_init  # noqa: E402
 from deep_experiments.views import METHODS  # noqa: E402
-from featuredrop.atomic import atomic_write, check_output_dir  # noqa: E402
 from featuredrop.cli import OneLineParser  # noqa: E402
 from featuredrop.losses import nt_xent  # noqa: E402
 
@@ -340,13 +339,7 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace, device: torch.d
         p.error("--batch must be >= 2, --warmup >= 0 and --threads >= 1")
     if args.peak_tflops is not None and not (math.isfinite(args.peak_tflops) and args.peak_tflops > 0):
         p.error(f"--peak-tflops must be > 0, got {args.peak_tflops}")
-    if args.json is not None:
-        try:
-            if Path(args.json).is_dir():
-                raise ValueError(f"--json {args.json}: is a folder; name the JSON file to write")
-            check_output_dir(Path(args.json).parent, "--json")
-        except ValueError as err:
-            p.error(str(err))
+    check_json_path(p, args.json)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -359,6 +352,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _check(p, args, device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    begun = begin(__file__, argv)
     spec = dataset_spec(_config(args, "expert", "fp32").data)
     gen = torch.Generator().manual_seed(0)
     shape = (args.batch, spec.channels, spec.image_size, spec.image_size)
@@ -445,8 +439,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"# expert (bf16 switches) / plain bf16 + channels_last: measured {ratios['bf16/expert']:.2f}x here "
               f"({device.type}, batch {args.batch}); target >= {TARGET_EXPERT_RATIO}x on one H100-class GPU at "
               f"batch 512 (a target, not a measurement)")
-    result = {"machine": {"device": str(device), "hardware": hardware, "torch": torch.__version__,
-                          "threads": torch.get_num_threads(), "load_avg_1min": os.getloadavg()[0]},
+    result = {**finish(begun, rows, speed_targets(args, device, ratios, viewmaker_ratio)),
               "settings": {"preset": args.preset, "encoder": args.encoder, "width": args.width, "batch": args.batch,
                            "dataset": args.dataset,
                            "steps": args.steps, "warmup": args.warmup, "compile": args.compile,
@@ -457,9 +450,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                           "batch": 512, "measured_here": False},
                           "fp32/expert,fp32/dropout": {"min_ratio": TARGET_CPU_RATIO, "device": "cpu", "preset": "cpu",
                                                        "measured_here": args.preset == "cpu" and device.type == "cpu"}}}
+    result["machine"].update(device=str(device), hardware=hardware)
     if args.json:
-        atomic_write(args.json, json.dumps(result, indent=2, sort_keys=True) + "\n")
+        write(args.json, result)
     return result
+
+
+def speed_targets(args: argparse.Namespace, device: torch.device, ratios: dict[str, float],
+                  viewmaker_ratio: float | None) -> list[SpeedTarget]:
+    """The docstring's targets, each with what this run measured of it (None where it ran other settings)."""
+    train = build_config(PRESETS["cpu"]).train
+    protocol = (args.preset == "cpu" and device.type == "cpu" and (args.encoder, args.width, args.batch, args.dataset)
+                == (train.encoder, train.width, train.batch_size, PRESET_DEFAULTS["cpu"]["dataset"]))
+    not_protocol = "" if protocol else "not the CPU protocol (preset cpu at its sizes, on CPU)"
+    targets = [SpeedTarget(f"CPU-protocol step, project {m} float32 / plain step", "min", TARGET_CPU_RATIO, "x",
+                           ratios.get(f"fp32/{m}") if protocol else None,
+                           not_protocol or ("" if f"fp32/{m}" in ratios else f"{m} not among --methods"))
+               for m in ("expert", "dropout")]
+    targets.append(SpeedTarget("project viewmaker float32 / plain viewmaker step", "min", TARGET_VIEWMAKER_RATIO, "x",
+                               viewmaker_ratio, "" if viewmaker_ratio is not None else "viewmaker or fp32 not run"))
+    gpu = device.type == "cuda" and args.batch == 512 and (args.encoder, args.width) == ("resnet18", 64)
+    targets.append(SpeedTarget("project expert (bf16 switches) / plain bf16 + channels-last step, one H100-class "
+                               "GPU, ResNet-18 width 64, batch 512", "min", TARGET_EXPERT_RATIO, "x",
+                               ratios.get("bf16/expert") if gpu else None,
+                               "" if gpu else f"needs one GPU at batch 512; this run: {device.type}, batch {args.batch}"))
+    return targets
 
 
 if __name__ == "__main__":

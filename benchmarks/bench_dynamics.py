@@ -6,9 +6,10 @@ eta2 = 0.5, k = 6), integrated from one small random init to T = 20 with
 :func:`linear_theory.dynamics.gradient_flow_batch`, read at 21 times (with the per-setting loss,
 captured strength and probe R^2). One warmup run on 10 settings, then ``--trials`` timed runs
 (mean +- std). ``--compare`` also times ``solve_ivp`` on a few settings, one at a time, and
-extrapolates to the whole sweep.
+extrapolates to the whole sweep. ``--json FILE`` also writes the record of :mod:`record` (the target is
+measured only at its own size: 1000 settings at d = 64).
 
-    python benchmarks/bench_dynamics.py [--settings 1000] [--dim 64] [--trials 3] [--compare]
+    python benchmarks/bench_dynamics.py [--settings 1000] [--dim 64] [--trials 3] [--compare] [--json FILE]
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from progress import heartbeat  # noqa: E402
+from record import SpeedTarget, add_json_option, begin, check_json_path, finish, write  # noqa: E402
 from threads import thread_report  # noqa: E402
 
 from featuredrop.cli import OneLineParser, positive_float, positive_int  # noqa: E402
 from linear_theory import LinearModel, TwoBlock  # noqa: E402
 from linear_theory.dynamics import gradient_flow, gradient_flow_batch, random_init  # noqa: E402
+
+TARGET_S, TARGET_SETTINGS, TARGET_DIM, TARGET_HORIZON = 30.0, 1000, 64, 20.0
+"""The batched flow of 1000 settings at d = 64 to T = 20: mean wall seconds."""
 
 
 def _cpu_name() -> str:
@@ -76,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtol", type=positive_float, default=None, help="default: the integrator's (1e-8 in float64)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--compare", action="store_true", help="also time solve_ivp one setting at a time")
+    add_json_option(parser)
     args = parser.parse_args(argv)
+    check_json_path(parser, args.json)
     try:  # the model's own checks (dimensions), before any timing
         models = sweep_models(args.settings, args.dim, args.rep_dim)
     except ValueError as err:
@@ -84,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     W0 = random_init(models[0], 0.01, np.random.default_rng(0))
     t_eval = np.linspace(0.0, args.horizon, 21)
     kwargs = {"rtol": args.rtol, "dtype": np.dtype(args.dtype)}
+    begun = begin(__file__, argv)
 
     with heartbeat("warm-up on 10 settings"):
         gradient_flow_batch(models[:10], t_eval, W0, **kwargs)
@@ -117,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("solve_ivp loop", f"{per:.2f} s per setting -> ~{per * len(models):.0f} s for the sweep"))
     width = max(len(name) for name, _ in rows)
     print("\n".join(f"{name:<{width}} | {value}" for name, value in rows))
+    if args.json:
+        at_size = (len(models), args.dim, args.horizon) == (TARGET_SETTINGS, TARGET_DIM, TARGET_HORIZON)
+        target = SpeedTarget(f"batched gradient flow, {TARGET_SETTINGS} settings at d = {TARGET_DIM}, T = "
+                             f"{TARGET_HORIZON:g}, {args.dtype}, mean of {args.trials}", "max", TARGET_S, "s",
+                             float(wall.mean()) if at_size else None,
+                             "" if at_size else f"ran {len(models)} settings at d = {args.dim}, T = {args.horizon:g}")
+        write(args.json, finish(begun, [{"name": name, "value": value} for name, value in rows], [target],
+                                seconds=times))
     return 0
 
 

@@ -20,7 +20,10 @@ for the column sums) and one ``exp2``. Each runs at 2-3.5 G elements/s, ~1 flop 
 passes over memory (the L2 cache), not arithmetic; the rest is element-wise work on ``k x n`` and
 ``D x n`` arrays (views, normalization, gradients), the ``d``-wide matmuls and Python.
 
-    python benchmarks/bench_infonce_batch.py [--settings 250] [--steps 30] [--batch-size 256 128 64]
+    python benchmarks/bench_infonce_batch.py [--settings 250] [--steps 30] [--batch-size 256 128 64] [--json FILE]
+
+``--json FILE`` also writes the record of :mod:`record`: the rows, the profile and the target (measured when
+batch 256 is among ``--batch-size``).
 
 Measured (2-core AMD EPYC, 1 thread, load average 4.6 from two training runs; read the ratios):
 at batch 256 the written-out step is 4.6x the autograd step, 9,175 settings x steps / s, the
@@ -46,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from progress import heartbeat  # noqa: E402
+from record import SpeedTarget, add_json_option, begin, check_json_path, finish, write  # noqa: E402
 
 from featuredrop.cli import OneLineParser, positive_int  # noqa: E402
 from linear_theory import TwoBlock  # noqa: E402
@@ -53,6 +57,8 @@ from linear_theory.infonce_runs import MAX_BATCH  # noqa: E402
 from linear_theory.simulate import SimulationConfig, simulate, simulate_many  # noqa: E402
 
 GRID, STEPS = 1000, 3000  # the phase diagram: 50 x 20 settings, 3000 steps
+TARGET_S, TARGET_BATCH = 300.0, 256
+"""The phase diagram at batch 256, projected on 2 workers: seconds."""
 
 
 def _models(n: int, k: int) -> list:
@@ -94,8 +100,8 @@ def _part(name: str, shapes: list, n: int, k: int) -> str:
     return "other ops: views, normalizing, k x n gradients, SGD"
 
 
-def _profile(models: list, cfg: SimulationConfig, steps: int) -> None:
-    """Print the written-out step's time by part (self time of the ops under torch.profiler)."""
+def _profile(models: list, cfg: SimulationConfig, steps: int) -> dict[str, float]:
+    """Print the written-out step's time by part (self time of the ops under torch.profiler); return the shares."""
     n, k = cfg.batch_size, models[0].rep_dim
     run = replace(cfg, steps=steps, record_every=steps)
     simulate_many(models, [0], run)  # warm-up
@@ -111,6 +117,7 @@ def _profile(models: list, cfg: SimulationConfig, steps: int) -> None:
     print(f"{'part':>54} {'us / setting-step':>18} {'share':>7}")
     for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
         print(f"{name:>54} {seconds / per:>18.1f} {seconds / wall:>6.0%}")
+    return {name: seconds / wall for name, seconds in parts.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=positive_int, default=30, help="steps per timed run (>= 2)")
     p.add_argument("--batch-size", type=positive_int, nargs="+", default=[256, 128, 64], help="each >= 2")
     p.add_argument("--threads", type=positive_int, default=1)
+    add_json_option(p)
     args = p.parse_args(argv)
+    check_json_path(p, args.json)
     if min(args.batch_size) < 2:
         p.error(f"--batch-size must be >= 2 (InfoNCE needs negatives), got {min(args.batch_size)}")
     if args.steps < 2:
@@ -130,9 +139,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.loop_settings > args.settings:
         p.error(f"--loop-settings {args.loop_settings} is more than --settings {args.settings}")
     torch.set_num_threads(args.threads)
+    begun = begin(__file__, argv)
     models = _models(args.settings, k=4)
     simulate(models[0], SimulationConfig(steps=2, record_every=2))  # warm-up (imports, allocator)
     blocks = math.ceil(GRID / args.settings)
+    rows: list[dict[str, float]] = []
     print(f"InfoNCE SGD, d = 32, k = 4, {args.settings} settings, {args.steps} steps, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}")
     print(f"{'':>8} {'settings x steps / s':>42} {'written /':>10} "
@@ -150,8 +161,19 @@ def main(argv: list[str] | None = None) -> None:
         two = math.ceil(blocks / 2) * (fast_setup + STEPS * fast)
         print(f"{n:>8} {loop:>10,.0f} {len(models) / auto:>10,.0f} {len(models) / fast:>10,.0f} "
               f"{auto / fast:>9.1f}x {one_core[0]:>15,.0f} s {one_core[1]:>14,.0f} s {two:>8,.0f} s")
+        rows.append({"batch": n, "loop_rate": loop, "autograd_rate": len(models) / auto,
+                     "written_rate": len(models) / fast, "written_over_autograd": auto / fast,
+                     "projected_autograd_1_core_s": one_core[0], "projected_written_1_core_s": one_core[1],
+                     "projected_written_2_workers_s": two})
     with heartbeat("profiling the written-out step"):
-        _profile(models, SimulationConfig(batch_size=args.batch_size[0]), args.steps)
+        shares = _profile(models, SimulationConfig(batch_size=args.batch_size[0]), args.steps)
+    if args.json:
+        at_batch = next((r["projected_written_2_workers_s"] for r in rows if r["batch"] == TARGET_BATCH), None)
+        target = SpeedTarget(f"linear InfoNCE phase diagram, 50 x 20 settings x {STEPS} steps at batch "
+                             f"{TARGET_BATCH}, projected on 2 workers", "max", TARGET_S, "s", at_batch,
+                             "" if at_batch is not None else f"batch {TARGET_BATCH} not among --batch-size")
+        write(args.json, finish(begun, rows, [target], settings=args.settings, steps=args.steps,
+                                profile_batch=args.batch_size[0], profile_shares=shares))
 
 
 if __name__ == "__main__":

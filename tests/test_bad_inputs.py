@@ -43,6 +43,7 @@ LISTENING, BUILD_AUDIO, TABLE = "scripts/audio_listening_check.py", "scripts/bui
 B_AUGMENT, B_CLOSED, B_STEP = "benchmarks/bench_augment.py", "benchmarks/bench_closed_form.py", \
     "benchmarks/bench_deep_step.py"
 B_DYNAMICS, B_INFONCE = "benchmarks/bench_dynamics.py", "benchmarks/bench_infonce_batch.py"
+BENCH_TABLE = "scripts/bench_table.py"
 IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 # a tiny run: 16 images, batch 8, width 4, one epoch, fast probe only (what the `run` rows point at)
@@ -326,6 +327,15 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
     ("bench-infonce-loop-above-settings", B_INFONCE, ["--settings", "2", "--loop-settings", "5"], None,
      "--loop-settings"),
     ("bench-infonce-one-step", B_INFONCE, ["--steps", "1"], None, "--steps"),
+    ("bench-infonce-json-below-a-file", B_INFONCE, ["--json", "afile/b.json"], None, "afile"),
+    ("bench-infonce-json-is-a-folder", B_INFONCE, ["--json", "run"], None, "run"),
+    ("bench-closed-form-json-below-a-file", B_CLOSED, ["--json", "afile/b.json"], None, "afile"),
+    ("bench-dynamics-json-is-a-folder", B_DYNAMICS, ["--json", "run"], None, "run"),
+    ("bench-augment-json-below-a-file", B_AUGMENT, ["--json", "afile/b.json"], None, "afile"),
+    ("bench-table-root-missing", BENCH_TABLE, ["nowhere"], None, "nowhere"),
+    ("bench-table-root-is-a-file", BENCH_TABLE, ["afile"], None, "afile"),
+    ("bench-table-corrupt-json", BENCH_TABLE, ["bench"],
+     lambda ws: (ws / "bench").mkdir() or (ws / "bench" / "x.json").write_text('{"benchmark": '), "x.json"),
 ]
 
 
@@ -383,7 +393,7 @@ def test_the_table_covers_every_entry_point() -> None:
     """Every CLI, every script under scripts/ and every benchmark has rows (or a reason in NO_ROWS)."""
     root = Path(__file__).resolve().parent.parent
     scripts = {str(p.relative_to(root)) for folder in ("scripts", "benchmarks") for p in (root / folder).glob("*.py")}
-    scripts -= {"benchmarks/threads.py", "benchmarks/progress.py"}  # helpers the benchmarks import, not entry points
+    scripts -= {"benchmarks/threads.py", "benchmarks/progress.py", "benchmarks/record.py"}  # helpers, not entry points
     covered = {r[1] for r in ROWS}
     assert {SWEEP, DEEP, FIGURES} <= covered and len(ROWS) >= 35
     assert sorted(scripts - covered - set(NO_ROWS)) == []
