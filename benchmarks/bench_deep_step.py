@@ -306,7 +306,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the spec: channels, size, policy (default: c+letters for cpu, c+digits for paper)")
     p.add_argument("--methods", default="expert,dropout,viewmaker", help=f"comma-separated kinds of views ({', '.join(METHODS)})")
     p.add_argument("--modes", default=",".join(MODES), help="fp32 and/or bf16 (bf16 + channels-last)")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per row (default: 20 on CUDA, 5 on CPU)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per row (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per row first")
     p.add_argument("--compile", action="store_true", help="add torch.compile to the project's bf16 switches")
     p.add_argument("--peak-tflops", type=float, default=None, help="dense bf16 peak of the device (TFLOP/s)")
@@ -331,7 +331,7 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace, device: torch.d
     for name, value in sizes.items():
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     args.dataset = PRESET_DEFAULTS[args.preset]["dataset"] if args.dataset is None else args.dataset
-    args.steps = (20 if cuda else 5) if args.steps is None else args.steps
+    args.steps = 20 if args.steps is None else args.steps
     for name in ("batch", "width", "steps"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
