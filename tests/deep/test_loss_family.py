@@ -78,14 +78,15 @@ def test_randbits_grid_script_passes_the_loss() -> None:
     assert "--loss" not in runs([5], [0.1], [0.5], [5], 0.1, [0], 10, ".data")[0].flags
 
 
-def test_randbits_grid_script_passes_the_online_head_and_it_resolves() -> None:
-    """--online-head reaches every run's flags, and each run's flags build a config with the head on."""
+def test_randbits_grid_script_passes_the_online_head_and_it_resolves(tmp_path: Path) -> None:
+    """--online-head reaches every run's flags, and each run's flags build a config with the head on (the data
+    folder only has to exist: a fresh clone has no .data)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     from randbits_colab import runs
 
     from deep_experiments.run.grid import check_runs
 
-    grid = runs([0, 5], [0.1], [0.5], [5], 0.1, [0], 10, ".data", "nt_xent", online_head=True)
+    grid = runs([0, 5], [0.1], [0.5], [5], 0.1, [0], 10, str(tmp_path), "nt_xent", online_head=True)
     assert grid and all("--online-head" in r.flags for r in grid)
     assert not any("--online-head" in r.flags for r in runs([5], [0.1], [0.5], [5], 0.1, [0], 10, ".data"))
     check_runs(grid)  # the deep CLI accepts them (a refused flag raises ValueError)
