@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from progress import heartbeat  # noqa: E402
-from record import SpeedTarget, add_json_option, begin, check_json_path, finish, write  # noqa: E402
+from record import SpeedTarget, add_json_option, begin, check_json_path, cpu_name, finish, write  # noqa: E402
 from threads import thread_report  # noqa: E402
 
 from featuredrop.cli import OneLineParser, positive_float, positive_int  # noqa: E402
@@ -39,16 +39,6 @@ from linear_theory.dynamics import gradient_flow, gradient_flow_batch, random_in
 
 TARGET_S, TARGET_SETTINGS, TARGET_DIM, TARGET_HORIZON = 30.0, 1000, 64, 20.0
 """The batched flow of 1000 settings at d = 64 to T = 20: mean wall seconds."""
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _git_sha() -> str:
@@ -104,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = np.array(times)
 
     rows = [
-        ("machine", f"{_cpu_name()}, {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}"),
+        ("machine", f"{cpu_name()}, {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}"),
         ("versions", f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
                      f"torch {torch.__version__} (numpy integrator)"),
         ("threads", thread_report()),

@@ -77,7 +77,8 @@ def check_json_path(parser: argparse.ArgumentParser, path: str | None) -> None:
         parser.error(str(err))
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``), else what ``platform`` says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -113,7 +114,7 @@ def finish(begun: Start, rows: list[dict[str, Any]], targets: list[SpeedTarget],
     """The record of a finished benchmark (the load read now is the end load)."""
     import torch
 
-    machine = {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+    machine = {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
                "torch": torch.__version__, "threads": torch.get_num_threads(),
                "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
                "load_avg_1min": {"start": begun.load_start, "end": _load()}}
