@@ -13,7 +13,7 @@ import torch
 from deep_experiments.augment import ExpertAugment
 
 from .base import FixedViews, ViewContext, ViewKind
-from .expert import _both, expert_augment
+from .expert import both_views, expert_augment
 
 __all__ = ["DropoutConfig", "DropoutViews", "overlay_keep_mask", "DROPOUT"]
 
@@ -65,7 +65,7 @@ class DropoutViews(FixedViews):
 
     def both(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         """Two views of every image as one batch, view 1's rows first (see :meth:`ExpertViews.both`)."""
-        return _both(self, self.augment, image, base, generator)  # type: ignore[arg-type]
+        return both_views(self, self.augment, image, base, generator)  # type: ignore[arg-type]
 
 
 def _build(config: DropoutConfig, ctx: ViewContext) -> DropoutViews:

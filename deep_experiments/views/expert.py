@@ -10,7 +10,7 @@ from deep_experiments.augment import ExpertAugment
 
 from .base import FixedViews, ViewContext, ViewKind
 
-__all__ = ["ExpertConfig", "ExpertViews", "expert_augment", "EXPERT"]
+__all__ = ["ExpertConfig", "ExpertViews", "expert_augment", "both_views", "EXPERT"]
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,10 @@ class ExpertViews(FixedViews):
     def both(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         """Two views of every image as one batch, view 1's rows first: two calls' draws and views, written in
         place (no concatenation). Shape: ``(B, C, H, W)`` -> ``(2B, C, size, size)``."""
-        return _both(self, self.augment, image, base, generator)
+        return both_views(self, self.augment, image, base, generator)
 
 
-def _both(views: ExpertViews, augment: ExpertAugment, image: torch.Tensor, base: torch.Tensor | None,
+def both_views(views: ExpertViews, augment: ExpertAugment, image: torch.Tensor, base: torch.Tensor | None,
           generator: torch.Generator) -> torch.Tensor:
     """``torch.cat([views(image, base, g), views(image, base, g)])``, each call writing its half."""
     out = augment.views_like(image, 2)

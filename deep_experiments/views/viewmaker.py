@@ -132,8 +132,11 @@ class ViewmakerViews:
 
 
 def _build(config: ViewmakerConfig, ctx: ViewContext) -> ViewmakerViews:
+    # here, not at the top: run.perf imports the configs, which import the views
+    from deep_experiments.run.perf import bf16_supported
+
     bf16 = config.precision == "bf16"
-    if bf16 and ctx.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+    if bf16 and not bf16_supported(ctx.device):
         raise ValueError(f"views.viewmaker.precision bf16: {ctx.device} has no bfloat16 support; use float32")
     viewmaker = build_viewmaker(config, ctx.spec, ctx.seed).to(ctx.device)
     if bf16:
