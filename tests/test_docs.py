@@ -82,8 +82,9 @@ def test_readme_is_short_and_names_the_two_commands_ci_runs() -> None:
 
 def _public_text_files() -> list[Path]:
     files = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", ROOT / "Makefile", ROOT / "pyproject.toml",
-             *sorted(DOCS.glob("*.md"))]
-    for package in ("featuredrop", "linear_theory", "deep_experiments", "paper_figures", "tests", "benchmarks"):
+             ROOT / "results" / "README.md", *sorted(DOCS.glob("*.md"))]
+    for package in ("featuredrop", "linear_theory", "deep_experiments", "paper_figures", "tests", "benchmarks",
+                    "scripts"):
         files += sorted((ROOT / package).rglob("*.py"))
     return files
 
