@@ -92,6 +92,10 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--loss-weight", "train", "loss_weight", float, "lambda of a generalized loss (default: 0.1 decoupled, 5 swd)"),
     ("--dropout-p", "views.dropout", "p", float, "feature-dropout probability per view"),
     ("--width", "train", "width", int, "encoder first-layer width (ResNet-18: 64 standard; ConvN: 32)"),
+    ("--convn-padding", "train", "convn_padding", str,
+     "ConvN padding: same (default: padding 1) | valid (none: the RandBits colab's Keras default)"),
+    ("--batchnorm", "train", "batchnorm", str,
+     "ConvN BatchNorm: torch (default: momentum 0.1, eps 1e-5) | keras (the colab's: Keras momentum 0.99, eps 1e-3)"),
     ("--seed", "train", "seed", int, "seed of every random stream"),
     ("--probe-at", "train", "probe_at", _floats, "fractions of training at which to run the fast probe"),
     ("--perf", "train", "perf", _perf, "fast-path switches, comma-separated (exactly these on, the others off): "

@@ -48,6 +48,8 @@ EncoderName = Literal["resnet18", "convn"]
 OptimizerName = Literal["sgd", "adam"]
 DecayOn = Literal["all", "kernels"]
 LrSchedule = Literal["constant", "linear_decay"]
+ConvNPadding = Literal["same", "valid"]
+BatchNormName = Literal["torch", "keras"]
 
 CONFIG_FORMAT = 2
 """The format of ``config.json`` written by this version (see the module docstring)."""
@@ -116,6 +118,9 @@ class TrainConfig:
     ``"decoupled"``, ``"swd"``; ``temperature`` is the decoupled log-sum-exp's, 1.0 in their recipe),
     with weight ``loss_weight`` (``None``: 0.1 / 5, their recipe); old configs without it load as NT-Xent.
     ``perf``: the fast-path switches (:class:`PerfConfig`; configs without it load with all off).
+    ``convn_padding`` and ``batchnorm``: the ConvN's padding (``"same"``, padding 1, or ``"valid"``, none:
+    the colab's) and BatchNorm settings (``"torch"`` or ``"keras"``: the colab's momentum and eps); see
+    :class:`deep_experiments.models.convn.ConvN`. Only the defaults with the ResNet-18.
     """
 
     epochs: int = 200
@@ -136,9 +141,15 @@ class TrainConfig:
     probe_at: tuple[float, ...] = (0.05, 0.4, 1.0)
     seed: int = 0
     perf: PerfConfig = field(default_factory=PerfConfig)
+    convn_padding: ConvNPadding = "same"
+    batchnorm: BatchNormName = "torch"
 
     def __post_init__(self) -> None:
         positive("train", epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, width=self.width)
+        if self.encoder != "convn" and (self.convn_padding, self.batchnorm) != ("same", "torch"):
+            raise ValueError(f"train.convn_padding and train.batchnorm are ConvN options (encoder convn); the "
+                             f"{self.encoder} takes only 'same' and 'torch', got {self.convn_padding!r}, "
+                             f"{self.batchnorm!r}")
         positive("train", out_dim=self.out_dim, temperature=self.temperature)
         if self.batch_size < 2:
             raise ValueError(f"train.batch_size must be >= 2 (a negative per anchor), got {self.batch_size}")

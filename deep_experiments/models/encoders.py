@@ -20,12 +20,19 @@ __all__ = ["ENCODERS", "Encoder", "build_encoder", "encoder_args", "encoder_name
 Encoder = ResNet18 | ConvN
 
 
-def build_encoder(name: str, in_channels: int, out_dim: int, width: int, image_size: int) -> Encoder:
-    """A fresh encoder ``name`` for ``in_channels`` x ``image_size`` x ``image_size`` images."""
+def build_encoder(name: str, in_channels: int, out_dim: int, width: int, image_size: int,
+                  padding: str = "same", batchnorm: str = "torch") -> Encoder:
+    """A fresh encoder ``name`` for ``in_channels`` x ``image_size`` x ``image_size`` images.
+
+    ``padding`` and ``batchnorm`` are the ConvN's (:class:`ConvN`); the ResNet-18 takes only the defaults.
+    """
     if name == "resnet18":
+        if (padding, batchnorm) != ("same", "torch"):
+            raise ValueError(f"padding {padding!r} and batchnorm {batchnorm!r} are ConvN options; the ResNet-18 "
+                             "takes only the defaults ('same', 'torch')")
         return ResNet18(in_channels, out_dim, width)  # size-agnostic (global pooling)
     if name == "convn":
-        return ConvN(in_channels, out_dim, width, image_size)
+        return ConvN(in_channels, out_dim, width, image_size, padding, batchnorm)
     raise ValueError(f"encoder must be one of {ENCODERS}, got {name!r}")
 
 
@@ -39,7 +46,12 @@ def encoder_name(encoder: nn.Module) -> str:
 
 
 def encoder_args(encoder: Encoder) -> dict[str, Any]:
-    """The keyword arguments of :func:`build_encoder` that rebuild ``encoder``."""
+    """The keyword arguments of :func:`build_encoder` that rebuild ``encoder`` (a ConvN's ``padding`` and
+    ``batchnorm`` only when they are not the defaults, so default backbones are saved as before)."""
     image_size = encoder.image_size if isinstance(encoder, ConvN) else 32
-    return {"name": encoder_name(encoder), "in_channels": encoder.in_channels, "out_dim": encoder.out_dim,
-            "width": encoder.width, "image_size": image_size}
+    args: dict[str, Any] = {"name": encoder_name(encoder), "in_channels": encoder.in_channels,
+                            "out_dim": encoder.out_dim, "width": encoder.width, "image_size": image_size}
+    if isinstance(encoder, ConvN):
+        args.update({k: v for k, v in (("padding", encoder.padding), ("batchnorm", encoder.batchnorm))
+                     if v != {"padding": "same", "batchnorm": "torch"}[k]})
+    return args

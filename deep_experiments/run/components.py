@@ -77,7 +77,8 @@ def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device)
     tc, perf = config.train, config.train.perf
     normalize = build_normalize(spec)
     with seeded_init(tc.seed, "init/encoder"):
-        encoder = build_encoder(tc.encoder, spec.channels, tc.out_dim, tc.width, spec.image_size).to(device)
+        encoder = build_encoder(tc.encoder, spec.channels, tc.out_dim, tc.width, spec.image_size,
+                                tc.convn_padding, tc.batchnorm).to(device)
     if perf.channels_last:
         encoder = encoder.to(memory_format=torch.channels_last)
     groups = _decay_groups(encoder, tc.weight_decay, tc.decay_on)

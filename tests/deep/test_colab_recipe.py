@@ -55,6 +55,54 @@ def test_convn_rejects_other_image_sizes_and_bad_arguments() -> None:
         ConvN(1, 64, 0, 28)
 
 
+@pytest.mark.parametrize(("size", "sides"), [(28, (13, 6, 2)), (32, (15, 7, 3)), (15, (7, 3, 1))])
+def test_valid_padding_is_the_colabs_keras_default(size: int, sides: tuple[int, int, int]) -> None:
+    """``padding="valid"``: no padding, as Keras' ``Conv2D`` default in the colab (28 -> 13, 6, 2), so the
+    dense layer reads 64 x 2 x 2 values; the default ``"same"`` keeps padding 1 (28 -> 14, 7, 4)."""
+    net = ConvN(6, 64, 32, size, padding="valid").eval()
+    side = size
+    for layer, expected in zip([m for m in net.convs if isinstance(m, nn.Conv2d)], sides):
+        side = layer(torch.zeros(1, layer.in_channels, side, side)).shape[-1]
+        assert side == expected and layer.padding == (0, 0)
+    assert net.representation[1].in_features == 64 * sides[-1] ** 2
+    assert net(torch.rand(3, 6, size, size)).shape == (3, 64)
+    assert ConvN(6, 64, 32, 28).representation[1].in_features == 64 * 4 * 4
+    with pytest.raises(ValueError, match="larger input"):
+        ConvN(6, 64, 32, 7, padding="valid")
+    with pytest.raises(ValueError, match="padding"):
+        ConvN(6, 64, 32, 28, padding="reflect")
+
+
+def test_keras_batchnorm_has_the_colabs_momentum_and_eps() -> None:
+    """``batchnorm="keras"``: every BatchNorm with Keras' momentum 0.99 (torch's 0.01) and eps 1e-3; the
+    default keeps torch's 0.1 and 1e-5."""
+    for name, momentum, eps in (("keras", 0.01, 1e-3), ("torch", 0.1, 1e-5)):
+        norms = [m for m in ConvN(6, 64, 8, 28, batchnorm=name).modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        assert len(norms) == 5 and all(m.momentum == momentum and m.eps == eps for m in norms)
+    with pytest.raises(ValueError, match="batchnorm"):
+        ConvN(6, 64, 8, 28, batchnorm="tf")
+
+
+def test_colab_model_options_train_and_reload(tmp_path: Path) -> None:
+    """A run with ``train.convn_padding="valid"`` and ``train.batchnorm="keras"`` trains that network, and its
+    backbone file rebuilds the same network (the options travel with the weights)."""
+    train(colab_tiny(epochs=1, convn_padding="valid", batchnorm="keras"), tmp_path, device="cpu", progress=False,
+          argv=["t"])
+    model = load_backbone(tmp_path / "backbone.pt")
+    assert isinstance(model, ConvN) and model.padding == "valid" and model.batchnorm == "keras"
+    assert model.representation[1].in_features == 8 * 2 * 2 and model.convs[1].eps == 1e-3
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["modules"]["encoder"]
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_colab_model_options_are_convn_only() -> None:
+    with pytest.raises(ValueError, match="ConvN options"):
+        build_config(PRESETS["smoke"], {"train": {"encoder": "resnet18", "convn_padding": "valid"}})
+    with pytest.raises(ValueError, match="ConvN options"):
+        build_config(PRESETS["smoke"], {"train": {"encoder": "resnet18", "batchnorm": "keras"}})
+
+
 def test_linear_decay_reaches_zero_and_resume_matches(tmp_path: Path) -> None:
     """Adam lr after epoch e of E (2 steps each) is lr (1 - e/E); a resumed run equals an uninterrupted one."""
     config = colab_tiny(epochs=2)
