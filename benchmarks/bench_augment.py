@@ -12,14 +12,13 @@ also writes the record of :mod:`record` (no speed target: this benchmark states 
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
 import torchvision
-from record import add_json_option, begin, check_json_path, finish, write
+from record import add_json_option, begin, check_json_path, cpu_name, finish, write
 from threads import thread_report
 from torchvision.transforms import v2
 
@@ -114,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         kornia_version = "not installed"
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads")
+        f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads")
     print(f"# {hardware}; torch {torch.__version__}, torchvision {torchvision.__version__}, kornia {kornia_version}")
     print(f"# {thread_report()}")
     print(f"# batch {args.batch} of 3x32x32, mean +- std of {args.repeats} runs after one warm-up")

@@ -12,7 +12,7 @@ import platform
 import time
 
 import numpy as np
-from record import SpeedTarget, add_json_option, begin, check_json_path, finish, write
+from record import SpeedTarget, add_json_option, begin, check_json_path, cpu_name, finish, write
 from threads import thread_report
 
 from featuredrop.cli import OneLineParser, positive_int
@@ -33,7 +33,7 @@ def main(repeats: int = 5, json_path: str | None = None, argv: list[str] | None 
         res = closed_form_sweep(config)
         times.append(time.perf_counter() - t0)
     n = res["ratio"].size
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+    print(f"# machine: {cpu_name()}, {os.cpu_count()} cores; "
           f"python {platform.python_version()}, numpy {np.__version__}")
     print(f"# {thread_report()}")
     print("| benchmark | points | best s | mean s | target |")

@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import resource
 import sys
 import time
@@ -73,7 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from progress import heartbeat  # noqa: E402
-from record import SpeedTarget, begin, check_json_path, finish, write  # noqa: E402
+from record import SpeedTarget, begin, check_json_path, cpu_name, finish, write  # noqa: E402
 from threads import thread_report  # noqa: E402
 
 from deep_experiments.configs import PRESETS, build_config  # noqa: E402
@@ -361,7 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     views = torch.rand((2 * args.batch, *shape[1:]), generator=gen).to(device)
 
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+        f"{cpu_name()}, {os.cpu_count()} cores")
     gflop = encoder_gflop_per_view(args, device)
     peak = peak_tflops(device, args.peak_tflops)
     print(f"# {hardware}; torch {torch.__version__}; {thread_report()}")
