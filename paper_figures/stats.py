@@ -78,6 +78,13 @@ def paired_t(diffs: Sequence[float], level: float = 0.95) -> PairedDifference:
     return PairedDifference(mean, std, n, mean - half, mean + half, p)
 
 
+def interval_text(mean: float, low: float, high: float, n: int, signed: bool = False) -> str:
+    """A mean over seeds as ``mean [low, high]`` (its 95 % interval), or ``mean (1 seed)`` when there is no
+    interval; ``signed`` prints a sign on every number (differences). The one format of every table."""
+    f = "+.3f" if signed else ".3f"
+    return f"{mean:{f}} (1 seed)" if n == 1 else f"{mean:{f}} [{low:{f}}, {high:{f}}]"
+
+
 def holm(p_values: Sequence[float], alpha: float = 0.05) -> list[float]:
     """Holm-adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN and is not counted.
 

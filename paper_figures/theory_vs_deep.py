@@ -46,6 +46,7 @@ from paper_figures.occlusion_fit import (
     without_seed,
 )
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
+from paper_figures.stats import interval_text
 from paper_figures.style import TEXT_WIDTH, new_figure
 
 __all__ = ["TheoryVsDeepConfig", "theory_vs_deep", "analyse", "markdown", "FIGURES"]
@@ -297,7 +298,7 @@ def markdown(runs: list[DeepRun], config: TheoryVsDeepConfig) -> str:
                 if m is None:
                     continue
                 low, high = m.interval()
-                measured = f"{m.mean:.3f} [{low:.3f}, {high:.3f}]" if len(m.by_seed) > 1 else f"{m.mean:.3f} (1 seed)"
+                measured = interval_text(m.mean, low, high, len(m.by_seed))
                 role = " (fitted)" if cell.kind == "expert" and cell.strength > 0 else ""
                 lines.append(f"| {ds} | {cell.label()}{role} | {obs.replace('_', ' ')} | {measured} | "
                              f"{values['occlusion'][i, j]:.3f} | {values['orthogonal'][i, j]:.3f} | "

@@ -64,7 +64,7 @@ from paper_figures.deep import find_runs, runs_by_seed
 from paper_figures.io import UnreadableRun
 from paper_figures.ladder import LadderConfig, ladder_rows, ladder_runs, read_shortcut
 from paper_figures.registry import MissingResults
-from paper_figures.stats import holm, paired_t
+from paper_figures.stats import holm, interval_text, paired_t
 from paper_figures.suppression import (
     ALPHA,
     SuppressionConfig,
@@ -83,9 +83,8 @@ correction is known (:func:`_render`)."""
 
 def _difference_cell(row: dict, significant: bool) -> str:
     """A paired difference as ``mean [low, high]``, ``*`` when it survives the table's Holm correction."""
-    if row["n_seeds"] == 1:
-        return f"{row['mean']:+.3f} (1 seed)"
-    return f"{row['mean']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]{' *' if significant else ''}"
+    text = interval_text(row["mean"], row["ci_low"], row["ci_high"], row["n_seeds"], signed=True)
+    return text + (" *" if significant and row["n_seeds"] > 1 else "")
 
 
 def _holm_marks(rows: list[list[Cell]]) -> dict[int, bool]:
@@ -110,12 +109,7 @@ def _cell(values: list[float | None]) -> str:
     if any(v is None or not np.isfinite(v) for v in values):
         return "—"
     t = paired_t(values)
-    return _interval(t.mean, t.low, t.high, t.n)
-
-
-def _interval(mean: float, low: float, high: float, n: int) -> str:
-    """An accuracy as ``mean [low, high]``, or ``mean (1 seed)`` without an interval."""
-    return f"{mean:.3f} (1 seed)" if n == 1 else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+    return interval_text(t.mean, t.low, t.high, t.n)
 
 
 def draw_spread(runs: list) -> str:  # noqa: ANN001
@@ -369,7 +363,7 @@ def headline(root: str, datasets: list[str]) -> str:
 
 def _accuracy(cell: dict | None) -> str:
     """A ``paper_figures.ladder`` accuracy summary as a table cell."""
-    return "—" if cell is None else _interval(cell["mean"], cell["ci_low"], cell["ci_high"], cell["n"])
+    return "—" if cell is None else interval_text(cell["mean"], cell["ci_low"], cell["ci_high"], cell["n"])
 
 
 def ladder_table(root: str, dataset: str) -> str:

@@ -29,7 +29,7 @@ from deep_experiments.run.folder import find_runs
 from featuredrop.cli import OneLineParser
 from paper_figures.randbits import COLAB_TABLE, find_randbits_runs
 from paper_figures.registry import MissingResults
-from paper_figures.stats import paired_t
+from paper_figures.stats import interval_text, paired_t
 
 LOSS_NAMES = {"nt_xent": "NT-Xent", "decoupled": "decoupled NT-Xent", "swd": "SWD, uniform sphere"}
 
@@ -39,10 +39,10 @@ def _cell(values: list[float | None]) -> str:
     have = [v for v in values if v is not None]
     if not have:
         return "—"
-    if len(have) == 1:
+    if len(have) == 1:  # the table's seeds column says it is one
         return f"{have[0]:.3f}"
     t = paired_t(have)
-    return f"{t.mean:.3f} [{t.low:.3f}, {t.high:.3f}]"
+    return interval_text(t.mean, t.low, t.high, t.n)
 
 
 def _g(x: float) -> str:

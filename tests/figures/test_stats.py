@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from paper_figures.stats import holm, paired_t
+from paper_figures.stats import holm, interval_text, paired_t
 
 _diffs = st.lists(st.floats(-1, 1, allow_nan=False), min_size=2, max_size=12).filter(lambda d: np.std(d) > 1e-6)
 
@@ -54,3 +54,11 @@ def test_holm_is_at_least_bonferroni_on_the_smallest_and_monotone(p: list[float]
     assert adjusted.min() == pytest.approx(min(1.0, len(p) * raw.min()))
     order = np.argsort(raw, kind="stable")
     assert np.all(np.diff(adjusted[order]) >= -1e-15)
+
+
+def test_interval_text_formats_one_seed_and_signed_differences() -> None:
+    """Three decimals, the interval in brackets; one seed has no interval; differences carry their sign."""
+    assert interval_text(0.81234, 0.8, 0.825, 3) == "0.812 [0.800, 0.825]"
+    assert interval_text(0.5, float("nan"), float("nan"), 1) == "0.500 (1 seed)"
+    assert interval_text(0.044, 0.038, 0.051, 5, signed=True) == "+0.044 [+0.038, +0.051]"
+    assert interval_text(-0.004, -0.05, 0.04, 2, signed=True) == "-0.004 [-0.050, +0.040]"
