@@ -1,4 +1,4 @@
-"""CLI: ``python -m paper_figures --out figures [--only NAME ...] [--skip NAME ...] [--quick] [--results DIR] [--randbits DIR] [--list]``."""
+"""CLI: ``python -m paper_figures --out figures [--only NAME ...] [--skip NAME ...] [--quick] [--results DIR] [--randbits DIR ...] [--list]``."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="draw every figure but these (a results root another call draws them from)")
     p.add_argument("--quick", action="store_true", help="few points and steps (seconds; not the paper's numbers)")
     p.add_argument("--results", default="runs", help="root of the experiment results figures read (default %(default)s)")
-    p.add_argument("--randbits", default="runs/randbits",
-                   help="root of the RandBits-MNIST runs figure 'randbits' reads (default %(default)s)")
+    p.add_argument("--randbits", nargs="+", default=["runs/randbits"], metavar="DIR",
+                   help="root(s) of the RandBits-MNIST runs figure 'randbits' reads; with several, each cell comes "
+                        "from the first that has it (default runs/randbits)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
     return p
 
@@ -40,7 +41,7 @@ def figure_command(args: argparse.Namespace, name: str) -> str:
     can be pasted as it is.
     """
     return shlex.join([*PROG.split(), "--out", str(args.out), "--only", name, *(["--quick"] if args.quick else []),
-                       "--results", str(args.results), "--randbits", str(args.randbits)])
+                       "--results", str(args.results), "--randbits", *map(str, args.randbits)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,14 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not only:
             raise ValueError("--skip leaves no figure to draw")
         check_output_dir(args.out)
-        for flag, root in (("--results", args.results), ("--randbits", args.randbits)):
+        for flag, root in (("--results", args.results), *(("--randbits", r) for r in args.randbits)):
             if Path(root).exists() and not Path(root).is_dir():  # a missing root only skips the figures that read it
                 raise ValueError(f"{flag} {root}: exists and is not a folder")
     except ValueError as err:
         sys.stderr.write(f"{parser.prog}: error: {err}\n")
         return 2
     command = partial(figure_command, args)
-    ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results), randbits=Path(args.randbits),
+    ctx = FigureContext(out=Path(args.out), quick=args.quick, results=Path(args.results), randbits=tuple(Path(r) for r in args.randbits),
                         log=lambda msg: print(msg, flush=True))
     start = time.perf_counter()
     outcomes = render_all(ctx, only, command, registry)

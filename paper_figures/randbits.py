@@ -1,7 +1,8 @@
 """Figure 8: RandBits-MNIST with the Chen et al. colab's recipe, with and without dropout of the bits.
 
 Reads run folders of ``scripts/randbits_colab.py`` under ``FigureContext.randbits``
-(``--randbits DIR``) through :class:`deep_experiments.run.folder.RunFolder`: any folder below it
+(``--randbits DIR [DIR ...]``: with several roots, each (bits, temperature, p) cell comes whole from the
+first root that has it, so one cell never mixes runs of two roots) through :class:`deep_experiments.run.folder.RunFolder`: any folder below it
 with ``config.json`` (dataset ``randbit``) and ``probe.json``. Bits ``b``, temperature, method, dropout ``p`` and seed come from ``config.json``;
 accuracies from ``probe.json``'s fast probe: ``task_a`` = digit class (chance 0.1) and ``task_b_bits`` = mean
 accuracy of one linear probe per bit (chance 0.5); and, for runs made with ``--online-head``, from its
@@ -15,6 +16,7 @@ probability ``p``) at one ``(b, temperature)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,17 +80,27 @@ class RandBitsRun:
                    online.get("task_b_bits"))
 
 
-def find_randbits_runs(root: str | Path) -> list[RandBitsRun]:
-    """Every finished RandBit run below ``root`` (expert and dropout views), sorted.
+def find_randbits_runs(roots: str | Path | Sequence[str | Path]) -> list[RandBitsRun]:
+    """Every finished RandBit run below ``roots`` (expert and dropout views), sorted.
+
+    With several roots, a (bits, temperature, dropout p) cell is taken whole from the first root that has
+    it: later roots only add cells the earlier ones lack (e.g. a newer set of runs in front of an older one).
 
     Raises:
         MissingResults: none found.
     """
-    root = Path(root)
-    runs = read_runs(find_runs(root), RandBitsRun.read)
+    roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
+    runs: list[RandBitsRun] = []
+    for root in roots:
+        taken = {_cell_of(r) for r in runs}
+        runs += [r for r in read_runs(find_runs(root), RandBitsRun.read) if _cell_of(r) not in taken]
     if not runs:
-        raise MissingResults(root / "b<bits>_t<tau>_p<p>/seed<k>/probe.json", HINT)
+        raise MissingResults(roots[0] / "b<bits>_t<tau>_p<p>/seed<k>/probe.json", HINT)
     return sorted(runs, key=lambda r: (r.dropout_p, r.temperature, r.bits, r.seed))
+
+
+def _cell_of(run: RandBitsRun) -> tuple[int, float, float]:
+    return run.bits, run.temperature, run.dropout_p
 
 
 @dataclass(frozen=True)

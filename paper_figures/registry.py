@@ -59,14 +59,15 @@ class FigureContext:
         out: folder for the figure files and for simulation caches (``out/cache``).
         quick: fewer points and steps (tests, previews); the numbers are not the paper's.
         results: root folder of experiment results (deep-arm runs) that figures read.
-        randbits: root folder of the RandBits-MNIST runs (``scripts/randbits_colab.py``).
+        randbits: root folder(s) of the RandBits-MNIST runs (``scripts/randbits_colab.py``); with several,
+            each cell comes from the first that has it (:func:`paper_figures.randbits.find_randbits_runs`).
         log: progress callback (one line per call); silent by default.
     """
 
     out: Path
     quick: bool = False
     results: Path = Path("runs")
-    randbits: Path = Path("runs/randbits")
+    randbits: Path | tuple[Path, ...] = Path("runs/randbits")
     log: Callable[[str], None] = field(default=lambda msg: None, repr=False, compare=False)
 
     @property

@@ -157,3 +157,24 @@ def test_loss_table_compares_losses_at_equal_temperature_with_intervals(tmp_path
     assert load_script("randbits_table").main([str(root), "--losses", str(losses)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "seed 0" in err[0] and "again" in err[0]
+
+
+def test_several_roots_take_each_cell_from_the_first_root_that_has_it(tmp_path: Path) -> None:
+    """Roots ``new old``: a cell in both comes whole from ``new`` (never a mix of the two roots' seeds), a cell only
+    in ``old`` comes from ``old``; a missing root adds nothing."""
+    new, old = tmp_path / "new", tmp_path / "old"
+    _write(new, 5, 0.1, 0.0, 0, online=True, digits=0.5)
+    _write(old, 5, 0.1, 0.0, 0, digits=0.9)
+    _write(old, 5, 0.1, 0.0, 1, digits=0.9)  # a seed the new root lacks: still not mixed into the cell
+    _write(old, 5, 0.1, 0.5, 0)
+    runs = randbits.find_randbits_runs([new, old, tmp_path / "missing"])
+    cells = {(r.bits, r.temperature, r.dropout_p, r.seed): r for r in runs}
+    assert set(cells) == {(5, 0.1, 0.0, 0), (5, 0.1, 0.5, 0)}
+    assert cells[(5, 0.1, 0.0, 0)].digits == 0.5 and cells[(5, 0.1, 0.0, 0)].folder.is_relative_to(new)
+    assert cells[(5, 0.1, 0.5, 0)].folder.is_relative_to(old)
+    assert {r.folder.parent for r in randbits.find_randbits_runs([old, new])} == {old / "b5_t0.1_p0",
+                                                                                 old / "b5_t0.1_p0.5"}
+    assert _render((new, old), tmp_path / "fig").status == "written"
+    rows = load_table(tmp_path / "fig" / "randbits.json")
+    row = next(r for r in rows if r["panel"] == "table" and r["bits"] == 5 and r["temperature"] == 0.1)
+    assert row["n_seeds"] == 1 and row["digits_mean"] == 0.5 and row["n_online"] == 1
