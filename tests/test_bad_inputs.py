@@ -38,6 +38,7 @@ GRID, PAPER_GRID, GPU_CHECK = "scripts/deep_cpu_grid.py", "scripts/paper_grid.py
 FOCUS, COLLECT, RANDBITS = "scripts/viewmaker_focus.py", "scripts/collect_runs.py", "scripts/randbits_colab.py"
 FETCH_MNIST, FETCH_FASHION = "scripts/fetch_mnist_offline.py", "scripts/fetch_fashion_mnist_offline.py"
 SHORTCUT, REFERENCE = "scripts/overlay_shortcut.py", "scripts/reference_runs.py"
+COMPARE = "scripts/compare_runs.py"
 LISTENING, BUILD_AUDIO, TABLE = "scripts/audio_listening_check.py", "scripts/build_audio_offline.py", \
     "scripts/deep_cpu_table.py"
 B_AUGMENT, B_CLOSED, B_STEP = "benchmarks/bench_augment.py", "benchmarks/bench_closed_form.py", \
@@ -271,6 +272,10 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
     ("fetch-fashion-garbage-archive", FETCH_FASHION, ["--data-dir", "d", "--source", "src"],
      lambda ws: _empty_files(ws / "src", ".gz") or (ws / "src" / f"{IDX[0]}.gz").write_bytes(b"\x1f\x8b garbage"),
      "train-images-idx3-ubyte.gz"),
+    # --- scripts/compare_runs.py ---------------------------------------------------------------
+    ("compare-runs-not-a-run", COMPARE, ["run", "nowhere"], None, "nowhere"),
+    ("compare-runs-truncated-metrics", COMPARE, ["run", "run"], lambda ws: _truncate(ws / "run" / "metrics.jsonl"),
+     "metrics.jsonl"),
     # --- scripts/randbits_colab.py --------------------------------------------------------------
     ("randbits-jobs-zero", RANDBITS, ["--jobs", "0", "--out", "g"], None, "--jobs"),
     ("randbits-epochs-zero", RANDBITS, ["--epochs", "0", "--out", "g"], None, "--epochs"),
