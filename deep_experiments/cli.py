@@ -96,6 +96,9 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
      "ConvN padding: same (default: padding 1) | valid (none: the RandBits colab's Keras default)"),
     ("--batchnorm", "train", "batchnorm", str,
      "ConvN BatchNorm: torch (default: momentum 0.1, eps 1e-5) | keras (the colab's: Keras momentum 0.99, eps 1e-3)"),
+    ("--view-forwards", "train", "view_forwards", str,
+     "joint (default: both views in one encoder pass) | separate (one pass per view, as the colab: BatchNorm "
+     "statistics per view)"),
     ("--seed", "train", "seed", int, "seed of every random stream"),
     ("--probe-at", "train", "probe_at", _floats, "fractions of training at which to run the fast probe"),
     ("--perf", "train", "perf", _perf, "fast-path switches, comma-separated (exactly these on, the others off): "

@@ -50,6 +50,7 @@ DecayOn = Literal["all", "kernels"]
 LrSchedule = Literal["constant", "linear_decay"]
 ConvNPadding = Literal["same", "valid"]
 BatchNormName = Literal["torch", "keras"]
+ViewForwards = Literal["joint", "separate"]
 
 CONFIG_FORMAT = 2
 """The format of ``config.json`` written by this version (see the module docstring)."""
@@ -121,6 +122,9 @@ class TrainConfig:
     ``convn_padding`` and ``batchnorm``: the ConvN's padding (``"same"``, padding 1, or ``"valid"``, none:
     the colab's) and BatchNorm settings (``"torch"`` or ``"keras"``: the colab's momentum and eps); see
     :class:`deep_experiments.models.convn.ConvN`. Only the defaults with the ResNet-18.
+    ``view_forwards``: ``"joint"`` (both views in one encoder pass: BatchNorm's batch statistics over
+    both) or ``"separate"`` (one pass per view, as the colab: statistics per view); views that train a
+    network of their own or compute their own loss (viewmaker, hierarchical) take only ``"joint"``.
     """
 
     epochs: int = 200
@@ -143,6 +147,7 @@ class TrainConfig:
     perf: PerfConfig = field(default_factory=PerfConfig)
     convn_padding: ConvNPadding = "same"
     batchnorm: BatchNormName = "torch"
+    view_forwards: ViewForwards = "joint"
 
     def __post_init__(self) -> None:
         positive("train", epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, width=self.width)
@@ -241,6 +246,9 @@ class RunConfig:
         if self.probe.online_head and self.views.kind == "hierarchical":
             raise ValueError("probe.online_head (--online-head) reads the representation of the learner's first view; "
                              "hierarchical views compute their own staged loss and have none")
+        if self.train.view_forwards != "joint" and self.views.kind in ("viewmaker", "hierarchical"):
+            raise ValueError(f"train.view_forwards {self.train.view_forwards!r} applies to views without a network or "
+                             f"loss of their own; views.kind {self.views.kind!r} takes only 'joint'")
         if self.probe.online_head and self.train.perf.compile:
             raise ValueError("probe.online_head (--online-head) reads the representation through a forward hook, "
                              "which a compiled encoder (--perf compile) does not run; turn one of them off")

@@ -93,7 +93,8 @@ def build_components(config: RunConfig, spec: DatasetSpec, device: torch.device)
                                                   _train_jointly(encoder_opt, tc.weight_decay, tc.decay_on)))
     forward = torch.compile(encoder) if perf.compile else encoder
     learner = ContrastiveLearner(forward, views, encoder_opt, tc.temperature, tc.loss_variant, tc.loss, tc.loss_weight,
-                                 bf16=perf.bf16, channels_last=perf.channels_last)
+                                 bf16=perf.bf16, channels_last=perf.channels_last,
+                                 separate_views=tc.view_forwards == "separate")
     return Components(encoder, views, normalize, learner)
 
 

@@ -34,6 +34,9 @@ class ContrastiveLearner:
             draws its projections and prior samples from the step's view generator) and its ``lambda``.
         bf16, channels_last: fast-path switches of the encoder forward (:meth:`embed`;
             :class:`deep_experiments.configs.PerfConfig`); both off reproduce the reference path exactly.
+        separate_views: the two views through the encoder in two forward passes instead of one batch, so
+            BatchNorm normalizes each view by its own batch statistics (and updates its running averages
+            twice per step), as the RandBits colab's two ``model(...)`` calls do (``train.view_forwards``).
 
     ``process_group`` (``None``: one process) is set by :func:`deep_experiments.run.distributed.data_parallel`:
     the loss is then that of the gathered embeddings of every process's rows (the global batch).
@@ -43,7 +46,7 @@ class ContrastiveLearner:
 
     def __init__(self, encoder: nn.Module, views: ViewSource, encoder_opt: torch.optim.Optimizer, temperature: float,
                  variant: str = "symmetric", family: str = "nt_xent", weight: float | None = None, *,
-                 bf16: bool = False, channels_last: bool = False) -> None:
+                 bf16: bool = False, channels_last: bool = False, separate_views: bool = False) -> None:
         self.encoder = encoder
         self.views = views
         self.encoder_opt = encoder_opt
@@ -53,6 +56,7 @@ class ContrastiveLearner:
         self.weight = weight
         self.bf16 = bf16
         self.channels_last = channels_last
+        self.separate_views = separate_views
         self.process_group: torch.distributed.ProcessGroup | None = None
         self.view_seconds = 0.0
 
@@ -92,8 +96,11 @@ class ContrastiveLearner:
                 v2 = self.views(image, base, generator)
             views = torch.cat([v1, v2], dim=0)
         self.view_seconds += time.perf_counter() - start
-        z = self.embed(views)
-        z1, z2 = z.chunk(2, dim=0)
+        if self.separate_views:  # one forward per view, as the colab: BatchNorm's batch statistics per view
+            half = views.shape[0] // 2
+            z1, z2 = self.embed(views[:half]), self.embed(views[half:])
+        else:
+            z1, z2 = self.embed(views).chunk(2, dim=0)
         if self.process_group is not None:  # data-parallel: the global batch's pairs, rank order
             z1, z2 = gather_pairs(z1, z2, self.process_group)
         if self.family == "nt_xent":

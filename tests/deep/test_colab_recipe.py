@@ -101,6 +101,18 @@ def test_colab_model_options_are_convn_only() -> None:
         build_config(PRESETS["smoke"], {"train": {"encoder": "resnet18", "convn_padding": "valid"}})
     with pytest.raises(ValueError, match="ConvN options"):
         build_config(PRESETS["smoke"], {"train": {"encoder": "resnet18", "batchnorm": "keras"}})
+    with pytest.raises(ValueError, match="view_forwards"):
+        build_config(PRESETS["smoke"], {"train": {"view_forwards": "separate"}, "views": {"kind": "viewmaker"}})
+
+
+def test_every_colab_difference_at_once_trains_with_the_online_head(tmp_path: Path) -> None:
+    """Padding, BatchNorm settings and one encoder pass per view together, with the online head (which reads
+    view 1 from the first of the two passes): the run finishes with both read-outs."""
+    base = colab_tiny(epochs=1, convn_padding="valid", batchnorm="keras", view_forwards="separate")
+    config = build_config(to_dict(base), {"probe": {"online_head": True}})
+    records = train(config, tmp_path, device="cpu", progress=False, argv=["t"])
+    assert any(r["kind"] == "online_head" for r in records)
+    assert all(0 <= r["online_head_loss"] < float("inf") for r in records if r["kind"] == "train")
 
 
 def test_linear_decay_reaches_zero_and_resume_matches(tmp_path: Path) -> None:

@@ -116,3 +116,21 @@ def test_fixed_views_have_no_step_and_viewmaker_views_without_optimizer_refuse_o
     assert untrained.optimizers() == {}
     with pytest.raises(RuntimeError, match="no optimizer"):
         untrained.train_step(learner, _batch(), None, torch.Generator(), "step")
+
+
+def test_separate_view_forwards_normalize_each_view_by_its_own_batch() -> None:
+    """``separate_views``: the loss is NT-Xent of ``encoder(v1)`` and ``encoder(v2)`` from two forward passes (training
+    mode: BatchNorm statistics per view), which is not the loss of one pass over both views; the views are the same."""
+    from featuredrop.losses import nt_xent
+
+    x = _batch()
+    joint, separate = _learner(False), _learner(False)
+    separate.separate_views = True
+    both = separate.views.both(x, None, torch.Generator().manual_seed(5))  # the two views the step draws
+    with torch.no_grad():
+        v1, v2 = both.chunk(2)
+        expected = nt_xent(copy.deepcopy(separate.encoder)(v1), copy.deepcopy(separate.encoder)(v2), 0.07)
+        got = separate.loss(x, None, torch.Generator().manual_seed(5))
+        one_pass = joint.loss(x, None, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert not torch.equal(got, one_pass)
