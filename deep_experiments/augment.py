@@ -311,6 +311,8 @@ class ExpertAugment:
         shared_channels: trailing channels passed through untouched.
         normalize: apply :class:`Normalize` at the end (turn off to inspect views in [0, 1]).
         ops: the policy's operations to apply (:data:`POLICY_OPS`; ``"crop"`` always); ``None``: all.
+        normalizer: the run's :class:`Normalize` (so views and clean images share one); ``None``: the standard
+            one for ``channels`` and ``shared_channels``.
     """
 
     def __init__(
@@ -321,12 +323,16 @@ class ExpertAugment:
         shared_channels: int = 0,
         normalize: bool = True,
         ops: Collection[str] | None = None,
+        normalizer: Normalize | None = None,
     ) -> None:
         if policy not in POLICY_OPS:
             raise ValueError(f"unknown augmentation policy {policy!r}; choose from {', '.join(POLICY_OPS)}")
         if size < 1:
             raise ValueError(f"size must be positive, got {size}")
-        self.normalizer = Normalize(channels, shared_channels)
+        if normalizer is not None and (normalizer.channels, normalizer.shared_channels) != (channels, shared_channels):
+            raise ValueError(f"the normalizer is for {normalizer.channels} channels ({normalizer.shared_channels} "
+                             f"shared), the views have {channels} ({shared_channels} shared)")
+        self.normalizer = normalizer or Normalize(channels, shared_channels)
         self.channels = channels
         self.size = size
         self.policy = policy

@@ -76,6 +76,9 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--data-dir", "data", "data_dir", str, "root of real torchvision datasets; audio: the folder of audio-digits.npz"),
     ("--overlay-strength", "data", "overlay_strength", float, "overlay opacity multiplier (1 = paper)"),
     ("--randbit-bits", "data", "randbit_bits", int, "bits of the randbit overlay (0 = digits alone)"),
+    ("--normalization", "data", "normalization", str,
+     "encoder inputs: standard (default: grayscale to [-1, 1], RGB by CIFAR-10 statistics) | none (pixels in [0, 1], "
+     "as the RandBits colab)"),
     ("--num-workers", "data", "num_workers", int, "DataLoader worker processes"),
     ("--method", "views", "kind", str, " | ".join(METHODS) + " (the kind of views)"),
     ("--epochs", "train", "epochs", int, "pretraining epochs (paper: 200)"),

@@ -7,15 +7,22 @@ import torch
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
-__all__ = ["CIFAR_MEAN", "CIFAR_STD", "Normalize", "channel_stats"]
+NORMALIZATIONS: tuple[str, ...] = ("standard", "none")
+"""``standard``: :func:`channel_stats`; ``none``: pixels stay in [0, 1] (the RandBits colab's input)."""
+
+__all__ = ["CIFAR_MEAN", "CIFAR_STD", "NORMALIZATIONS", "Normalize", "channel_stats"]
 
 
-def channel_stats(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel normalization ``(mean, std)``: CIFAR-10's for RGB, 0.5 / 0.5 otherwise.
+def channel_stats(channels: int, normalization: str = "standard") -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel normalization ``(mean, std)``: CIFAR-10's for RGB, 0.5 / 0.5 otherwise; 0 / 1 for ``"none"``.
 
     0.5 / 0.5 maps [0, 1] to [-1, 1]; it is the convention for grayscale and other inputs
     where no dataset statistics apply (the base images here are stand-ins anyway).
     """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    if normalization == "none":
+        return (0.0,) * channels, (1.0,) * channels
     if channels == 3:
         return CIFAR_MEAN, CIFAR_STD
     return (0.5,) * channels, (0.5,) * channels
@@ -25,15 +32,17 @@ class Normalize:
     """Normalize the first ``channels - shared_channels`` channels; leave the shared ones as they are.
 
     Used for every tensor that reaches the encoder (expert views, viewmaker views, clean test
-    images), so all of them live in the same space.
+    images), so all of them live in the same space. ``normalization``: ``"standard"`` (:func:`channel_stats`)
+    or ``"none"`` (the identity: images stay in [0, 1]).
     """
 
-    def __init__(self, channels: int, shared_channels: int = 0) -> None:
+    def __init__(self, channels: int, shared_channels: int = 0, normalization: str = "standard") -> None:
         if not 0 <= shared_channels < channels:
             raise ValueError(f"need 0 <= shared_channels < channels, got {shared_channels}, {channels}")
         self.channels = channels
         self.shared_channels = shared_channels
-        self.mean, self.std = channel_stats(channels - shared_channels)
+        self.normalization = normalization
+        self.mean, self.std = channel_stats(channels - shared_channels, normalization)
         self._stats: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _tensors(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

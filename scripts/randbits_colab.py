@@ -22,9 +22,10 @@ and an interrupted one resumes. Prints each run's digit (task A) and bit accurac
 stays the grid's; give each loss its own ``--out``: figure 8 reads NT-Xent runs only). ``--online-head`` adds
 the colab's own read-out to every run (a linear head trained on view-1 representations during pretraining,
 which never changes the encoder): figure 8 and ``scripts/randbits_table.py`` show it beside the fast probe.
-``--convn-padding valid``, ``--batchnorm keras`` and ``--view-forwards separate`` switch to the colab's own
-padding (none, Keras' default), BatchNorm settings (momentum 0.99, eps 1e-3) and one encoder pass per view
-(BatchNorm statistics per view), one recipe difference at a time (give each its own ``--out``).
+``--normalization none``, ``--convn-padding valid``, ``--batchnorm keras`` and ``--view-forwards separate``
+switch to the colab's own input (pixels in [0, 1]), padding (none, Keras' default), BatchNorm settings
+(momentum 0.99, eps 1e-3) and one encoder pass per view (BatchNorm statistics per view), one recipe
+difference at a time (give each its own ``--out``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from __future__ import annotations
 import sys
 import time
 
+from deep_experiments.models.convn import BATCHNORMS, CONVN_PADDINGS
+from deep_experiments.normalize import NORMALIZATIONS
 from deep_experiments.run.grid import GridResult, GridRun, check_runs, run_grid
 from featuredrop.atomic import check_output_dir
 from featuredrop.cli import OneLineParser, fraction, nonnegative_int, positive_float, positive_int, unique
@@ -40,10 +43,10 @@ from featuredrop.cli import OneLineParser, fraction, nonnegative_int, positive_f
 def runs(bits: list[int], temperatures: list[float], dropouts: list[float], dropout_bits: list[int],
          dropout_temperature: float, seeds: list[int], epochs: int, data_dir: str,
          loss: str = "nt_xent", online_head: bool = False, convn_padding: str = "same",
-         batchnorm: str = "torch", view_forwards: str = "joint") -> list[GridRun]:
+         batchnorm: str = "torch", view_forwards: str = "joint", normalization: str = "standard") -> list[GridRun]:
     """The grid's runs in priority order, without duplicates (``online_head``: each run also trains the colab's
-    online linear read-out, ``--online-head``; ``convn_padding``, ``batchnorm``, ``view_forwards``: flags only
-    when not the defaults)."""
+    online linear read-out, ``--online-head``; ``convn_padding``, ``batchnorm``, ``view_forwards``,
+    ``normalization``: the colab's recipe differences, flags only when not the defaults)."""
     first = sorted(temperatures, key=lambda t: abs(t - dropout_temperature))[:1]
     ends = [b for b in bits if b in (min(bits), *dropout_bits, max(bits))]
     cells = [(b, t, 0.0) for t in first for b in ends]
@@ -62,6 +65,7 @@ def runs(bits: list[int], temperatures: list[float], dropouts: list[float], drop
             flags += ["--convn-padding", convn_padding] if convn_padding != "same" else []
             flags += ["--batchnorm", batchnorm] if batchnorm != "torch" else []
             flags += ["--view-forwards", view_forwards] if view_forwards != "joint" else []
+            flags += ["--normalization", normalization] if normalization != "standard" else []
             folder = f"b{b}_t{t:g}_p{p:g}/seed{seed}"
             out.setdefault(folder, GridRun(folder, tuple(flags)))
     return list(out.values())
@@ -94,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--online-head", action="store_true",
                    help="also train the colab's read-out (a linear head trained online on view-1 representations, "
                         "stop-gradient) in every run; probe.json's online_head (a different config: its own --out)")
-    p.add_argument("--convn-padding", default="same", choices=["same", "valid"],
+    p.add_argument("--normalization", default="standard", choices=NORMALIZATIONS,
+                   help="encoder inputs: standard (default, the image channel in [-1, 1]) | none (the colab's [0, 1])")
+    p.add_argument("--convn-padding", default="same", choices=CONVN_PADDINGS,
                    help="ConvN padding: same (default, padding 1) | valid (the colab's: none)")
-    p.add_argument("--batchnorm", default="torch", choices=["torch", "keras"],
+    p.add_argument("--batchnorm", default="torch", choices=list(BATCHNORMS),
                    help="ConvN BatchNorm: torch (default) | keras (the colab's momentum 0.99 and eps 1e-3)")
     p.add_argument("--view-forwards", default="joint", choices=["joint", "separate"],
                    help="joint (default: both views in one encoder pass) | separate (one pass per view, as the colab)")
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         unique(p, f"--{flag.replace('_', '-')}", getattr(args, flag))
     grid = runs(args.bits, args.temperatures, args.dropouts, args.dropout_bits, args.dropout_temperature,
                 args.seeds, args.epochs, args.data_dir, args.loss, args.online_head, args.convn_padding, args.batchnorm,
-                args.view_forwards)
+                args.view_forwards, args.normalization)
     try:  # every run's flags (bits, data folder, ...) resolve and the root can be written before anything starts
         check_output_dir(args.out)
         check_runs(grid)

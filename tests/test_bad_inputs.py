@@ -160,6 +160,7 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
                                           "new"], None, "reflect"),
     ("deep-batchnorm-unknown", DEEP, ["run", *TINY, "--encoder", "convn", "--batchnorm", "tf", "--out", "new"], None,
      "tf"),
+    ("deep-normalization-unknown", DEEP, ["run", *TINY, "--normalization", "zscore", "--out", "new"], None, "zscore"),
     ("deep-view-forwards-unknown", DEEP, ["run", *TINY, "--view-forwards", "both", "--out", "new"], None, "both"),
     ("deep-view-forwards-viewmaker", DEEP, ["run", *TINY, "--method", "viewmaker", "--view-forwards", "separate",
                                             "--out", "new"], None, "view_forwards"),

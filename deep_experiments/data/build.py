@@ -24,12 +24,13 @@ __all__ = ["SPLITS", "DatasetBuilder", "build_dataset", "dataset_spec"]
 def dataset_spec(config: DataConfig) -> DatasetSpec:
     """The spec of the dataset ``config`` names (channels, sizes, class counts), loading no image.
 
-    ``config.augmentation``, when set, replaces the recipe's expert augmentation policy.
+    ``config.augmentation``, when set, replaces the recipe's expert augmentation policy; ``config.normalization``
+    is the spec's.
     """
     spec = dataset_recipe(config.dataset).spec(config)
     if config.augmentation is not None:
         spec = replace(spec, expert_augmentation=config.augmentation)
-    return spec
+    return replace(spec, normalization=config.normalization)
 
 
 def build_dataset(config: DataConfig, split: str, seed: int = 0) -> TwoTaskDataset:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from deep_experiments.checks import one_of
+from deep_experiments.normalize import NORMALIZATIONS
 
 from .digits import DIGIT_SOURCES
 from .recipes import BASE_SOURCES, DATASETS
@@ -24,6 +25,8 @@ class DataConfig:
     files in ``data_dir``). ``augmentation``: the expert views' policy (``"simclr"``, ``"crop_only"``
     or ``"audio"``); ``None`` takes the dataset's own (``crop_only`` randbit, ``audio`` audio, else
     ``simclr``). The ``audio`` dataset reads ``data_dir/audio-digits.npz`` (``scripts/build_audio_offline.py``).
+    ``normalization``: what every encoder input goes through, ``"standard"`` (grayscale to [-1, 1], RGB by
+    CIFAR-10's statistics) or ``"none"`` (pixels stay in [0, 1], as the RandBits colab's).
     """
 
     dataset: str = "c+digits"
@@ -37,9 +40,11 @@ class DataConfig:
     randbit_bits: int = 5
     num_workers: int = 0
     augmentation: str | None = None
+    normalization: str = "standard"
 
     def __post_init__(self) -> None:
         one_of("data.dataset", self.dataset, DATASETS)
+        one_of("data.normalization", self.normalization, NORMALIZATIONS)
         one_of("data.base_source", self.base_source, BASE_SOURCES)
         one_of("data.digit_source", self.digit_source, DIGIT_SOURCES)
         if self.augmentation is not None:

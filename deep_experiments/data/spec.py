@@ -32,6 +32,8 @@ class DatasetSpec:
             spectrograms, :mod:`deep_experiments.augment_audio`), or a step of the ladder between
             ``crop_only`` and ``simclr`` (:data:`LADDER_POLICIES`).
         viewmaker_budget: mean |delta| per pixel of a viewmaker view (0.1 letters, 0.125 audio, else 0.05).
+        normalization: ``"standard"`` or ``"none"`` (:class:`deep_experiments.normalize.Normalize`; the run's
+            ``data.normalization``).
     """
 
     name: str
@@ -42,6 +44,7 @@ class DatasetSpec:
     shared_channels: int = 0
     expert_augmentation: str = "simclr"
     viewmaker_budget: float = 0.05
+    normalization: str = "standard"
 
     def __post_init__(self) -> None:
         for field in ("channels", "image_size", "num_classes_a", "num_classes_b"):

@@ -43,7 +43,7 @@ class Components:
 
 def build_normalize(spec: DatasetSpec) -> Normalize:
     """The normalization every encoder input goes through (views and clean test images alike)."""
-    return Normalize(spec.channels, spec.shared_channels)
+    return Normalize(spec.channels, spec.shared_channels, spec.normalization)
 
 
 def _decay_groups(module: torch.nn.Module, weight_decay: float, decay_on: str) -> list[dict]:

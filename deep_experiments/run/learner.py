@@ -75,7 +75,8 @@ class ContrastiveLearner:
         return z.float()
 
     def loss(self, image: torch.Tensor, base: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
-        """Contrastive loss of two fresh views of every image (both views in one encoder pass).
+        """Contrastive loss of two fresh views of every image (both views in one encoder pass, or one pass
+        each with ``separate_views``).
 
         Shape: ``image`` / ``base`` ``(B, C, H, W)``; returns a 0-d tensor. A view source with a
         loss of its own (``contrastive_loss``: the hierarchical views) computes it instead.

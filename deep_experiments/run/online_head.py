@@ -28,9 +28,9 @@ What is kept and what differs:
   computes. They are captured by a forward hook on the layer that makes the representation
   (:func:`representation_tap`), armed for one forward per step. An extra forward pass would move
   BatchNorm's running statistics and so change the encoder. With the learner's concatenated batch
-  ``[view 1; view 2]``, view 1 is the first half. One difference from the colab remains, and it is
-  the learner's, not the head's: the colab runs each view through its own forward, so BatchNorm's
-  batch statistics come from view 1 alone, while here they come from both views together.
+  ``[view 1; view 2]``, view 1 is the first half. By default BatchNorm's batch statistics come from
+  both views together; the colab runs each view through its own forward, so they come from view 1
+  alone. ``train.view_forwards="separate"`` does as the colab, and the first forward then is view 1 whole.
 - The heads are initialized under their own seeded stream (``init/online_head``, global RNG restored by
   :func:`deep_experiments.seeds.seeded_init`) and draw no random numbers afterwards. Together with the
   hook, this means a run with the heads trains its encoder bit for bit as a run without them.

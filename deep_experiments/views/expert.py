@@ -19,10 +19,10 @@ class ExpertConfig:
 
 
 def expert_augment(ctx: ViewContext) -> ExpertAugment:
-    """The dataset's expert augmentation (policy, size and shared channels from its spec)."""
+    """The dataset's expert augmentation (policy, size and shared channels from its spec; the run's normalization)."""
     spec = ctx.spec
     return ExpertAugment(spec.channels, spec.image_size, spec.expert_augmentation,  # type: ignore[arg-type]
-                         spec.shared_channels)
+                         spec.shared_channels, normalizer=ctx.normalize)
 
 
 class ExpertViews(FixedViews):

@@ -223,8 +223,8 @@ def _build(config: HierarchicalConfig, ctx: ViewContext) -> HierarchicalViews:
         raise ValueError("hierarchical views need the run's encoder and its optimizer (ViewContext.encoder, "
                          "ViewContext.train_jointly)")
     expert = expert_augment(ctx)
-    augments = tuple(ExpertAugment(expert.channels, expert.size, expert.policy, expert.shared_channels, ops=ops)
-                     for ops in stage_ops(expert.policy))
+    augments = tuple(ExpertAugment(expert.channels, expert.size, expert.policy, expert.shared_channels, ops=ops,
+                                   normalizer=expert.normalizer) for ops in stage_ops(expert.policy))
     stages = encoder_stages(ctx.encoder)
     embedded = config.embedded(expert.policy)
     embed_dim = config.embed_dim or stages.widths[-1]

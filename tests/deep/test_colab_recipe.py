@@ -115,6 +115,67 @@ def test_every_colab_difference_at_once_trains_with_the_online_head(tmp_path: Pa
     assert all(0 <= r["online_head_loss"] < float("inf") for r in records if r["kind"] == "train")
 
 
+def test_online_head_reads_view_one_when_each_view_has_its_own_pass() -> None:
+    """With ``view_forwards="separate"`` the head captures the representation of view 1's own forward pass: the
+    same numbers as the encoder's representation of view 1 alone (training mode, statistics of view 1)."""
+    import copy
+
+    from deep_experiments.data import build_dataset, dataset_spec
+    from deep_experiments.run.components import build_components
+    from deep_experiments.run.online_head import OnlineHead
+
+    config = build_config(to_dict(colab_tiny(epochs=1, view_forwards="separate")), {"probe": {"online_head": True}})
+    spec = dataset_spec(config.data)
+    images = torch.stack([build_dataset(config.data, "train")[i][0] for i in range(8)])
+    comps = build_components(config, spec, torch.device("cpu"))
+    head = OnlineHead(comps.encoder, spec, config, 2).attach()
+    reference = copy.deepcopy(comps.encoder)
+    view1 = comps.learner.views.both(images, None, torch.Generator().manual_seed(3)).chunk(2)[0]
+    head.arm(len(images))
+    with torch.no_grad():
+        comps.learner.loss(images, None, torch.Generator().manual_seed(3))
+        expected = reference.features(view1)
+    torch.testing.assert_close(head._features, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["expert", "dropout"])
+def test_no_normalization_feeds_the_encoder_pixels_in_unit_range(kind: str, tmp_path: Path) -> None:
+    """``data.normalization="none"`` (the colab's input): the views the learner makes and the clean images the
+    probes read are the pixels in [0, 1], and the backbone file records mean 0 / std 1; ``"standard"`` maps the
+    image channel to [-1, 1] (negative values) and leaves the bits 0/1."""
+    from deep_experiments.data import build_dataset, dataset_spec
+    from deep_experiments.run.components import build_components
+
+    for normalization, lowest in (("none", 0.0), ("standard", -1.0)):
+        config = build_config(to_dict(colab_tiny(epochs=1, bits=3)),
+                              {"data": {"normalization": normalization}, "views": {"kind": kind}})
+        spec = dataset_spec(config.data)
+        items = [build_dataset(config.data, "train")._load(i) for i in range(8)]
+        images, bases = torch.stack([it[0] for it in items]), torch.stack([it[3] for it in items])
+        comps = build_components(config, spec, torch.device("cpu"))
+        views = comps.learner.views.both(images, bases, torch.Generator().manual_seed(0))
+        clean = comps.normalize(images)
+        for x in (views, clean):
+            assert x[:, 0].min() >= lowest and (x[:, 0].min() < 0) == (lowest < 0)
+            assert set(x[:, 1:].unique().tolist()) <= {0.0, 0.5, 1.0}  # the bits (0.5: dropped), never rescaled
+        if normalization == "none":
+            torch.testing.assert_close(clean, images, rtol=0, atol=0)
+    train(build_config(to_dict(colab_tiny(epochs=1)), {"data": {"normalization": "none"}}), tmp_path, device="cpu",
+          progress=False, argv=["t"])
+    saved = torch.load(tmp_path / "backbone.pt", weights_only=True)["normalization"]
+    assert saved["mean"] == [0.0] and saved["std"] == [1.0]
+
+
+def test_a_normalizer_for_other_channels_is_refused() -> None:
+    from deep_experiments.augment import ExpertAugment
+    from deep_experiments.normalize import Normalize
+
+    with pytest.raises(ValueError, match="normalizer"):
+        ExpertAugment(6, 28, "crop_only", 5, normalizer=Normalize(6, 3))
+    with pytest.raises(ValueError, match="data.normalization"):
+        build_config(PRESETS["smoke"], {"data": {"normalization": "zscore"}})
+
+
 def test_linear_decay_reaches_zero_and_resume_matches(tmp_path: Path) -> None:
     """Adam lr after epoch e of E (2 steps each) is lr (1 - e/E); a resumed run equals an uninterrupted one."""
     config = colab_tiny(epochs=2)

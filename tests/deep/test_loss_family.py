@@ -93,17 +93,18 @@ def test_randbits_grid_script_passes_the_online_head_and_it_resolves(tmp_path: P
 
 
 def test_randbits_grid_script_passes_the_colab_model_options(tmp_path: Path) -> None:
-    """--convn-padding, --batchnorm and --view-forwards reach every run's flags and build configs with them (defaults
-    add no flag)."""
+    """--convn-padding, --batchnorm, --view-forwards and --normalization reach every run's flags and build configs
+    with them (defaults add no flag)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     from randbits_colab import runs
 
     from deep_experiments.cli import build_parser, config_from_args
 
-    grid = runs([5], [0.1], [0.5], [5], 0.1, [0], 10, str(tmp_path), "nt_xent", True, "valid", "keras", "separate")
+    grid = runs([5], [0.1], [0.5], [5], 0.1, [0], 10, str(tmp_path), "nt_xent", True, "valid", "keras", "separate",
+                "none")
     for run in grid:
         config = config_from_args(build_parser().parse_args(["run", *run.flags, "--out", "x"]))
-        assert (config.train.convn_padding, config.train.batchnorm, config.train.view_forwards) == (
-            "valid", "keras", "separate")
+        assert (config.train.convn_padding, config.train.batchnorm, config.train.view_forwards,
+                config.data.normalization) == ("valid", "keras", "separate", "none")
     plain = runs([5], [0.1], [0.5], [5], 0.1, [0], 10, ".data")[0].flags
-    assert not {"--convn-padding", "--batchnorm", "--view-forwards"} & set(plain)
+    assert not {"--convn-padding", "--batchnorm", "--view-forwards", "--normalization"} & set(plain)
