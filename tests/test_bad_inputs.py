@@ -278,8 +278,8 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
      "train-images-idx3-ubyte.gz"),
     # --- scripts/compare_runs.py ---------------------------------------------------------------
     ("compare-runs-not-a-run", COMPARE, ["run", "nowhere"], None, "nowhere"),
-    ("compare-runs-truncated-metrics", COMPARE, ["run", "run"], lambda ws: _truncate(ws / "run" / "metrics.jsonl"),
-     "metrics.jsonl"),
+    ("compare-runs-truncated-probe", COMPARE, ["run", "run"], lambda ws: _truncate(ws / "run" / "probe.json"),
+     "probe.json"),
     # --- scripts/randbits_colab.py --------------------------------------------------------------
     ("randbits-jobs-zero", RANDBITS, ["--jobs", "0", "--out", "g"], None, "--jobs"),
     ("randbits-epochs-zero", RANDBITS, ["--epochs", "0", "--out", "g"], None, "--epochs"),

@@ -63,7 +63,41 @@ def test_a_changed_probe_is_reported_with_its_size(pair: tuple[Path, Path], tmp_
     (new / "probe.json").write_text(json.dumps(probe))
     code, lines = compare_runs.compare(pair[0], new)
     assert code == 1 and lines[0].startswith("training identical")
-    assert "largest difference 0.0625 (task_a" in lines[-1]
+    assert "largest difference 0.0625 (probe.json fast, task_a" in lines[-1]
+
+
+def _edit_records(folder: Path, edit) -> None:  # noqa: ANN001
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in edit(records)))
+
+
+def test_a_nan_probe_against_a_number_is_a_difference(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    new = _copy(pair[1], tmp_path / "new")
+    probe = json.loads((new / "probe.json").read_text())
+    probe["fast"]["task_a"] = float("nan")
+    (new / "probe.json").write_text(json.dumps(probe))
+    code, lines = compare_runs.compare(pair[0], new)
+    assert code == 1 and "largest difference inf" in lines[-1]
+
+
+def test_missing_or_shifted_probe_records_are_a_difference(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """Probes are paired by epoch: one fewer, or the same values logged at other epochs, is not "identical"."""
+    fewer = _copy(pair[1], tmp_path / "fewer")
+    _edit_records(fewer, lambda rs: [r for r in rs if not (r["kind"] == "fast_probe" and r["epoch"] == 1)])
+    shifted = _copy(pair[1], tmp_path / "shifted")
+    _edit_records(shifted, lambda rs: [{**r, "epoch": r["epoch"] + 7} if r["kind"] == "fast_probe" else r for r in rs])
+    for folder in (fewer, shifted):
+        code, lines = compare_runs.compare(pair[0], folder)
+        assert code == 1 and "fast_probe records at epochs" in lines[-1]
+
+
+def test_probes_with_no_number_in_common_are_not_identical(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    new = _copy(pair[1], tmp_path / "new")
+    probe = json.loads((new / "probe.json").read_text())
+    probe["fast"] = {"renamed": probe["fast"]["task_a"]}
+    (new / "probe.json").write_text(json.dumps(probe))
+    code, lines = compare_runs.compare(pair[0], new)
+    assert code == 1 and "no number in common in probe.json fast" in lines[-1]
 
 
 def test_a_folder_without_probe_is_refused(pair: tuple[Path, Path], tmp_path: Path, capsys) -> None:  # noqa: ANN001
