@@ -31,7 +31,8 @@ from paper_figures.registry import FigureContext, FigureSpec, MissingResults
 from paper_figures.stats import summarize
 from paper_figures.style import SIMULATION, TEXT_WIDTH, new_figure, task_color
 
-__all__ = ["RandBitsRun", "RandBitsConfig", "COLAB_TABLE", "find_randbits_runs", "randbits_figure", "FIGURES"]
+__all__ = ["RandBitsRun", "RandBitsConfig", "COLAB_TABLE", "find_randbits_runs", "randbits_figure", "recipe_of",
+           "FIGURES"]
 
 COLAB_SOURCE = ("google-research/simclr colabs/intriguing_properties/randbits_mnist.ipynb, commit 1839ca4, "
                 "saved cell output (TensorFlow, online linear head trained during pretraining)")
@@ -63,6 +64,7 @@ class RandBitsRun:
     bits_accuracy: float | None
     online_digits: float | None = None  # the colab's read-out (``--online-head`` runs only)
     online_bits: float | None = None
+    recipe: str = "package"  # ``package``, or the colab's recipe options the run used (:func:`recipe_of`)
 
     @classmethod
     def read(cls, run: RunFolder) -> RandBitsRun | None:
@@ -77,7 +79,18 @@ class RandBitsRun:
         online_digits = float(online["task_a"]) if "task_a" in online else None
         return cls(run.root, cfg.data.randbit_bits, cfg.train.temperature, p, cfg.train.seed, cfg.train.epochs,
                    cfg.data.digit_source, float(fast["task_a"]), fast.get("task_b_bits"), online_digits,
-                   online.get("task_b_bits"))
+                   online.get("task_b_bits"), recipe_of(cfg))
+
+
+def recipe_of(config: Any) -> str:
+    """``"package"`` for this package's recipe, else the colab's options the run switched on, e.g.
+    ``"normalization none, convn_padding valid"`` (``data.normalization``, ``train.convn_padding``,
+    ``train.batchnorm``, ``train.view_forwards``)."""
+    options = [("normalization", config.data.normalization, "standard"),
+               ("convn_padding", config.train.convn_padding, "same"),
+               ("batchnorm", config.train.batchnorm, "torch"), ("view_forwards", config.train.view_forwards, "joint")]
+    changed = [f"{name} {value}" for name, value, default in options if value != default]
+    return ", ".join(changed) or "package"
 
 
 def find_randbits_runs(roots: str | Path | Sequence[str | Path]) -> list[RandBitsRun]:
@@ -88,14 +101,32 @@ def find_randbits_runs(roots: str | Path | Sequence[str | Path]) -> list[RandBit
 
     Raises:
         MissingResults: none found.
+        ValueError: one root inside another, a seed twice in one cell, or runs of two recipes (:func:`recipe_of`):
+            one table or figure is one recipe, each seed once.
     """
     roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
+    for i, outer in enumerate(roots):
+        for inner in roots[i + 1:]:
+            if outer.resolve().is_relative_to(inner.resolve()) or inner.resolve().is_relative_to(outer.resolve()):
+                raise ValueError(f"RandBits roots {outer} and {inner}: one is inside the other (its runs would count "
+                                 f"twice)")
     runs: list[RandBitsRun] = []
     for root in roots:
         taken = {_cell_of(r) for r in runs}
         runs += [r for r in read_runs(find_runs(root), RandBitsRun.read) if _cell_of(r) not in taken]
     if not runs:
         raise MissingResults(roots[0] / "b<bits>_t<tau>_p<p>/seed<k>/probe.json", HINT)
+    seen: dict[tuple[Any, ...], Path] = {}
+    for run in runs:
+        key = (*_cell_of(run), run.seed)
+        if key in seen:
+            raise ValueError(f"{run.folder}: a second run of b = {run.bits}, τ = {run.temperature:g}, "
+                             f"p = {run.dropout_p:g}, seed {run.seed} (the first is {seen[key]})")
+        seen[key] = run.folder
+    recipes = {r.recipe: r.folder for r in runs}
+    if len(recipes) > 1:
+        raise ValueError("RandBits runs of different recipes in one table: "
+                         + "; ".join(f"{name} ({folder})" for name, folder in recipes.items()))
     return sorted(runs, key=lambda r: (r.dropout_p, r.temperature, r.bits, r.seed))
 
 
@@ -132,6 +163,7 @@ def _row(panel: str, group: list[RandBitsRun], **keys: Any) -> dict[str, Any]:
             "online_bits_mean": online_bits[0], "online_bits_std": online_bits[1], "n_seeds": len(group),
             "epochs": ",".join(sorted({str(r.epochs) for r in group})),
             "digit_source": ",".join(sorted({r.digit_source for r in group})),
+            "recipe": ",".join(sorted({r.recipe for r in group})),
             "folders": ";".join(str(r.folder) for r in group)}
 
 
@@ -209,8 +241,9 @@ def randbits_figure(runs: list[RandBitsRun], config: RandBitsConfig) -> tuple[Fi
                                  markersize=3, label="digit class, colab's online head (ours)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=6)
     sources = ",".join(sorted({r.digit_source for r in runs}))
-    fig.suptitle(f"RandBits-MNIST, Chen et al. colab recipe (ConvN, Adam, batch 1000), CPU runs, digits: {sources}",
-                 fontsize=7)
+    recipe = ",".join(sorted({r.recipe for r in runs}))
+    fig.suptitle(f"RandBits-MNIST, Chen et al. colab recipe (ConvN, Adam, batch 1000), CPU runs, digits: {sources}"
+                 + ("" if recipe == "package" else f"; the colab's {recipe}"), fontsize=7)
     return fig, rows
 
 

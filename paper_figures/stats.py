@@ -80,7 +80,7 @@ def paired_t(diffs: Sequence[float], level: float = 0.95) -> PairedDifference:
 
 def interval_text(mean: float, low: float, high: float, n: int, signed: bool = False) -> str:
     """A mean over seeds as ``mean [low, high]`` (its 95 % interval), or ``mean (1 seed)`` when there is no
-    interval; ``signed`` prints a sign on every number (differences). The one format of every table."""
+    interval; ``signed`` prints a sign on every number (differences). Every table's interval format."""
     f = "+.3f" if signed else ".3f"
     return f"{mean:{f}} (1 seed)" if n == 1 else f"{mean:{f}} [{low:{f}}, {high:{f}}]"
 

@@ -3,10 +3,12 @@
 ::
 
     python scripts/randbits_table.py results/randbits-mnist-cpu
+    python scripts/randbits_table.py results/randbits-readout-cpu results/randbits-mnist-cpu   # several roots
     python scripts/randbits_table.py results/randbits-mnist-cpu --losses results/randbits-loss-cpu
 
 The first form prints one row per (bits, temperature, bit-dropout p) cell of the NT-Xent runs under
-ROOT (``paper_figures.randbits.find_randbits_runs``): the digit accuracy of the fast probe (logistic
+ROOT (``paper_figures.randbits.find_randbits_runs``; with several roots each cell comes whole from the
+first that has it, as in figure 8; runs of two recipes or a seed twice in a cell are refused): the digit accuracy of the fast probe (logistic
 regression on clean representations after pretraining) and of the colab's own read-out (a linear head
 trained online on view-1 representations during pretraining; runs made with ``--online-head``), and the
 fast probe's per-bit accuracy, each the mean over the cell's seeds with its 95 % t interval when there
@@ -49,10 +51,10 @@ def _g(x: float) -> str:
     return f"{x:g}"
 
 
-def cells_table(root: Path) -> str:
-    """One row per (bits, temperature, p) cell of the NT-Xent runs under ``root``."""
+def cells_table(roots: Path | list[Path]) -> str:
+    """One row per (bits, temperature, p) cell of the NT-Xent runs under ``roots`` (the first root with a cell)."""
     groups: dict[tuple[float, float, int], list] = defaultdict(list)
-    for run in find_randbits_runs(root):
+    for run in find_randbits_runs(roots):
         groups[(run.temperature, run.dropout_p, run.bits)].append(run)
     lines = ["| bits b | τ | bit dropout p | seeds | digit accuracy, fast probe (ours) "
              "| digit accuracy, online head (ours) | per-bit accuracy, fast probe (ours) "
@@ -69,7 +71,7 @@ def cells_table(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def losses_table(root: Path, loss_root: Path) -> str:
+def losses_table(root: Path | list[Path], loss_root: Path) -> str:
     """Digit accuracy per (loss, temperature) at b = 0, b = 5 and b = 5 with the bits dropped at p = 0.5.
 
     NT-Xent runs come from ``root`` and ``loss_root`` alike (``loss_root`` holds the ones at another
@@ -111,10 +113,12 @@ def losses_table(root: Path, loss_root: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0, or 1 with one line on stderr when the runs are missing."""
     p = OneLineParser(prog="randbits_table.py", description=__doc__.split("\n")[0])
-    p.add_argument("root", type=Path, help="the NT-Xent RandBits-MNIST runs (ROOT/b<bits>_t<tau>_p<p>/seed<k>)")
+    p.add_argument("root", type=Path, nargs="+",
+                   help="the NT-Xent RandBits-MNIST runs (ROOT/b<bits>_t<tau>_p<p>/seed<k>); with several, each cell "
+                        "from the first that has it")
     p.add_argument("--losses", type=Path, metavar="LOSSROOT", help="print the loss-family table instead")
     args = p.parse_args(argv)
-    for flag, root in (("ROOT", args.root), ("--losses", args.losses)):
+    for flag, root in (*(("ROOT", r) for r in args.root), ("--losses", args.losses)):
         if root is not None and not root.is_dir():
             p.error(f"{flag} {root}: not a folder")
     try:

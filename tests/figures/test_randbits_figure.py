@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +179,28 @@ def test_several_roots_take_each_cell_from_the_first_root_that_has_it(tmp_path: 
     rows = load_table(tmp_path / "fig" / "randbits.json")
     row = next(r for r in rows if r["panel"] == "table" and r["bits"] == 5 and r["temperature"] == 0.1)
     assert row["n_seeds"] == 1 and row["digits_mean"] == 0.5 and row["n_online"] == 1
+
+
+def test_nested_roots_a_seed_twice_and_two_recipes_are_refused(tmp_path: Path) -> None:
+    """One table or figure counts each seed of a cell once and is one recipe: a root inside another, a cell with a
+    seed twice (one root holding two copies) and runs of the colab's recipe options beside the package's are errors."""
+    old = tmp_path / "old"
+    _write(old, 5, 0.1, 0.0, 0)
+    _write(old / "online", 5, 0.1, 0.0, 0, online=True)
+    with pytest.raises(ValueError, match="inside the other"):
+        randbits.find_randbits_runs([old, old / "online"])
+    with pytest.raises(ValueError, match="a second run of b = 5"):
+        randbits.find_randbits_runs(old)
+    mixed = tmp_path / "mixed"
+    _write(mixed, 5, 0.1, 0.0, 0)
+    config_path = mixed / "b5_t0.1_p0" / "seed0" / "config.json"
+    _write(mixed / "colab", 10, 0.1, 0.0, 0)
+    colab = mixed / "colab" / "b10_t0.1_p0" / "seed0" / "config.json"
+    config = json.loads(colab.read_text())
+    config["train"]["convn_padding"], config["data"]["normalization"] = "valid", "none"
+    colab.write_text(json.dumps(config))
+    assert json.loads(config_path.read_text())["train"]["convn_padding"] == "same"
+    with pytest.raises(ValueError, match="different recipes.*normalization none, convn_padding valid"):
+        randbits.find_randbits_runs(mixed)
+    (runs,) = [randbits.find_randbits_runs(mixed / "colab")]
+    assert runs[0].recipe == "normalization none, convn_padding valid"
