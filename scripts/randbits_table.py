@@ -15,6 +15,10 @@ fast probe's per-bit accuracy, each the mean over the cell's seeds with its 95 %
 are several, beside the colab's saved digit accuracy (``paper_figures.randbits.COLAB_TABLE``; a
 published reference, not our measurement).
 
+``--recipes`` prints one row per (root, bits) instead, expert views at each root's temperatures: the same
+cells under different recipes side by side (this package's, the colab's options one at a time, all of
+them), each root one recipe (its name from the runs' configs), with both read-outs and the colab's value.
+
 ``--losses LOSSROOT`` prints the loss-family comparison instead: NT-Xent at each temperature it was
 run at (ROOT, and LOSSROOT for other temperatures) and every other loss found under LOSSROOT
 (``LOSSROOT/<loss>/b<bits>_t<tau>_p<p>/seed<k>/``), one row per (loss, temperature), columns b = 0,
@@ -71,6 +75,23 @@ def cells_table(roots: Path | list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def recipes_table(roots: list[Path]) -> str:
+    """One row per (root, bits, temperature) of expert views: the root's recipe, seeds, both read-outs, the colab's."""
+    lines = ["| recipe | bits b | τ | seeds | digit accuracy, fast probe (ours) | digit accuracy, online head (ours) "
+             "| colab's digit accuracy (online head) |", "|---|---|---|---|---|---|---|"]
+    for root in roots:
+        groups: dict[tuple[int, float], list] = defaultdict(list)
+        for run in find_randbits_runs(root):
+            if run.dropout_p == 0:
+                groups[(run.bits, run.temperature)].append(run)
+        for (bits, tau), runs in sorted(groups.items()):
+            colab = COLAB_TABLE.get((bits, tau))
+            lines.append(f"| {runs[0].recipe} | {bits} | {_g(tau)} | {','.join(str(r.seed) for r in runs)} "
+                         f"| {_cell([r.digits for r in runs])} | {_cell([r.online_digits for r in runs])} "
+                         f"| {f'{colab:.3f}' if colab is not None else '—'} |")
+    return "\n".join(lines) + "\n"
+
+
 def losses_table(root: Path | list[Path], loss_root: Path) -> str:
     """Digit accuracy per (loss, temperature) at b = 0, b = 5 and b = 5 with the bits dropped at p = 0.5.
 
@@ -117,12 +138,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="the NT-Xent RandBits-MNIST runs (ROOT/b<bits>_t<tau>_p<p>/seed<k>); with several, each cell "
                         "from the first that has it")
     p.add_argument("--losses", type=Path, metavar="LOSSROOT", help="print the loss-family table instead")
+    p.add_argument("--recipes", action="store_true", help="one row per root and cell: recipes side by side")
     args = p.parse_args(argv)
     for flag, root in (*(("ROOT", r) for r in args.root), ("--losses", args.losses)):
         if root is not None and not root.is_dir():
             p.error(f"{flag} {root}: not a folder")
     try:
-        print(losses_table(args.root, args.losses) if args.losses else cells_table(args.root), end="")
+        if args.losses and args.recipes:
+            p.error("--losses and --recipes print different tables; give one")
+        if args.losses:
+            print(losses_table(args.root, args.losses), end="")
+        else:
+            print(recipes_table(args.root) if args.recipes else cells_table(args.root), end="")
     except MissingResults as err:
         print(f"randbits_table: {err}", file=sys.stderr)
         return 1

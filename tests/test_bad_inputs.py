@@ -319,6 +319,8 @@ ROWS: list[tuple[str, str, list[str], object, str]] = [
     ("figure-table-digits-negative", "scripts/figure_table.py", ["afile", "--digits", "-3"], None, "--digits"),
     ("randbits-table-root-missing", "scripts/randbits_table.py", ["nowhere"], None, "nowhere"),
     ("randbits-table-root-is-a-file", "scripts/randbits_table.py", ["afile"], None, "afile"),
+    ("randbits-table-losses-and-recipes", "scripts/randbits_table.py", [".", "--losses", ".", "--recipes"], None,
+     "--recipes"),
     ("provenance-root-missing", "scripts/results_provenance.py", ["nowhere"], None, "nowhere"),
     ("docs-examples-out-is-a-file", "scripts/docs_examples.py", ["--out", "afile"], None, "afile"),
     ("docs-examples-seed-negative", "scripts/docs_examples.py", ["--seed", "-1", "--out", "x"], None, "--seed"),

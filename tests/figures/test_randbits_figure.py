@@ -204,3 +204,25 @@ def test_nested_roots_a_seed_twice_and_two_recipes_are_refused(tmp_path: Path) -
         randbits.find_randbits_runs(mixed)
     (runs,) = [randbits.find_randbits_runs(mixed / "colab")]
     assert runs[0].recipe == "normalization none, convn_padding valid"
+
+
+def test_recipes_table_puts_each_root_on_its_own_rows(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """``--recipes``: one row per root and expert cell, named by the root's recipe, with both read-outs."""
+    from tests.scripts import load_script
+
+    package, colab = tmp_path / "package", tmp_path / "colab"
+    for seed in (0, 1):
+        _write(package, 5, 0.1, 0.0, seed, online=True)
+        _write(colab, 5, 0.1, 0.0, seed, online=True, digits=0.7 + 0.01 * seed)
+        path = colab / "b5_t0.1_p0" / f"seed{seed}" / "config.json"
+        config = json.loads(path.read_text())
+        config["train"]["convn_padding"] = "valid"
+        path.write_text(json.dumps(config))
+    _write(package, 5, 0.1, 0.5, 0)  # dropout: not a row of this table
+    assert load_script("randbits_table").main([str(package), str(colab), "--recipes"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| package") or
+            line.startswith("| convn_padding")]
+    assert len(rows) == 2
+    assert rows[0].startswith("| package | 5 | 0.1 | 0,1 | " + _t_cell([_digits(5, 0.1, 0, s) for s in (0, 1)]))
+    assert rows[1].startswith("| convn_padding valid | 5 | 0.1 | 0,1 | " + _t_cell([0.7, 0.71]))
+    assert _t_cell([_online(5, 0.1, s) for s in (0, 1)]) in rows[1] and rows[1].endswith("| 0.612 |")
