@@ -4,7 +4,7 @@ PYTHON ?= python
 # RESULTS=results/deep-cpu-smoke for the smoke grid, RESULTS=runs/deep-cpu for one with viewmaker checkpoints
 RESULTS ?= results/claim-cpu
 # RandBits-MNIST runs (colab recipe, real MNIST) that figure 8 reads; see scripts/randbits_colab.py
-RANDBITS ?= results/randbits-mnist-cpu
+RANDBITS ?= results/randbits-readout-cpu
 # the hierarchical-views runs: (C+Digits, RandBit) and the audio stand-in; figures 4 and the
 # suppression figure of each go to figures/hierarchical and figures/audio
 HIERARCHICAL ?= results/hierarchical-cpu
