@@ -41,7 +41,6 @@ class Normalize:
             raise ValueError(f"need 0 <= shared_channels < channels, got {shared_channels}, {channels}")
         self.channels = channels
         self.shared_channels = shared_channels
-        self.normalization = normalization
         self.mean, self.std = channel_stats(channels - shared_channels, normalization)
         self._stats: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 

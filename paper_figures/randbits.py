@@ -86,10 +86,10 @@ def recipe_of(config: Any) -> str:
     """``"package"`` for this package's recipe, else the colab's options the run switched on, e.g.
     ``"normalization none, convn_padding valid"`` (``data.normalization``, ``train.convn_padding``,
     ``train.batchnorm``, ``train.view_forwards``)."""
-    options = [("normalization", config.data.normalization, "standard"),
-               ("convn_padding", config.train.convn_padding, "same"),
-               ("batchnorm", config.train.batchnorm, "torch"), ("view_forwards", config.train.view_forwards, "joint")]
-    changed = [f"{name} {value}" for name, value, default in options if value != default]
+    options = [(config.data, "normalization"), (config.train, "convn_padding"), (config.train, "batchnorm"),
+               (config.train, "view_forwards")]
+    changed = [f"{name} {getattr(section, name)}" for section, name in options
+               if getattr(section, name) != getattr(type(section)(), name)]  # the field's default
     return ", ".join(changed) or "package"
 
 

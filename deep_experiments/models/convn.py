@@ -26,13 +26,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["CONVN_PADDINGS", "BATCHNORMS", "ConvN"]
+__all__ = ["CONVN_PADDINGS", "BATCHNORMS", "CONVN_DEFAULTS", "ConvN"]
 
 CONVN_PADDINGS: tuple[str, ...] = ("same", "valid")
 """``same``: padding 1 (this package's default); ``valid``: no padding (the colab's Keras default)."""
 BATCHNORMS: dict[str, dict[str, float]] = {"torch": {"momentum": 0.1, "eps": 1e-5},
                                            "keras": {"momentum": 0.01, "eps": 1e-3}}
 """BatchNorm settings by name, in torch's convention (Keras' momentum 0.99 is torch's 0.01)."""
+CONVN_DEFAULTS: dict[str, str] = {"padding": "same", "batchnorm": "torch"}
+"""This package's choices (:class:`ConvN`'s defaults), the only ones the ResNet-18 takes."""
 
 
 def _after_stride2(size: int, padding: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import nn
 
-from deep_experiments.models.convn import ConvN
+from deep_experiments.models.convn import CONVN_DEFAULTS, ConvN
 from deep_experiments.models.resnet import ResNet18
 
 ENCODERS: tuple[str, ...] = ("resnet18", "convn")
@@ -27,7 +27,7 @@ def build_encoder(name: str, in_channels: int, out_dim: int, width: int, image_s
     ``padding`` and ``batchnorm`` are the ConvN's (:class:`ConvN`); the ResNet-18 takes only the defaults.
     """
     if name == "resnet18":
-        if (padding, batchnorm) != ("same", "torch"):
+        if {"padding": padding, "batchnorm": batchnorm} != CONVN_DEFAULTS:
             raise ValueError(f"padding {padding!r} and batchnorm {batchnorm!r} are ConvN options; the ResNet-18 "
                              "takes only the defaults ('same', 'torch')")
         return ResNet18(in_channels, out_dim, width)  # size-agnostic (global pooling)
@@ -52,6 +52,5 @@ def encoder_args(encoder: Encoder) -> dict[str, Any]:
     args: dict[str, Any] = {"name": encoder_name(encoder), "in_channels": encoder.in_channels,
                             "out_dim": encoder.out_dim, "width": encoder.width, "image_size": image_size}
     if isinstance(encoder, ConvN):
-        args.update({k: v for k, v in (("padding", encoder.padding), ("batchnorm", encoder.batchnorm))
-                     if v != {"padding": "same", "batchnorm": "torch"}[k]})
+        args.update({k: getattr(encoder, k) for k, default in CONVN_DEFAULTS.items() if getattr(encoder, k) != default})
     return args
