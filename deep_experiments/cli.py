@@ -102,6 +102,8 @@ _FLAGS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--view-forwards", "train", "view_forwards", str,
      "joint (default: both views in one encoder pass) | separate (one pass per view, as the colab: BatchNorm "
      "statistics per view)"),
+    ("--data-order", "train", "data_order", str,
+     "shuffle (default: a new order every epoch) | fixed (one order for every epoch, as the colab)"),
     ("--seed", "train", "seed", int, "seed of every random stream"),
     ("--probe-at", "train", "probe_at", _floats, "fractions of training at which to run the fast probe"),
     ("--perf", "train", "perf", _perf, "fast-path switches, comma-separated (exactly these on, the others off): "

@@ -51,6 +51,7 @@ LrSchedule = Literal["constant", "linear_decay"]
 ConvNPadding = Literal["same", "valid"]
 BatchNormName = Literal["torch", "keras"]
 ViewForwards = Literal["joint", "separate"]
+DataOrder = Literal["shuffle", "fixed"]
 
 CONFIG_FORMAT = 2
 """The format of ``config.json`` written by this version (see the module docstring)."""
@@ -125,6 +126,9 @@ class TrainConfig:
     ``view_forwards``: ``"joint"`` (both views in one encoder pass: BatchNorm's batch statistics over
     both) or ``"separate"`` (one pass per view, as the colab: statistics per view); views that train a
     network of their own or compute their own loss (viewmaker, hierarchical) take only ``"joint"``.
+    ``data_order``: ``"shuffle"`` (a new order of the training items every epoch, from the ``data/order``
+    stream) or ``"fixed"`` (one permutation from the ``data/fixed-order`` stream, the same batches in the
+    same order every epoch: the colab never reshuffles tfds' prepared order).
     """
 
     epochs: int = 200
@@ -148,6 +152,7 @@ class TrainConfig:
     convn_padding: ConvNPadding = "same"
     batchnorm: BatchNormName = "torch"
     view_forwards: ViewForwards = "joint"
+    data_order: DataOrder = "shuffle"
 
     def __post_init__(self) -> None:
         positive("train", epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, width=self.width)

@@ -85,9 +85,9 @@ class RandBitsRun:
 def recipe_of(config: Any) -> str:
     """``"package"`` for this package's recipe, else the colab's options the run switched on, e.g.
     ``"normalization none, convn_padding valid"`` (``data.normalization``, ``train.convn_padding``,
-    ``train.batchnorm``, ``train.view_forwards``)."""
+    ``train.batchnorm``, ``train.view_forwards``, ``train.data_order``)."""
     options = [(config.data, "normalization"), (config.train, "convn_padding"), (config.train, "batchnorm"),
-               (config.train, "view_forwards")]
+               (config.train, "view_forwards"), (config.train, "data_order")]
     changed = [f"{name} {getattr(section, name)}" for section, name in options
                if getattr(section, name) != getattr(type(section)(), name)]  # the field's default
     return ", ".join(changed) or "package"

@@ -22,17 +22,21 @@ and an interrupted one resumes. Prints each run's digit (task A) and bit accurac
 stays the grid's; give each loss its own ``--out``: figure 8 reads NT-Xent runs only). ``--online-head`` adds
 the colab's own read-out to every run (a linear head trained on view-1 representations during pretraining,
 which never changes the encoder): figure 8 and ``scripts/randbits_table.py`` show it beside the fast probe.
-``--normalization none``, ``--convn-padding valid``, ``--batchnorm keras`` and ``--view-forwards separate``
-switch to the colab's own input (pixels in [0, 1]), padding (none, Keras' default), BatchNorm settings
-(momentum 0.99, eps 1e-3) and one encoder pass per view (BatchNorm statistics per view), one recipe
-difference at a time (give each its own ``--out``).
+``--normalization none``, ``--convn-padding valid``, ``--batchnorm keras``, ``--view-forwards separate`` and
+``--data-order fixed`` switch to the colab's own input (pixels in [0, 1]), padding (none, Keras' default),
+BatchNorm settings (momentum 0.99, eps 1e-3), one encoder pass per view (BatchNorm statistics per view) and
+batches (the same ones in the same order every epoch), one recipe difference at a time (give each its own ``--out``).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from collections.abc import Sequence
+from typing import get_args
 
+from deep_experiments.configs import DataOrder, ViewForwards
 from deep_experiments.models.convn import BATCHNORMS, CONVN_PADDINGS
 from deep_experiments.normalize import NORMALIZATIONS
 from deep_experiments.run.grid import GridResult, GridRun, check_runs, run_grid
@@ -42,11 +46,10 @@ from featuredrop.cli import OneLineParser, fraction, nonnegative_int, positive_f
 
 def runs(bits: list[int], temperatures: list[float], dropouts: list[float], dropout_bits: list[int],
          dropout_temperature: float, seeds: list[int], epochs: int, data_dir: str,
-         loss: str = "nt_xent", online_head: bool = False, convn_padding: str = "same",
-         batchnorm: str = "torch", view_forwards: str = "joint", normalization: str = "standard") -> list[GridRun]:
+         loss: str = "nt_xent", online_head: bool = False, recipe: Sequence[str] = ()) -> list[GridRun]:
     """The grid's runs in priority order, without duplicates (``online_head``: each run also trains the colab's
-    online linear read-out, ``--online-head``; ``convn_padding``, ``batchnorm``, ``view_forwards``,
-    ``normalization``: the colab's recipe differences, flags only when not the defaults)."""
+    online linear read-out, ``--online-head``; ``recipe``: flags of the colab's recipe differences added to every
+    run, e.g. ``("--convn-padding", "valid")``, :func:`recipe_flags`)."""
     first = sorted(temperatures, key=lambda t: abs(t - dropout_temperature))[:1]
     ends = [b for b in bits if b in (min(bits), *dropout_bits, max(bits))]
     cells = [(b, t, 0.0) for t in first for b in ends]
@@ -62,13 +65,24 @@ def runs(bits: list[int], temperatures: list[float], dropouts: list[float], drop
                      "--method", "dropout" if p > 0 else "expert", "--dropout-p", f"{p:g}"]
             flags += ["--loss", loss] if loss != "nt_xent" else []
             flags += ["--online-head"] if online_head else []
-            flags += ["--convn-padding", convn_padding] if convn_padding != "same" else []
-            flags += ["--batchnorm", batchnorm] if batchnorm != "torch" else []
-            flags += ["--view-forwards", view_forwards] if view_forwards != "joint" else []
-            flags += ["--normalization", normalization] if normalization != "standard" else []
+            flags += list(recipe)
             folder = f"b{b}_t{t:g}_p{p:g}/seed{seed}"
             out.setdefault(folder, GridRun(folder, tuple(flags)))
     return list(out.values())
+
+
+RECIPE_OPTIONS = ("--normalization", "--convn-padding", "--batchnorm", "--view-forwards", "--data-order")
+"""This script's flags for the colab's recipe differences, passed on to every run when not at their defaults."""
+
+
+def recipe_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The :data:`RECIPE_OPTIONS` whose value in ``args`` differs from ``parser``'s default, with their values."""
+    flags: list[str] = []
+    for flag in RECIPE_OPTIONS:
+        dest = flag[2:].replace("-", "_")
+        if getattr(args, dest) != parser.get_default(dest):
+            flags += [flag, getattr(args, dest)]
+    return flags
 
 
 def _print(outcome: GridResult) -> None:
@@ -104,14 +118,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="ConvN padding: same (default, padding 1) | valid (the colab's: none)")
     p.add_argument("--batchnorm", default="torch", choices=list(BATCHNORMS),
                    help="ConvN BatchNorm: torch (default) | keras (the colab's momentum 0.99 and eps 1e-3)")
-    p.add_argument("--view-forwards", default="joint", choices=["joint", "separate"],
+    p.add_argument("--view-forwards", default="joint", choices=get_args(ViewForwards),
                    help="joint (default: both views in one encoder pass) | separate (one pass per view, as the colab)")
+    p.add_argument("--data-order", default="shuffle", choices=get_args(DataOrder),
+                   help="shuffle (default: a new order every epoch) | fixed (the colab's: the same batches every epoch)")
     args = p.parse_args(argv)
     for flag in ("bits", "temperatures", "dropouts", "dropout_bits", "seeds"):
         unique(p, f"--{flag.replace('_', '-')}", getattr(args, flag))
     grid = runs(args.bits, args.temperatures, args.dropouts, args.dropout_bits, args.dropout_temperature,
-                args.seeds, args.epochs, args.data_dir, args.loss, args.online_head, args.convn_padding, args.batchnorm,
-                args.view_forwards, args.normalization)
+                args.seeds, args.epochs, args.data_dir, args.loss, args.online_head, recipe_flags(p, args))
     try:  # every run's flags (bits, data folder, ...) resolve and the root can be written before anything starts
         check_output_dir(args.out)
         check_runs(grid)

@@ -10,9 +10,9 @@ MNIST load from ``data_dir`` through torchvision.
 from .build import DatasetBuilder, build_dataset, dataset_spec
 from .config import DataConfig
 from .dataset import TwoTaskDataset
-from .loader import DeviceLoader, ItemBatches, make_loader, unpack_batch
+from .loader import DeviceLoader, ItemBatches, fixed_order, make_loader, unpack_batch
 from .recipes import DATASETS, RECIPES, DatasetRecipe, dataset_recipe
 from .spec import DatasetSpec
 
 __all__ = ["DATASETS", "DatasetBuilder", "DeviceLoader", "RECIPES", "DataConfig", "DatasetRecipe", "DatasetSpec", "ItemBatches", "TwoTaskDataset", "build_dataset",
-           "dataset_recipe", "dataset_spec", "make_loader", "unpack_batch"]
+           "dataset_recipe", "dataset_spec", "fixed_order", "make_loader", "unpack_batch"]

@@ -6,13 +6,13 @@ same training batches from one copy of the epoch's items kept on the device (``t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["make_loader", "unpack_batch", "DeviceLoader", "ItemBatches"]
+__all__ = ["make_loader", "fixed_order", "unpack_batch", "DeviceLoader", "ItemBatches"]
 
 _MATERIALIZE_CHUNK = 1024
 """Items per DataLoader batch while an epoch is materialized (memory only; any value gives the same items)."""
@@ -27,24 +27,49 @@ def make_loader(
     num_workers: int = 0,
     drop_last: bool = False,
     pin_memory: bool = False,
+    order: Sequence[int] | None = None,
 ) -> DataLoader | ItemBatches:
     """A DataLoader whose order comes from ``generator`` (items carry their own per-index seeds).
 
+    ``order`` (with ``shuffle=False``): the items' indices in the order every pass visits them, the same
+    batches every epoch (:func:`fixed_order`); ``None`` visits ``0 .. n-1``, shuffled or not.
     Without worker processes, a dataset that loads a batch at once (``dataset.batch(indices)``, the
     two-task datasets) gives an :class:`ItemBatches` instead: the same batches, built a batch at a time.
+
+    Raises:
+        ValueError: ``order`` with ``shuffle``, or not a permutation of ``0 .. len(dataset)-1``.
     """
     if num_workers == 0 and callable(getattr(dataset, "batch", None)):
         return ItemBatches(dataset, batch_size, shuffle=shuffle, generator=generator, drop_last=drop_last,
-                           pin_memory=pin_memory)
+                           pin_memory=pin_memory, order=order)
+    _check_order(order, shuffle, len(dataset))  # type: ignore[arg-type]
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
+        sampler=order,
         generator=generator,
         num_workers=num_workers,
         drop_last=drop_last,
         pin_memory=pin_memory,
     )
+
+
+def fixed_order(n: int, generator: torch.Generator) -> list[int]:
+    """One permutation of ``0 .. n-1`` drawn from ``generator``: the order of every epoch of a run that never
+    reshuffles (``train.data_order="fixed"``; the RandBits colab reads tfds' prepared order, the same 60
+    batches in the same order every epoch)."""
+    return torch.randperm(n, generator=generator).tolist()
+
+
+def _check_order(order: Sequence[int] | None, shuffle: bool, n: int) -> None:
+    if order is None:
+        return
+    if shuffle:
+        raise ValueError("a fixed item order and shuffle=True exclude each other")
+    if sorted(order) != list(range(n)):
+        raise ValueError(f"the item order must be a permutation of 0 .. {n - 1} (each item once), got "
+                         f"{len(order)} indices")
 
 
 def unpack_batch(
@@ -71,11 +96,12 @@ class ItemBatches:
     """
 
     def __init__(self, dataset: Any, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None,
-                 drop_last: bool = False, pin_memory: bool = False) -> None:
+                 drop_last: bool = False, pin_memory: bool = False, order: Sequence[int] | None = None) -> None:
+        _check_order(order, shuffle, len(dataset))
         self.dataset = dataset
         self.pin_memory = pin_memory
         self._order = DataLoader(_Indices(len(dataset)), batch_size=batch_size, shuffle=shuffle,  # type: ignore[arg-type]
-                                 generator=generator, drop_last=drop_last)
+                                 sampler=order, generator=generator, drop_last=drop_last)
 
     def __len__(self) -> int:
         return len(self._order)
@@ -134,12 +160,12 @@ class DeviceLoader:
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, *, generator: torch.Generator, device: torch.device,
-                 num_workers: int = 0, drop_last: bool = False) -> None:
+                 num_workers: int = 0, drop_last: bool = False, order: Sequence[int] | None = None) -> None:
         self.dataset = dataset
         self.device = device
         self.num_workers = num_workers
-        self._order = make_loader(_Indices(len(dataset)), batch_size, shuffle=True,  # type: ignore[arg-type]
-                                  generator=generator, drop_last=drop_last)
+        self._order = make_loader(_Indices(len(dataset)), batch_size, shuffle=order is None,  # type: ignore[arg-type]
+                                  generator=generator, drop_last=drop_last, order=order)
 
     def __len__(self) -> int:
         return len(self._order)

@@ -5,7 +5,8 @@
 records the fast probe after the epochs in ``TrainConfig.probe_epochs()``. The final probes of a
 run are :func:`deep_experiments.run.probe_run.probe_run`.
 
-Random streams (all derived from ``train.seed``): ``data/order`` shuffles batches (CPU),
+Random streams (all derived from ``train.seed``): ``data/order`` shuffles batches (CPU; with
+``train.data_order="fixed"``, ``data/fixed-order`` draws the one order of every epoch instead),
 ``augment`` draws views and viewmaker noise (on the device), ``init/*`` initializes the networks,
 ``probe/*`` drives the paper probe. The datasets draw overlays from ``(seed, split, epoch, index)``.
 On CPU a resumed run reproduces an uninterrupted one exactly.
@@ -31,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from deep_experiments.configs import RunConfig
-from deep_experiments.data import DatasetBuilder, DeviceLoader, build_dataset, make_loader, unpack_batch
+from deep_experiments.data import DatasetBuilder, DeviceLoader, build_dataset, fixed_order, make_loader, unpack_batch
 from deep_experiments.device import resolve_device
 from deep_experiments.guards import NonFiniteLossError
 from deep_experiments.overlay_control import ProbeSets, build_probe_sets, probe_with_controls
@@ -255,13 +256,16 @@ def train(
         folder.prepare(config, argv)
         folder.truncate_metrics(start)
     fit_set = fit_items(train_set, comps.views)
+    order = (fixed_order(len(fit_set), make_generator(tc.seed, "data/fixed-order"))
+             if tc.data_order == "fixed" else None)  # drawn anew on resume: the same permutation
     loader: torch.utils.data.DataLoader | DeviceLoader
     if tc.perf.device_data:  # the same batches, from one host->device copy per epoch
         loader = DeviceLoader(fit_set, tc.batch_size, generator=gens["order"], device=dev,
-                              num_workers=config.data.num_workers, drop_last=True)
+                              num_workers=config.data.num_workers, drop_last=True, order=order)
     else:
-        loader = make_loader(fit_set, tc.batch_size, shuffle=True, generator=gens["order"],
-                             num_workers=config.data.num_workers, drop_last=True, pin_memory=dev.type == "cuda")
+        loader = make_loader(fit_set, tc.batch_size, shuffle=order is None, generator=gens["order"],
+                             num_workers=config.data.num_workers, drop_last=True, pin_memory=dev.type == "cuda",
+                             order=order)
     if world.distributed:
         loader = ShardedBatches(loader, tc.batch_size, world)  # type: ignore[assignment]
     session = _Session(comps, schedule, config, loader, fit_set, build_probe_sets(config, (train_set, test_set)),

@@ -92,19 +92,30 @@ def test_randbits_grid_script_passes_the_online_head_and_it_resolves(tmp_path: P
     check_runs(grid)  # the deep CLI accepts them (a refused flag raises ValueError)
 
 
-def test_randbits_grid_script_passes_the_colab_model_options(tmp_path: Path) -> None:
-    """--convn-padding, --batchnorm, --view-forwards and --normalization reach every run's flags and build configs
-    with them (defaults add no flag)."""
+def test_randbits_grid_script_passes_the_colab_recipe_options(tmp_path: Path) -> None:
+    """--convn-padding, --batchnorm, --view-forwards, --normalization and --data-order reach every run's flags and
+    build configs with them (defaults add no flag)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    from randbits_colab import runs
+    import randbits_colab
 
     from deep_experiments.cli import build_parser, config_from_args
 
-    grid = runs([5], [0.1], [0.5], [5], 0.1, [0], 10, str(tmp_path), "nt_xent", True, "valid", "keras", "separate",
-                "none")
-    for run in grid:
+    calls: list[list] = []
+    argv = ["--data-dir", str(tmp_path), "--out", str(tmp_path / "out"), "--bits", "5", "--temperatures", "0.1",
+            "--dropouts", "0.5", "--dropout-bits", "5", "--convn-padding", "valid", "--batchnorm", "keras",
+            "--view-forwards", "separate", "--normalization", "none", "--data-order", "fixed"]
+    original = randbits_colab.run_grid
+    randbits_colab.run_grid = lambda grid, out, jobs, report: calls.append(grid) or []
+    try:
+        assert randbits_colab.main(argv) == 0
+        assert randbits_colab.main(argv[:12]) == 0  # the defaults
+    finally:
+        randbits_colab.run_grid = original
+    changed, plain = calls
+    assert changed and len(changed) == len(plain)
+    for run in changed:
         config = config_from_args(build_parser().parse_args(["run", *run.flags, "--out", "x"]))
         assert (config.train.convn_padding, config.train.batchnorm, config.train.view_forwards,
-                config.data.normalization) == ("valid", "keras", "separate", "none")
-    plain = runs([5], [0.1], [0.5], [5], 0.1, [0], 10, ".data")[0].flags
-    assert not {"--convn-padding", "--batchnorm", "--view-forwards", "--normalization"} & set(plain)
+                config.data.normalization, config.train.data_order) == ("valid", "keras", "separate", "none", "fixed")
+    for run in plain:
+        assert not set(randbits_colab.RECIPE_OPTIONS) & set(run.flags)
