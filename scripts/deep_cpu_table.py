@@ -5,6 +5,7 @@
     python scripts/deep_cpu_table.py results/claim-cpu --dataset c+letters
     python scripts/deep_cpu_table.py results/audio-cpu/cpu-protocol --dataset audio
     python scripts/deep_cpu_table.py results/claim-cpu --dataset c+digits --sweeps
+    python scripts/deep_cpu_table.py results/claim5-cpu --add results/viewmaker-cpu --dataset c+letters
     python scripts/deep_cpu_table.py results/hierarchical-cpu --dataset c+digits randbit --versus-expert
 
 Reads every finished run of ``--dataset`` under ``ROOT/<dataset>/<method>/os<s>_p<p>/seed<k>/``
@@ -22,6 +23,10 @@ interval (``paper_figures.stats.paired_t``), and a ``*`` marks a difference whos
 survives Holm's correction over every difference cell of the table (family-wise 5 %). A single
 seed is printed as such, without an interval. When the probes averaged several test-overlay draws
 (``--test-overlay-draws``), a line under the table gives the spread of a run's probe over its draws.
+
+``--add ROOT2 ...`` joins further roots' runs to ROOT's in the main table (e.g. the viewmaker's runs beside
+expert views' of the same code revision): every run must record one code revision in its ``provenance.json``,
+and a seed found twice in one row is refused.
 
 ``--sweeps`` prints the sweeps instead: expert views at every overlay strength, then dropout at every
 overlay strength below 1 (the strength sweep), then dropout at strength 1 at every p (the p sweep),
@@ -51,6 +56,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -139,9 +145,36 @@ def _method_groups(runs: list, own_controls: bool) -> list[tuple[str, list]]:  #
     return groups
 
 
-def table(root: str, dataset: str = "audio") -> str:
-    """The markdown table of ``dataset``'s runs under ``root``."""
-    runs = [r for r in find_runs(root, strict=True) if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
+def one_revision_runs(roots: Sequence[str]) -> list:
+    """Every finished run under ``roots`` (``find_runs``, strict), when they all name one code revision in their
+    ``provenance.json`` (written by ``scripts/collect_runs.py``).
+
+    Raises:
+        ValueError: a run without a recorded revision, or two revisions: a table joining roots compares runs
+            of one code revision only.
+    """
+    runs = [run for root in roots for run in find_runs(root, strict=True)]
+    revisions: dict[str, str] = {}
+    for run in runs:
+        prov = Path(run.folder) / "provenance.json"
+        if not prov.is_file():
+            raise ValueError(f"{run.folder}: no provenance.json (code revision unknown); roots are joined only when "
+                             f"every run records its revision")
+        revisions.setdefault(str(json.loads(prov.read_text(encoding="utf-8")).get("code_revision", "?")),
+                             str(run.folder))
+    if len(revisions) > 1:
+        named = ", ".join(f"{rev} ({folder})" for rev, folder in sorted(revisions.items()))
+        raise ValueError(f"the roots' runs come from {len(revisions)} code revisions: {named}; one table compares "
+                         f"runs of one revision")
+    return runs
+
+
+def table(root: str | Sequence[str], dataset: str = "audio") -> str:
+    """The markdown table of ``dataset``'s runs under ``root`` (several roots: :func:`one_revision_runs`)."""
+    roots = [root] if isinstance(root, str) else list(root)
+    found = find_runs(roots[0], strict=True) if len(roots) == 1 else one_revision_runs(roots)
+    root = " + ".join(roots)
+    runs = [r for r in found if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
     if not runs:
         raise MissingResults(f"{root}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json")
     paired = {(row["method"], row["quantity"]): row for row in suppression_rows(runs, SuppressionConfig(0.5))}
@@ -387,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     whose files cannot be read (never a table with that seed silently left out)."""
     p = OneLineParser(prog="deep_cpu_table.py", description=__doc__.split("\n")[0])
     p.add_argument("root", help="results root (ROOT/<dataset>/<method>/...)")
+    p.add_argument("--add", nargs="+", default=[], metavar="ROOT",
+                   help="main table only: further results roots whose runs join ROOT's (e.g. the viewmaker's runs "
+                        "beside expert views'); every run must record the same code revision (provenance.json)")
     p.add_argument("--dataset", nargs="+", default=["audio"], choices=DATASETS,
                    help="the dataset whose runs are tabled (default %(default)s; several only with --versus-expert)")
     mode = p.add_mutually_exclusive_group()
@@ -407,8 +443,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.dataset) > 1 and not (args.versus_expert or args.contrasts or args.headline or args.theory):
         p.error("several --dataset values need --versus-expert, --contrasts, --headline or --theory")
     unique(p, "--dataset", args.dataset)
-    if not Path(args.root).is_dir():
-        p.error(f"ROOT {args.root}: not a folder")
+    for root in [args.root, *args.add]:
+        if not Path(root).is_dir():
+            p.error(f"ROOT {root}: not a folder")
+    if args.add and (args.sweeps or args.versus_expert or args.contrasts or args.headline or args.ladder or args.theory):
+        p.error("--add joins roots for the main table only")
+    unique(p, "ROOT", [str(Path(r).resolve()) for r in [args.root, *args.add]])
     try:
         if args.versus_expert:
             print(versus_table(args.root, args.dataset))
@@ -421,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.theory:
             print(theory_vs_deep.markdown(find_runs(args.root, strict=True), theory_vs_deep.TheoryVsDeepConfig()))
         else:
-            print(sweep_table(args.root, args.dataset[0]) if args.sweeps else table(args.root, args.dataset[0]))
+            print(sweep_table(args.root, args.dataset[0]) if args.sweeps
+                  else table([args.root, *args.add], args.dataset[0]))
     except UnreadableRun as err:  # a bad file: the table would silently lose a seed
         print(f"deep_cpu_table: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

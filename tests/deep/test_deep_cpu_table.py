@@ -79,6 +79,45 @@ def test_viewmaker_rows_carry_its_own_no_overlay_control(tmp_path: Path, capsys)
     assert rows["| dropout p 0.5"][3] == "0.790 (1 seed)" and rows["| dropout p 0.5"][8] == "+0.070 (1 seed)"
 
 
+def _stamp(root: Path, revision: str) -> None:
+    """Give every run under ``root`` a provenance.json naming ``revision`` (as collect_runs.py writes it)."""
+    for probe in root.rglob("probe.json"):
+        (probe.parent / "provenance.json").write_text(json.dumps({"code_revision": revision}))
+
+
+def test_added_roots_join_the_main_table_only_at_one_code_revision(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """--add: the viewmaker's runs in their own root give the same table as one root holding everything, and
+    roots of two revisions, an unstamped run, a seed twice or another mode are refused."""
+    one, base, extra = tmp_path / "one", tmp_path / "base", tmp_path / "extra"
+    plain = {("expert", 0): [0.77, 0.78], ("expert", 1): [0.72, 0.74]}
+    vm = {("viewmaker", 1): [0.80, 0.81], ("viewmaker", 0): [0.83, 0.85]}
+    _write(one, "c+shapes", {**plain, **vm})
+    _write(base, "c+shapes", plain)
+    _write(extra, "c+shapes", vm)
+    script = load_script("deep_cpu_table")
+    assert script.main([str(one), "--dataset", "c+shapes"]) == 0
+    whole = capsys.readouterr().out
+    assert script.main([str(base), "--add", str(extra), "--dataset", "c+shapes"]) == 1  # no revision recorded
+    assert "provenance.json" in capsys.readouterr().err
+    _stamp(base, "abc1234")
+    _stamp(extra, "abc1234")
+    assert script.main([str(base), "--add", str(extra), "--dataset", "c+shapes"]) == 0
+    assert capsys.readouterr().out == whole and "| viewmaker, no overlay" in whole
+    _stamp(extra, "def5678")
+    assert script.main([str(base), "--add", str(extra), "--dataset", "c+shapes"]) == 1
+    err = capsys.readouterr().err
+    assert "2 code revisions" in err and "abc1234" in err and "def5678" in err
+    _stamp(extra, "abc1234")
+    _write(extra, "c+shapes", {("expert", 0): [0.5]}, p=0.9)  # seed 0 of the control again, in the added root
+    _stamp(extra, "abc1234")
+    assert script.main([str(base), "--add", str(extra), "--dataset", "c+shapes"]) == 1
+    assert "two runs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main([str(base), "--add", str(extra), "--dataset", "c+shapes", "--sweeps"])
+    with pytest.raises(SystemExit):
+        script.main([str(base), "--add", str(base), "--dataset", "c+shapes"])
+
+
 def test_no_runs_of_the_dataset_is_one_line_and_exit_1(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     _write(tmp_path, "audio", {("expert", 0): [0.6]})
     assert load_script("deep_cpu_table").main([str(tmp_path), "--dataset", "c+digits"]) == 1
