@@ -128,7 +128,8 @@ class TrainConfig:
     network of their own or compute their own loss (viewmaker, hierarchical) take only ``"joint"``.
     ``data_order``: ``"shuffle"`` (a new order of the training items every epoch, from the ``data/order``
     stream) or ``"fixed"`` (one permutation from the ``data/fixed-order`` stream, the same batches in the
-    same order every epoch: the colab never reshuffles tfds' prepared order).
+    same order every epoch: the colab never reshuffles tfds' prepared order; the last partial batch, when
+    the batch size does not divide the training set, is the same items left out every epoch).
     """
 
     epochs: int = 200
@@ -313,6 +314,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "probe": {"paper": False},
     },
 }
+
+
+COLAB_RECIPE_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("data", "normalization"), ("train", "convn_padding"), ("train", "batchnorm"), ("train", "view_forwards"),
+    ("train", "data_order"),
+)
+"""Where the RandBits colab's recipe still differs from ``--preset randbits-colab``: (config section, field),
+each an option left at this package's default by the preset, so that each can be tested alone. The CLI
+flag of ``(section, name)`` is ``--`` + ``name`` with ``-`` for ``_``."""
+
+
+def option_default(section: str, name: str) -> Any:
+    """This package's default of ``RunConfig.<section>.<name>``."""
+    return getattr(getattr(RunConfig(), section), name)
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from deep_experiments.configs import COLAB_RECIPE_OPTIONS, option_default
 from deep_experiments.run.folder import RunFolder, find_runs
 from paper_figures.io import read_runs
 from paper_figures.registry import FigureContext, FigureSpec, MissingResults
@@ -84,12 +85,10 @@ class RandBitsRun:
 
 def recipe_of(config: Any) -> str:
     """``"package"`` for this package's recipe, else the colab's options the run switched on, e.g.
-    ``"normalization none, convn_padding valid"`` (``data.normalization``, ``train.convn_padding``,
-    ``train.batchnorm``, ``train.view_forwards``, ``train.data_order``)."""
-    options = [(config.data, "normalization"), (config.train, "convn_padding"), (config.train, "batchnorm"),
-               (config.train, "view_forwards"), (config.train, "data_order")]
-    changed = [f"{name} {getattr(section, name)}" for section, name in options
-               if getattr(section, name) != getattr(type(section)(), name)]  # the field's default
+    ``"normalization none, convn_padding valid"`` (the fields of
+    :data:`deep_experiments.configs.COLAB_RECIPE_OPTIONS` that are not at this package's default)."""
+    changed = [f"{name} {getattr(getattr(config, section), name)}" for section, name in COLAB_RECIPE_OPTIONS
+               if getattr(getattr(config, section), name) != option_default(section, name)]
     return ", ".join(changed) or "package"
 
 

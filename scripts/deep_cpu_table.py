@@ -145,23 +145,46 @@ def _method_groups(runs: list, own_controls: bool) -> list[tuple[str, list]]:  #
     return groups
 
 
-def one_revision_runs(roots: Sequence[str]) -> list:
-    """Every finished run under ``roots`` (``find_runs``, strict), when they all name one code revision in their
-    ``provenance.json`` (written by ``scripts/collect_runs.py``).
+def code_revision(folder: Path) -> str:
+    """The code revision a run folder's ``provenance.json`` records (``scripts/collect_runs.py`` writes it).
+
+    Raises:
+        ValueError: no provenance file, or one without a revision.
+        UnreadableRun: a provenance file that is not a JSON object.
+    """
+    prov = folder / "provenance.json"
+    if not prov.is_file():
+        raise ValueError(f"{folder}: no provenance.json (code revision unknown); roots are joined only when every "
+                         f"run records its revision")
+    try:
+        data = json.loads(prov.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UnreadableRun(f"{prov}: unreadable ({err})") from err
+    if not isinstance(data, dict):
+        raise UnreadableRun(f"{prov}: not a JSON object")
+    revision = data.get("code_revision")
+    if not isinstance(revision, str) or not revision.strip():
+        raise ValueError(f"{prov}: no code_revision; roots are joined only when every run records its revision")
+    return revision.strip()
+
+
+def _table_runs(found: list, dataset: str) -> list:  # noqa: ANN001
+    """The runs the main table of ``dataset`` reads (dropout at p 0.5 only)."""
+    return [r for r in found if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
+
+
+def one_revision_runs(roots: Sequence[str], dataset: str) -> list:
+    """The main table's runs of ``dataset`` under ``roots`` (``find_runs``, strict), when every one of them names
+    the same code revision (:func:`code_revision`; runs of other datasets are not read).
 
     Raises:
         ValueError: a run without a recorded revision, or two revisions: a table joining roots compares runs
-            of one code revision only.
+            of one code revision only (revisions compare as recorded: give ``collect_runs.py`` one spelling).
     """
-    runs = [run for root in roots for run in find_runs(root, strict=True)]
+    runs = _table_runs([run for root in roots for run in find_runs(root, strict=True)], dataset)
     revisions: dict[str, str] = {}
     for run in runs:
-        prov = Path(run.folder) / "provenance.json"
-        if not prov.is_file():
-            raise ValueError(f"{run.folder}: no provenance.json (code revision unknown); roots are joined only when "
-                             f"every run records its revision")
-        revisions.setdefault(str(json.loads(prov.read_text(encoding="utf-8")).get("code_revision", "?")),
-                             str(run.folder))
+        revisions.setdefault(code_revision(Path(run.folder)), str(run.folder))
     if len(revisions) > 1:
         named = ", ".join(f"{rev} ({folder})" for rev, folder in sorted(revisions.items()))
         raise ValueError(f"the roots' runs come from {len(revisions)} code revisions: {named}; one table compares "
@@ -172,11 +195,10 @@ def one_revision_runs(roots: Sequence[str]) -> list:
 def table(root: str | Sequence[str], dataset: str = "audio") -> str:
     """The markdown table of ``dataset``'s runs under ``root`` (several roots: :func:`one_revision_runs`)."""
     roots = [root] if isinstance(root, str) else list(root)
-    found = find_runs(roots[0], strict=True) if len(roots) == 1 else one_revision_runs(roots)
-    root = " + ".join(roots)
-    runs = [r for r in found if r.dataset == dataset and (r.method != "dropout" or r.dropout_p == 0.5)]
+    runs = (_table_runs(find_runs(roots[0], strict=True), dataset) if len(roots) == 1
+            else one_revision_runs(roots, dataset))
     if not runs:
-        raise MissingResults(f"{root}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json")
+        raise MissingResults(" or ".join(f"{r}/{dataset}/<method>/os<s>_p<p>/seed<k>/probe.json" for r in roots))
     paired = {(row["method"], row["quantity"]): row for row in suppression_rows(runs, SuppressionConfig(0.5))}
     lines = ["| views | overlay | seeds | task A, full overlay | task A, overlay-free | task B, full overlay | "
              "suppression | overlay-free gap | rescue | own-views suppression |", "|---" * 10 + "|"]

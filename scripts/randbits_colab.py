@@ -36,7 +36,7 @@ import time
 from collections.abc import Sequence
 from typing import get_args
 
-from deep_experiments.configs import DataOrder, ViewForwards
+from deep_experiments.configs import COLAB_RECIPE_OPTIONS, DataOrder, ViewForwards, option_default
 from deep_experiments.models.convn import BATCHNORMS, CONVN_PADDINGS
 from deep_experiments.normalize import NORMALIZATIONS
 from deep_experiments.run.grid import GridResult, GridRun, check_runs, run_grid
@@ -71,17 +71,13 @@ def runs(bits: list[int], temperatures: list[float], dropouts: list[float], drop
     return list(out.values())
 
 
-RECIPE_OPTIONS = ("--normalization", "--convn-padding", "--batchnorm", "--view-forwards", "--data-order")
-"""This script's flags for the colab's recipe differences, passed on to every run when not at their defaults."""
-
-
-def recipe_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """The :data:`RECIPE_OPTIONS` whose value in ``args`` differs from ``parser``'s default, with their values."""
+def recipe_flags(args: argparse.Namespace) -> list[str]:
+    """The flags of the colab's recipe options (:data:`deep_experiments.configs.COLAB_RECIPE_OPTIONS`) whose value
+    in ``args`` differs from this package's default, with their values (a default adds no flag)."""
     flags: list[str] = []
-    for flag in RECIPE_OPTIONS:
-        dest = flag[2:].replace("-", "_")
-        if getattr(args, dest) != parser.get_default(dest):
-            flags += [flag, getattr(args, dest)]
+    for section, name in COLAB_RECIPE_OPTIONS:
+        if getattr(args, name) != option_default(section, name):
+            flags += [f"--{name.replace('_', '-')}", getattr(args, name)]
     return flags
 
 
@@ -94,8 +90,8 @@ def _print(outcome: GridResult) -> None:
     print(line, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns 1 when a run failed."""
+def build_parser() -> OneLineParser:
+    """The command line of this script."""
     p = OneLineParser(prog="randbits_colab.py", description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=".data", help="torchvision root holding MNIST/raw (default %(default)s)")
     p.add_argument("--out", default="runs/randbits", help="results root (default %(default)s)")
@@ -122,11 +118,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="joint (default: both views in one encoder pass) | separate (one pass per view, as the colab)")
     p.add_argument("--data-order", default="shuffle", choices=get_args(DataOrder),
                    help="shuffle (default: a new order every epoch) | fixed (the colab's: the same batches every epoch)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns 1 when a run failed."""
+    p = build_parser()
     args = p.parse_args(argv)
     for flag in ("bits", "temperatures", "dropouts", "dropout_bits", "seeds"):
         unique(p, f"--{flag.replace('_', '-')}", getattr(args, flag))
     grid = runs(args.bits, args.temperatures, args.dropouts, args.dropout_bits, args.dropout_temperature,
-                args.seeds, args.epochs, args.data_dir, args.loss, args.online_head, recipe_flags(p, args))
+                args.seeds, args.epochs, args.data_dir, args.loss, args.online_head, recipe_flags(args))
     try:  # every run's flags (bits, data folder, ...) resolve and the root can be written before anything starts
         check_output_dir(args.out)
         check_runs(grid)

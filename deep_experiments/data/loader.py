@@ -29,7 +29,7 @@ def make_loader(
     pin_memory: bool = False,
     order: Sequence[int] | None = None,
 ) -> DataLoader | ItemBatches:
-    """A DataLoader whose order comes from ``generator`` (items carry their own per-index seeds).
+    """A DataLoader whose order comes from ``generator``, or is ``order`` (items carry their own per-index seeds).
 
     ``order`` (with ``shuffle=False``): the items' indices in the order every pass visits them, the same
     batches every epoch (:func:`fixed_order`); ``None`` visits ``0 .. n-1``, shuffled or not.
@@ -69,7 +69,7 @@ def _check_order(order: Sequence[int] | None, shuffle: bool, n: int) -> None:
         raise ValueError("a fixed item order and shuffle=True exclude each other")
     if sorted(order) != list(range(n)):
         raise ValueError(f"the item order must be a permutation of 0 .. {n - 1} (each item once), got "
-                         f"{len(order)} indices")
+                         f"{len(order)} indices with duplicates, missing or out-of-range ones")
 
 
 def unpack_batch(
@@ -90,9 +90,9 @@ class ItemBatches:
     """The batches of ``DataLoader(dataset, batch_size, shuffle, generator, drop_last)`` without workers, each
     built by one ``dataset.batch(indices)`` call instead of ``batch_size`` item loads and a collation.
 
-    The indices come from a DataLoader over ``0 .. n-1`` with the same arguments, so the order, and what it
-    draws from ``generator`` (or, without one, from torch's global generator, as every DataLoader pass
-    does), are the DataLoader's; ``dataset.batch`` returns what the default collation of the items returns.
+    The indices come from a DataLoader over ``0 .. n-1`` with the same arguments (``order`` as its sampler),
+    so the order, and what it draws from ``generator`` (or, without one, from torch's global generator, as
+    every DataLoader pass does), are the DataLoader's; ``dataset.batch`` returns what the default collation of the items returns.
     """
 
     def __init__(self, dataset: Any, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None,
@@ -155,7 +155,8 @@ class DeviceLoader:
     ``(image, label_a, label_b[, base])`` batches indexed on the device. The order comes from a
     DataLoader over the indices with the same ``generator``, batch size and ``drop_last`` as
     :func:`make_loader`'s, so the batches, and the generator state after an epoch, are those of
-    ``make_loader(dataset, batch_size, shuffle=True, generator=generator, drop_last=drop_last)``.
+    ``make_loader(dataset, batch_size, shuffle=True, generator=generator, drop_last=drop_last)`` (with
+    ``order``: of ``make_loader(..., shuffle=False, order=order)``, the same batches every epoch).
     The epoch's index batches are drawn before the first batch and copied in one transfer as well.
     """
 

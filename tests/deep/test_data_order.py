@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 import deep_experiments.run.train as train_module
 from deep_experiments.cli import build_parser, config_from_args
@@ -53,6 +53,17 @@ def test_every_loader_gives_the_fixed_order_in_every_epoch() -> None:
     for loader in _loaders(order):
         epochs = [[batch[2].tolist() for batch in loader] for _ in range(3)]  # type: ignore[attr-defined]
         assert epochs == [[order[0:4], order[4:8]]] * 3, type(loader).__name__
+
+
+def test_without_an_order_the_loaders_shuffle_exactly_as_a_plain_dataloader() -> None:
+    """The default path: the same batches as ``DataLoader(shuffle=True)`` on the same generator, epoch after epoch,
+    and the generator left in the same state."""
+    plain_g, batched_g = make_generator(3, "data/order"), make_generator(3, "data/order")
+    plain = DataLoader(_Items(10), batch_size=4, shuffle=True, generator=plain_g, drop_last=True)
+    batched = make_loader(_BatchedItems(10), 4, shuffle=True, generator=batched_g, drop_last=True)
+    for _ in range(3):
+        assert [b[2].tolist() for b in plain] == [b[2].tolist() for b in batched]  # type: ignore[union-attr]
+    assert torch.equal(plain_g.get_state(), batched_g.get_state())
 
 
 def test_a_fixed_order_refuses_shuffle_and_anything_but_a_permutation() -> None:

@@ -114,6 +114,31 @@ def test_added_roots_join_the_main_table_only_at_one_code_revision(tmp_path: Pat
     assert "two runs" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         script.main([str(base), "--add", str(extra), "--dataset", "c+shapes", "--sweeps"])
+
+
+def test_added_roots_need_a_readable_revision_in_every_tabled_run(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """Provenance files without a revision never pass as "one revision"; a corrupt one is named (exit 2); runs of
+    another dataset, which the table does not read, do not block it."""
+    base, extra = tmp_path / "base", tmp_path / "extra"
+    _write(base, "c+shapes", {("expert", 0): [0.77, 0.78], ("expert", 1): [0.72, 0.74]})
+    _write(extra, "c+shapes", {("viewmaker", 1): [0.80, 0.81]})
+    script = load_script("deep_cpu_table")
+    argv = [str(base), "--add", str(extra), "--dataset", "c+shapes"]
+    for probe in tmp_path.rglob("probe.json"):
+        (probe.parent / "provenance.json").write_text(json.dumps({"python": "3.11"}))
+    assert script.main(argv) == 1
+    assert "no code_revision" in capsys.readouterr().err
+    _stamp(base, "abc1234")
+    _stamp(extra, "abc1234")
+    bad = next(extra.rglob("provenance.json"))
+    for text, code in (("{not json", 2), ("[1, 2]", 2), (json.dumps({"code_revision": None}), 1)):
+        bad.write_text(text)
+        assert script.main(argv) == code
+        assert "provenance.json" in capsys.readouterr().err
+    _stamp(extra, "abc1234")
+    _write(extra, "c+letters", {("expert", 0): [0.5]})
+    _stamp(extra / "c+letters", "def5678")  # another dataset at another revision: not in this table
+    assert script.main(argv) == 0
     with pytest.raises(SystemExit):
         script.main([str(base), "--add", str(base), "--dataset", "c+shapes"])
 

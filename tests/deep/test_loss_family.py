@@ -118,4 +118,18 @@ def test_randbits_grid_script_passes_the_colab_recipe_options(tmp_path: Path) ->
         assert (config.train.convn_padding, config.train.batchnorm, config.train.view_forwards,
                 config.data.normalization, config.train.data_order) == ("valid", "keras", "separate", "none", "fixed")
     for run in plain:
-        assert not set(randbits_colab.RECIPE_OPTIONS) & set(run.flags)
+        assert not {"--convn-padding", "--batchnorm", "--view-forwards", "--normalization", "--data-order"} & set(run.flags)
+
+
+def test_randbits_grid_script_defaults_are_the_package_defaults() -> None:
+    """Each recipe option of the script has the package's default and exactly the config's choices, so leaving a
+    flag out runs what the package runs."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    import randbits_colab
+
+    from deep_experiments.configs import COLAB_RECIPE_OPTIONS, option_default
+
+    script = randbits_colab.build_parser()
+    for section, name in COLAB_RECIPE_OPTIONS:
+        flag = f"--{name.replace('_', '-')}"
+        assert script.get_default(name) == option_default(section, name), flag
