@@ -32,7 +32,14 @@ import torch
 from tqdm import tqdm
 
 from deep_experiments.configs import RunConfig
-from deep_experiments.data import DatasetBuilder, DeviceLoader, build_dataset, fixed_order, make_loader, unpack_batch
+from deep_experiments.data import (
+    DatasetBuilder,
+    DeviceLoader,
+    build_dataset,
+    fixed_order,
+    make_loader,
+    unpack_batch,
+)
 from deep_experiments.device import resolve_device
 from deep_experiments.guards import NonFiniteLossError
 from deep_experiments.overlay_control import ProbeSets, build_probe_sets, probe_with_controls
