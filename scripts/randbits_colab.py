@@ -108,15 +108,15 @@ def build_parser() -> OneLineParser:
     p.add_argument("--online-head", action="store_true",
                    help="also train the colab's read-out (a linear head trained online on view-1 representations, "
                         "stop-gradient) in every run; probe.json's online_head (a different config: its own --out)")
-    p.add_argument("--normalization", default="standard", choices=NORMALIZATIONS,
+    p.add_argument("--normalization", default=option_default("data", "normalization"), choices=NORMALIZATIONS,
                    help="encoder inputs: standard (default, the image channel in [-1, 1]) | none (the colab's [0, 1])")
-    p.add_argument("--convn-padding", default="same", choices=CONVN_PADDINGS,
+    p.add_argument("--convn-padding", default=option_default("train", "convn_padding"), choices=CONVN_PADDINGS,
                    help="ConvN padding: same (default, padding 1) | valid (the colab's: none)")
-    p.add_argument("--batchnorm", default="torch", choices=list(BATCHNORMS),
+    p.add_argument("--batchnorm", default=option_default("train", "batchnorm"), choices=list(BATCHNORMS),
                    help="ConvN BatchNorm: torch (default) | keras (the colab's momentum 0.99 and eps 1e-3)")
-    p.add_argument("--view-forwards", default="joint", choices=get_args(ViewForwards),
+    p.add_argument("--view-forwards", default=option_default("train", "view_forwards"), choices=get_args(ViewForwards),
                    help="joint (default: both views in one encoder pass) | separate (one pass per view, as the colab)")
-    p.add_argument("--data-order", default="shuffle", choices=get_args(DataOrder),
+    p.add_argument("--data-order", default=option_default("train", "data_order"), choices=get_args(DataOrder),
                    help="shuffle (default: a new order every epoch) | fixed (the colab's: the same batches every epoch)")
     return p
 
